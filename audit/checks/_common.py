@@ -1,0 +1,85 @@
+"""Small domain helpers the check areas share; mappings to frameworks as constants, cited once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from audit.config import Config
+from audit.normalize import TenantData
+
+SEED = "Seed: Multi-tenant access for MSSPs (2020)"
+SEED_XDR = "Seed: Multi-tenant management in Microsoft Defender XDR"
+
+# Framework controls, by id as the frameworks publish them (no invented ids).
+NIST_AC2 = ("NIST SP 800-53 r5", "AC-2")
+NIST_AC2_3 = ("NIST SP 800-53 r5", "AC-2(3)")
+NIST_AC3 = ("NIST SP 800-53 r5", "AC-3")
+NIST_AC5 = ("NIST SP 800-53 r5", "AC-5")
+NIST_AC6 = ("NIST SP 800-53 r5", "AC-6")
+NIST_AC6_5 = ("NIST SP 800-53 r5", "AC-6(5)")
+NIST_AC20 = ("NIST SP 800-53 r5", "AC-20")
+NIST_IA8 = ("NIST SP 800-53 r5", "IA-8")
+NIST_PS7 = ("NIST SP 800-53 r5", "PS-7")
+NIST_SA9 = ("NIST SP 800-53 r5", "SA-9")
+ISO_515 = ("ISO/IEC 27001:2022", "A.5.15")
+ISO_516 = ("ISO/IEC 27001:2022", "A.5.16")
+ISO_518 = ("ISO/IEC 27001:2022", "A.5.18")
+ISO_519 = ("ISO/IEC 27001:2022", "A.5.19")
+ISO_53 = ("ISO/IEC 27001:2022", "A.5.3")
+ISO_534 = ("ISO/IEC 27001:2022", "A.5.34")
+ISO_82 = ("ISO/IEC 27001:2022", "A.8.2")
+SOC2_CC61 = ("SOC 2 (TSC 2017)", "CC6.1")
+SOC2_CC62 = ("SOC 2 (TSC 2017)", "CC6.2")
+SOC2_CC63 = ("SOC 2 (TSC 2017)", "CC6.3")
+SOC2_CC92 = ("SOC 2 (TSC 2017)", "CC9.2")
+CIS_GA_COUNT = ("CIS Microsoft 365 Foundations v3.0.0", "1.1.3")
+CIS_GUEST_REVIEW = ("CIS Microsoft 365 Foundations v3.0.0", "1.1.4")
+CIS_GUEST_ACCESS = ("CIS Microsoft 365 Foundations v4.0.0", "5.1.6.2")
+CIS_GUEST_INVITE = ("CIS Microsoft 365 Foundations v4.0.0", "5.1.6.3")
+
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+PRIVILEGED_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+ROLE_NAMES = {GLOBAL_ADMIN: "Global Administrator", SECURITY_ADMIN: "Security Administrator",
+              PRIVILEGED_ROLE_ADMIN: "Privileged Role Administrator"}
+
+
+def analyst_packages(config: Config) -> tuple[str, str]:
+    return config.mssp.tier1_package, config.mssp.tier2_package
+
+
+def mssp_package_names(config: Config) -> tuple[str, str, str]:
+    return config.mssp.tier1_package, config.mssp.tier2_package, config.mssp.approvers_package
+
+
+def mssp_policies(data: TenantData, config: Config) -> pl.DataFrame:
+    return data.table("policies").filter(pl.col("package_name").is_in(mssp_package_names(config)))
+
+
+def mssp_org_ids(data: TenantData, config: Config) -> list[str]:
+    orgs = data.table("connected_organizations")
+    mine = orgs.filter(pl.col("tenant_ids").list.contains(config.mssp.analyst_tenant_id.lower()))
+    return mine["id"].to_list()
+
+
+def group_ids(data: TenantData, name: str) -> list[str]:
+    return data.table("groups").filter(pl.col("display_name") == name)["id"].to_list()
+
+
+def home_domain_expr() -> pl.Expr:
+    """A guest's home domain: from mail, else from the #EXT# UPN (a_contoso.com#EXT#@…)."""
+    from_upn = (pl.col("upn").str.split("#EXT#").list.first().str.extract(r"_([^_]+)$", 1).str.to_lowercase())
+    return pl.coalesce(pl.col("mail_domain"), from_upn)
+
+
+def mssp_guests(data: TenantData, config: Config) -> pl.DataFrame:
+    """Guests whose home is the MSSP analyst tenant (by its configured mail domains)."""
+    domains = [d.lower() for d in config.mssp.analyst_domains]
+    guests = data.table("guests").with_columns(home_domain=home_domain_expr())
+    return guests.filter(pl.col("home_domain").is_in(domains))
+
+
+def day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "never"

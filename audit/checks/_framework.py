@@ -1,0 +1,150 @@
+"""The check framework: a check is a spec plus a pure function; the framework owns ERROR.
+
+A check function only ever sees evidence that was collected completely. Whether it can run is
+decided here, from the manifest: a resource that is forbidden, failed or skipped makes the
+result ERROR with the reason, one the tenant is not licensed for makes it NOT_APPLICABLE.
+Never a FAIL for evidence we did not get (DESIGN.md, "Error ≠ Fail").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from audit.config import Config, Customer
+from audit.models import CheckResult, CheckSpec, ResourceStatus, Row, Severity, Status
+from audit.normalize import TenantData
+
+log = logging.getLogger("audit.checks")
+
+# 404 on these is evidence of absence ("no partner configuration"), not missing evidence.
+ABSENT_OK = frozenset({"cross_tenant_partner", "identity_sync"})
+ATTESTATION_LIFETIME = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime                    # the run's collection time (or --as-of), never the wall clock
+    config: Config
+    customer: Customer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns; the framework adds the id and applies attestations."""
+
+    status: Status
+    summary: str
+    evidence: tuple[Row, ...] = ()
+
+    @classmethod
+    def of(cls, status: Status, summary: str, evidence: Iterable[Mapping[str, Any]] = ()) -> Outcome:
+        return cls(status, summary, tuple(dict(row) for row in evidence))
+
+
+CheckFunction = Callable[[TenantData, Context], Outcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    spec: CheckSpec
+    function: CheckFunction = field(repr=False)
+
+
+def check(spec: CheckSpec) -> Callable[[CheckFunction], Check]:
+    """Decorator: keeps a check's spec and its function side by side."""
+    def wrap(function: CheckFunction) -> Check:
+        return Check(spec, function)
+    return wrap
+
+
+def _blocking(data: TenantData, spec: CheckSpec) -> tuple[Status, str] | None:
+    if not data.manifest.token_ok:
+        return Status.ERROR, f"tenant not reachable: {data.manifest.token_reason}"
+    problems = []
+    for resource in spec.resources:
+        record = data.record(resource)
+        if record.status is ResourceStatus.OK:
+            continue
+        if record.status is ResourceStatus.NOT_FOUND and resource in ABSENT_OK:
+            continue
+        problems.append((resource, record))
+    if not problems:
+        return None
+    if all(r.status is ResourceStatus.NOT_LICENSED for _, r in problems):
+        return Status.NOT_APPLICABLE, "; ".join(f"{name}: {r.reason}" for name, r in problems)
+    return Status.ERROR, "; ".join(f"{name}: {r.status.value} — {r.reason}" for name, r in problems
+                                   if r.status is not ResourceStatus.NOT_LICENSED)
+
+
+def run_check(item: Check, data: TenantData, context: Context) -> CheckResult:
+    blocked = _blocking(data, item.spec)
+    if blocked is not None:
+        status, reason = blocked
+        summary = "Evidence could not be collected." if status is Status.ERROR else "Not applicable to this tenant."
+        return _apply_overrides(CheckResult(item.spec.id, status, summary, (), reason), context)
+    try:
+        outcome = item.function(data, context)
+    except Exception as exc:  # a defect in one check must not hide the others' results
+        log.exception("check %s crashed for %s", item.spec.id, data.manifest.tenant_id)
+        return CheckResult(item.spec.id, Status.ERROR, "The check could not be evaluated.", (),
+                           f"internal error in the check: {type(exc).__name__}: {exc}")
+    return _apply_overrides(CheckResult(item.spec.id, outcome.status, outcome.summary, outcome.evidence), context)
+
+
+def _apply_overrides(result: CheckResult, context: Context) -> CheckResult:
+    """Attestations settle MANUAL checks; unexpired accepted risks settle FAIL/WARN."""
+    today = context.now.date()
+    if result.status is Status.MANUAL:
+        for attestation in context.customer.attestations:
+            if attestation.check_id != result.check_id:
+                continue
+            if today - attestation.on > ATTESTATION_LIFETIME:
+                return _with(result, reason=f"attestation by {attestation.by} on {attestation.on} is over a year "
+                                            "old and no longer counts")
+            return _with(result, status=Status.ATTESTED,
+                         reason=f"attested by {attestation.by} on {attestation.on} ({attestation.evidence})")
+    if result.status in (Status.FAIL, Status.WARN):
+        for risk in context.customer.accepted_risks:
+            if risk.check_id != result.check_id:
+                continue
+            if risk.expires < today:
+                return _with(result, reason=f"risk acceptance by {risk.owner} expired on {risk.expires}")
+            return _with(result, status=Status.ACCEPTED,
+                         reason=f"risk accepted by {risk.owner} until {risk.expires}: {risk.rationale}")
+    return result
+
+
+def _with(result: CheckResult, **changes: Any) -> CheckResult:
+    return CheckResult(**{**result.__dict__, **changes})
+
+
+def evaluate(data: TenantData, context: Context, catalogue: Sequence[Check]) -> list[CheckResult]:
+    return [run_check(item, data, context) for item in catalogue]
+
+
+def score(results: Sequence[CheckResult], specs: Mapping[str, CheckSpec]) -> float | None:
+    """Severity-weighted share of passed controls; WARN earns half. ERROR, MANUAL, N/A and
+    ACCEPTED are left out of the ratio and reported apart, never hidden inside it."""
+    earned = possible = 0.0
+    for result in results:
+        weight = specs[result.check_id].severity.weight or 0.5
+        if result.status in (Status.PASS, Status.ATTESTED):
+            earned += weight
+            possible += weight
+        elif result.status is Status.WARN:
+            earned += weight / 2
+            possible += weight
+        elif result.status is Status.FAIL:
+            possible += weight
+    return round(100 * earned / possible, 1) if possible else None
+
+
+def days_between(later: datetime | date, earlier: datetime | date) -> int:
+    return (later - earlier).days
+
+
+SEVERITIES = tuple(Severity)

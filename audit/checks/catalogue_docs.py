@@ -1,0 +1,49 @@
+"""The catalogue as a person reads it: a terminal table, markdown (docs/checks.md), JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.checks import CATALOGUE
+
+
+def catalogue_json() -> list[dict[str, Any]]:
+    return [{
+        "id": c.spec.id, "version": c.spec.version, "title": c.spec.title, "area": c.spec.area,
+        "severity": c.spec.severity.value, "requirement": c.spec.requirement, "rationale": c.spec.rationale,
+        "remediation": c.spec.remediation, "references": list(c.spec.references),
+        "frameworks": [{"framework": f, "control": ctl} for f, ctl in c.spec.frameworks],
+        "resources": list(c.spec.resources),
+    } for c in CATALOGUE]
+
+
+def catalogue_markdown() -> str:
+    lines = ["# Check catalogue", "",
+             "Generated from the check specs by `mssp-audit checks --format markdown`; a test keeps it in sync.", ""]
+    area = None
+    for c in CATALOGUE:
+        s = c.spec
+        if s.area != area:
+            area = s.area
+            lines += [f"## {area}", ""]
+        lines += [f"### {s.versioned_id} — {s.title}", "",
+                  f"- **Severity:** {s.severity.value}",
+                  f"- **Requirement:** {s.requirement}",
+                  f"- **Rationale:** {s.rationale}",
+                  f"- **Remediation:** {s.remediation}",
+                  f"- **References:** {'; '.join(s.references)}",
+                  f"- **Frameworks:** {'; '.join(f'{f} {ctl}' for f, ctl in s.frameworks) or '—'}",
+                  f"- **Evidence needed:** {', '.join(s.resources) or 'attestation'}", ""]
+    return "\n".join(lines)
+
+
+def catalogue_table() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"mssp-audit check catalogue ({len(CATALOGUE)} checks)", show_lines=False)
+    for column in ("Id", "Severity", "Area", "Title"):
+        table.add_column(column)
+    for c in CATALOGUE:
+        table.add_row(c.spec.versioned_id, c.spec.severity.value, c.spec.area, c.spec.title)
+    Console().print(table)

@@ -1,0 +1,286 @@
+"""Entitlement management set up as the seed prescribes (seed: "Configure Governance Access Packages")."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from audit.checks._common import (ISO_515, ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC5, NIST_AC20, NIST_PS7,
+                                  SEED, SOC2_CC62, SOC2_CC92, analyst_packages, day, group_ids,
+                                  mssp_org_ids, mssp_package_names, mssp_policies)
+from audit.checks._framework import Context, Outcome, check
+from audit.models import CheckSpec, Severity, Status
+from audit.normalize import TenantData
+
+AREA = "Entitlement management"
+EM_DOC = "Microsoft Graph v1.0: entitlement management"
+
+
+@check(CheckSpec(
+    id="EM-001", version=1, title="The MSSP analyst tenant is a configured connected organisation", area=AREA,
+    severity=Severity.HIGH,
+    requirement="A connected organisation whose identity source is the MSSP analyst tenant exists in state "
+                "'configured'.",
+    rationale="Access packages can only be limited to the MSSP's analysts when their tenant is a configured "
+              "connected organisation; 'proposed' organisations are created automatically by unmanaged requests.",
+    remediation="Identity Governance → Connected organizations → add the MSSP analyst tenant by tenant id and set "
+                "its state to Configured; review and remove unexpected proposed organisations.",
+    references=(f"{SEED}, Configure Governance Access Packages — step 1",
+                f"{EM_DOC}: connectedOrganization.state"),
+    frameworks=(NIST_AC20, ISO_519, SOC2_CC92),
+    resources=("connected_organizations",),
+))
+def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
+    orgs = data.table("connected_organizations")
+    mssp = ctx.config.mssp.analyst_tenant_id.lower()
+    evidence = [{"organisation": r["display_name"], "state": r["state"], "tenants": ", ".join(r["tenant_ids"]),
+                 "is MSSP tenant": mssp in r["tenant_ids"]} for r in orgs.iter_rows(named=True)]
+    mine = orgs.filter(pl.col("tenant_ids").list.contains(mssp))
+    proposed = orgs.filter(pl.col("state") == "proposed").height
+    if mine.filter(pl.col("state") == "configured").height:
+        note = f"; {proposed} proposed organisation(s) listed for review" if proposed else ""
+        return Outcome.of(Status.PASS, f"The MSSP analyst tenant is a configured connected organisation{note}.",
+                          evidence)
+    if mine.height:
+        return Outcome.of(Status.FAIL, "The MSSP analyst tenant is only a proposed connected organisation.",
+                          evidence)
+    return Outcome.of(Status.FAIL, "No connected organisation represents the MSSP analyst tenant.", evidence)
+
+
+@check(CheckSpec(
+    id="EM-002", version=1, title="The Tier 1, Tier 2 and Approvers access packages exist", area=AREA,
+    severity=Severity.HIGH,
+    requirement="Exactly one access package exists for each of Tier 1 Analyst, Tier 2 Analyst and MSSP Analyst "
+                "Approvers (names as configured), each with at least one assignment policy.",
+    rationale="Every analyst's access must arrive through a governed package; a missing or duplicated package "
+              "means access is granted some other way or ambiguously.",
+    remediation="Create the missing access package in the 'MSSP Accesses' catalog with its assignment policy.",
+    references=(f"{SEED}, Configure Governance Access Packages — step 3",),
+    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("access_packages",),
+))
+def packages_exist(data: TenantData, ctx: Context) -> Outcome:
+    packages = data.table("access_packages")
+    evidence, problems = [], []
+    for name in mssp_package_names(ctx.config):
+        found = packages.filter(pl.col("display_name") == name)
+        policies = int(found["policies"].sum()) if found.height else 0
+        evidence.append({"package": name, "found": found.height, "policies": policies})
+        if found.height != 1 or policies == 0:
+            problems.append(name if found.height == 0 else f"{name} ({found.height} found, {policies} policies)")
+    if problems:
+        return Outcome.of(Status.FAIL, f"Missing or incomplete: {', '.join(problems)}.", evidence)
+    return Outcome.of(Status.PASS, "All three MSSP access packages exist with a policy.", evidence)
+
+
+@check(CheckSpec(
+    id="EM-003", version=1, title="Only the MSSP connected organisation can request MSSP packages", area=AREA,
+    severity=Severity.CRITICAL,
+    requirement="Every policy of an MSSP package allows requests only from specific connected organisation "
+                "users naming the MSSP analyst tenant's organisation.",
+    rationale="A policy open to all external users, all configured organisations or all directory users lets "
+              "anyone outside the MSSP request analyst access into the customer's Defender tenant.",
+    remediation="Edit the policy: 'For users not in your directory' → 'Specific connected organizations' → the "
+                "MSSP analyst tenant only.",
+    references=(f"{SEED}, Tier 1 Analyst configuration — 'Can only be requested by users in the MSSP SOC Tenant'",
+                f"{EM_DOC}: accessPackageAssignmentPolicy.allowedTargetScope"),
+    frameworks=(NIST_AC20, NIST_PS7, ISO_519, SOC2_CC92),
+    resources=("access_packages", "connected_organizations"),
+))
+def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
+    allowed = {f"connectedOrganizationMembers:{i}" for i in mssp_org_ids(data, ctx.config)}
+    policies = mssp_policies(data, ctx.config)
+    evidence, bad = [], []
+    for p in policies.iter_rows(named=True):
+        targets = set(p["allowed_targets"])
+        ok = (p["allowed_target_scope"] == "specificConnectedOrganizationUsers" and bool(targets)
+              and targets <= allowed)
+        evidence.append({"package": p["package_name"], "policy": p["display_name"],
+                         "allowedTargetScope": p["allowed_target_scope"], "targets": ", ".join(sorted(targets)),
+                         "compliant": ok})
+        if not ok:
+            bad.append(f"{p['package_name']} / {p['display_name']} ({p['allowed_target_scope']})")
+    if not policies.height:
+        return Outcome.of(Status.FAIL, "No MSSP package policy exists to limit requestors.", evidence)
+    if bad:
+        return Outcome.of(Status.FAIL, f"{len(bad)} policy(ies) not limited to the MSSP organisation: "
+                                       f"{'; '.join(bad)}.", evidence)
+    return Outcome.of(Status.PASS, "Every MSSP package policy is limited to the MSSP connected organisation.",
+                      evidence)
+
+
+@check(CheckSpec(
+    id="EM-004", version=1, title="Analyst packages need approval by the MSSP Analyst Approvers", area=AREA,
+    severity=Severity.HIGH,
+    requirement="Every Tier 1 and Tier 2 policy requires approval, and its approvers are the members of the "
+                "MSSP Analyst Approvers group.",
+    rationale="The seed's two-level approval: the customer approves the approvers, the approvers approve "
+              "analysts. Without approval any eligible requestor is granted access at once.",
+    remediation="Edit the policy's Requests settings: require approval; first approver: group members of "
+                "'MSSP Analyst Approvers'.",
+    references=(f"{SEED}, Tier 1 Analyst configuration — 'Requires a member of the AD group MSSP Analyst Approvers "
+                "to authorize new requests'",),
+    frameworks=(NIST_AC2, NIST_AC5, ISO_53, ISO_518, SOC2_CC62),
+    resources=("access_packages", "groups"),
+))
+def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
+    approvers = {f"groupMembers:{g}" for g in group_ids(data, ctx.config.mssp.approvers_group)}
+    policies = data.table("policies").filter(pl.col("package_name").is_in(analyst_packages(ctx.config)))
+    evidence, bad = [], []
+    for p in policies.iter_rows(named=True):
+        ok = bool(p["approval_required"]) and bool(approvers) and bool(set(p["approvers"]) & approvers)
+        evidence.append({"package": p["package_name"], "policy": p["display_name"],
+                         "approval required": p["approval_required"], "approvers": ", ".join(p["approvers"]),
+                         "compliant": ok})
+        if not ok:
+            bad.append(f"{p['package_name']} / {p['display_name']}")
+    if not approvers:
+        return Outcome.of(Status.FAIL, f"The group '{ctx.config.mssp.approvers_group}' does not exist.", evidence)
+    if not policies.height:
+        return Outcome.of(Status.FAIL, "No analyst package policy exists.", evidence)
+    if bad:
+        return Outcome.of(Status.FAIL, f"Not approved by the MSSP Analyst Approvers: {'; '.join(bad)}.", evidence)
+    return Outcome.of(Status.PASS, "Every analyst policy requires approval by the MSSP Analyst Approvers.",
+                      evidence)
+
+
+@check(CheckSpec(
+    id="EM-005", version=1, title="MSSP package assignments expire within 365 days", area=AREA,
+    severity=Severity.HIGH,
+    requirement="Every MSSP package policy ends assignments after at most the configured maximum "
+                "(365 days by default); 'noExpiration' is never used.",
+    rationale="Access that never expires outlives the analyst's role; the seed has access auto-expire after "
+              "365 days.",
+    remediation="Edit the policy's Lifecycle: 'Access package assignments expire' → 'Number of days' ≤ 365.",
+    references=(f"{SEED}, Tier 1 Analyst configuration — 'Access auto expires after 365 days'",
+                f"{EM_DOC}: expirationPattern"),
+    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("access_packages",),
+))
+def policy_expiry(data: TenantData, ctx: Context) -> Outcome:
+    limit = ctx.config.thresholds.max_assignment_days
+    horizon = ctx.now + timedelta(days=limit)
+    evidence, bad = [], []
+    for p in mssp_policies(data, ctx.config).iter_rows(named=True):
+        kind, days, end = p["expiration_type"], p["expiration_days"], p["expiration_end"]
+        if kind == "afterDuration":
+            ok, shown = days is not None and days <= limit, f"{days:g} days" if days is not None else "unreadable"
+        elif kind == "afterDateTime":
+            ok, shown = end is not None and end <= horizon, day(end)
+        else:
+            ok, shown = False, kind or "not set"
+        evidence.append({"package": p["package_name"], "policy": p["display_name"], "expiration": kind,
+                         "value": shown, "compliant": ok})
+        if not ok:
+            bad.append(f"{p['package_name']} ({shown})")
+    if not evidence:
+        return Outcome.of(Status.FAIL, "No MSSP package policy exists.", evidence)
+    if bad:
+        return Outcome.of(Status.FAIL, f"Expiry longer than {limit} days or none: {'; '.join(bad)}.", evidence)
+    return Outcome.of(Status.PASS, f"Every MSSP policy expires assignments within {limit} days.", evidence)
+
+
+def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
+    return data.table("assignments").filter(
+        (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
+
+
+def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object]]:
+    return [{"analyst": r["target_name"], "account": r["target_upn"] or r["target_email"],
+             "package": r["package_name"], "ends": day(r["end"]),
+             "days left": (r["end"] - ctx.now).days if r["end"] else None} for r in frame.iter_rows(named=True)]
+
+
+@check(CheckSpec(
+    id="EM-006", version=1, title="Assignments expiring soon", area=AREA, severity=Severity.MEDIUM,
+    requirement="No delivered MSSP assignment ends within the warning window (30 days by default) without the "
+                "analyst being told to request an extension.",
+    rationale="An analyst whose access lapses unnoticed cannot respond to an incident in that customer.",
+    remediation="Ask each listed analyst to request an extension in My Access, or let the access end on purpose.",
+    references=(f"{SEED}, Tier 1 Analyst configuration — 'SOC analysts can request an access extension'",),
+    frameworks=(NIST_AC2, ISO_518),
+    resources=("assignments",),
+))
+def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
+    window = ctx.now + timedelta(days=ctx.config.thresholds.expiry_warning_days)
+    soon = _delivered_mssp(data, ctx).filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
+                                            & (pl.col("end") >= ctx.now)).sort("end")
+    if soon.height:
+        return Outcome.of(Status.WARN, f"{soon.height} assignment(s) end within "
+                                       f"{ctx.config.thresholds.expiry_warning_days} days.",
+                          _assignment_rows(soon, ctx))
+    return Outcome.of(Status.PASS, "No MSSP assignment ends within the warning window.")
+
+
+@check(CheckSpec(
+    id="EM-007", version=1, title="Delivered assignments stay within policy", area=AREA, severity=Severity.HIGH,
+    requirement="Every delivered MSSP assignment has an end date no later than the configured maximum "
+                "(365 days) from now.",
+    rationale="An assignment without an end, or far beyond a year, escapes the annual cycle even when the "
+              "policy is now correct (it was granted under an older, laxer policy).",
+    remediation="Remove the listed assignments and let the analysts request again under the current policy.",
+    references=(f"{SEED}, Tier 1 Analyst configuration — 'Access auto expires after 365 days'",),
+    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("assignments",),
+))
+def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
+    horizon = ctx.now + timedelta(days=ctx.config.thresholds.max_assignment_days)
+    outside = _delivered_mssp(data, ctx).filter(pl.col("end").is_null() | (pl.col("end") > horizon))
+    if outside.height:
+        return Outcome.of(Status.FAIL, f"{outside.height} delivered assignment(s) have no end date or end more "
+                                       f"than {ctx.config.thresholds.max_assignment_days} days from now.",
+                          _assignment_rows(outside, ctx))
+    return Outcome.of(Status.PASS, "Every delivered MSSP assignment ends within policy.")
+
+
+@check(CheckSpec(
+    id="EM-008", version=1, title="Access requests do not wait for approval too long", area=AREA,
+    severity=Severity.LOW,
+    requirement="No access request has been pending approval for longer than the configured age (14 days).",
+    rationale="A stale approval queue means approvers are not doing their part, and analysts work around it.",
+    remediation="Ask the MSSP Analyst Approvers to approve or deny the listed requests.",
+    references=(f"{SEED}, Manage Access — 'Review and authorize access requests'",),
+    frameworks=(NIST_AC2, ISO_518),
+    resources=("assignment_requests",),
+))
+def pending_requests(data: TenantData, ctx: Context) -> Outcome:
+    age = ctx.config.thresholds.pending_request_days
+    old = data.table("assignment_requests").filter(
+        (pl.col("state") == "pendingApproval") & (pl.col("created") < ctx.now - timedelta(days=age))).sort("created")
+    rows = [{"requestor": r["requestor_name"], "email": r["requestor_email"], "package": r["package_name"],
+             "requested": day(r["created"]), "days waiting": (ctx.now - r["created"]).days}
+            for r in old.iter_rows(named=True)]
+    if rows:
+        return Outcome.of(Status.WARN, f"{len(rows)} request(s) pending for more than {age} days.", rows)
+    return Outcome.of(Status.PASS, f"No request has waited more than {age} days.")
+
+
+@check(CheckSpec(
+    id="EM-009", version=1, title="External-user lifecycle matches the MSSP's choice", area=AREA,
+    severity=Severity.LOW,
+    requirement="What happens to an external user when their last assignment ends "
+                "(externalUserLifecycleAction) is what the configuration expects (seed: 'none').",
+    rationale="The seed recommends not blocking sign-in, so analysts can request a new package; with access "
+              "limited to the MSSP tenant the added risk is small. Blocking is stricter but locks analysts out; "
+              "the configuration makes the trade-off explicit.",
+    remediation="Identity Governance → Settings → 'Block external user from signing in to this directory': set "
+                "as expected, or change [expectations].external_user_lifecycle_action.",
+    references=(f"{SEED}, Guest Lifecycle — 'Remove automated signin block when last access package expires'",
+                f"{EM_DOC}: entitlementManagementSettings.externalUserLifecycleAction"),
+    frameworks=(NIST_AC2, ISO_518),
+    resources=("em_settings",),
+))
+def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
+    settings = data.singleton("em_settings") or {}
+    actual = settings.get("externalUserLifecycleAction")
+    expected = ctx.config.expectations.external_user_lifecycle_action
+    evidence = [{"setting": "externalUserLifecycleAction", "value": actual, "expected": expected,
+                 "deletion after": settings.get("durationUntilExternalUserDeletedAfterBlocked")}]
+    if actual == expected:
+        return Outcome.of(Status.PASS, f"The lifecycle action is '{actual}', as expected.", evidence)
+    return Outcome.of(Status.FAIL, f"The lifecycle action is '{actual}', expected '{expected}'.", evidence)
+
+
+CHECKS = (mssp_connected_org, packages_exist, requestors_limited, analyst_approval, policy_expiry,
+          expiring_assignments, assignments_within_policy, pending_requests, lifecycle_action)

@@ -1,0 +1,65 @@
+"""Multi-tenant access through GDAP (seed XDR: "Multi-tenant access"; graph-api.md §8)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from audit.checks._common import GLOBAL_ADMIN, ISO_519, ISO_82, NIST_AC6_5, NIST_SA9, SEED_XDR, SOC2_CC92, day
+from audit.checks._framework import Context, Outcome, check
+from audit.models import CheckSpec, Severity, Status
+from audit.normalize import TenantData
+
+AREA = "Multi-tenant access (GDAP)"
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, object]]:
+    return [{"relationship": r["display_name"], "status": r["status"], "ends": day(r["end"]),
+             "auto-extend days": r["auto_extend_days"], "roles": len(r["role_ids"])}
+            for r in frame.iter_rows(named=True)]
+
+
+@check(CheckSpec(
+    id="GDAP-001", version=1, title="GDAP relationships do not lapse unnoticed", area=AREA, severity=Severity.MEDIUM,
+    requirement="No active GDAP relationship ends within the warning window (30 days) without auto-extend.",
+    rationale="When the relationship ends the SOC loses its multi-tenant view of this customer in Defender XDR.",
+    remediation="Extend the relationship in Partner Center, or set auto-extend (P180D).",
+    references=(f"{SEED_XDR}, Prerequisites — GDAP or B2B access for each tenant",
+                "Microsoft Graph v1.0: delegatedAdminRelationship.autoExtendDuration"),
+    frameworks=(NIST_SA9, ISO_519, SOC2_CC92),
+    resources=("gdap_relationships",),
+))
+def gdap_expiring(data: TenantData, ctx: Context) -> Outcome:
+    window = ctx.now + timedelta(days=ctx.config.thresholds.gdap_warning_days)
+    active = data.table("gdap_relationships").filter(pl.col("status") == "active")
+    lapsing = active.filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
+                            & (pl.col("auto_extend_days").fill_null(0) == 0))
+    if lapsing.height:
+        return Outcome.of(Status.WARN, f"{lapsing.height} GDAP relationship(s) end soon without auto-extend.",
+                          _rows(lapsing))
+    return Outcome.of(Status.PASS, f"No active GDAP relationship lapses within "
+                                   f"{ctx.config.thresholds.gdap_warning_days} days.", _rows(active))
+
+
+@check(CheckSpec(
+    id="GDAP-002", version=1, title="No Global Administrator through GDAP", area=AREA, severity=Severity.HIGH,
+    requirement="No GDAP relationship with this customer grants the Global Administrator role.",
+    rationale="GDAP exists to grant least privilege; Global Administrator through a partner relationship is the "
+              "standing access it was built to replace.",
+    remediation="Create a new relationship with only the roles the SOC needs (e.g. Security Reader/Operator) and "
+                "terminate this one.",
+    references=(f"{SEED_XDR}, Prerequisites — GDAP", "Microsoft Graph v1.0: delegatedAdminRelationship.accessDetails"),
+    frameworks=(NIST_AC6_5, ISO_82, SOC2_CC92),
+    resources=("gdap_relationships",),
+))
+def gdap_global_admin(data: TenantData, ctx: Context) -> Outcome:
+    rels = data.table("gdap_relationships").filter(pl.col("status").is_in(("active", "activating", "approved")))
+    with_ga = rels.filter(pl.col("role_ids").list.contains(GLOBAL_ADMIN))
+    if with_ga.height:
+        return Outcome.of(Status.FAIL, f"{with_ga.height} GDAP relationship(s) grant Global Administrator.",
+                          _rows(with_ga))
+    return Outcome.of(Status.PASS, "No GDAP relationship grants Global Administrator.", _rows(rels))
+
+
+CHECKS = (gdap_expiring, gdap_global_admin)

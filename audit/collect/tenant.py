@@ -1,0 +1,179 @@
+"""Collect one tenant: every resource ends with a status in the manifest, never an exception.
+
+A resource is `ok` only when its whole page chain was read and written; anything less is
+`failed` with the reason, and its partial raw file is deleted (DESIGN.md, "The snapshot").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from audit.collect.resources import ResourceSpec
+from audit.graph.auth import TokenError, TokenProvider
+from audit.graph.client import GraphClient, GraphError, Tally, item_error
+from audit.models import ResourceRecord, ResourceStatus, TenantManifest
+from audit.snapshot.store import RawWriter, RunStore, iter_raw
+
+# Graph error codes that mean "the tenant lacks the licence", not "the app lacks a permission".
+NOT_LICENSED_CODES = frozenset({
+    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",  # signInActivity without P1/P2
+    "AadPremiumLicenseRequired",
+})
+# Resources whose outcome is final: a resumed run does not ask for them again.
+FINAL = frozenset({ResourceStatus.OK, ResourceStatus.FORBIDDEN, ResourceStatus.NOT_LICENSED,
+                   ResourceStatus.NOT_FOUND, ResourceStatus.SKIPPED})
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def classify(error: GraphError, spec: ResourceSpec) -> tuple[ResourceStatus, str]:
+    """Turn a Graph error into the manifest's vocabulary, with a reason a person can act on."""
+    said = f"Graph said {error.status} {error.code}".rstrip()
+    if error.code in NOT_LICENSED_CODES:
+        return ResourceStatus.NOT_LICENSED, f"the tenant has no licence for this ({said})"
+    if error.status in (401, 403):
+        return ResourceStatus.FORBIDDEN, f"missing permission {spec.permission} ({said})"
+    if error.status == 404:
+        return ResourceStatus.NOT_FOUND, f"not found ({said})"
+    return ResourceStatus.FAILED, f"{said}: {error.message}".strip()[:300]
+
+
+class TenantCollector:
+    def __init__(self, *, store: RunStore, tenant_id: str, customer: str, specs: tuple[ResourceSpec, ...],
+                 client: GraphClient, tokens: TokenProvider, collected_at: datetime,
+                 previous: TenantManifest | None = None) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.customer = customer
+        self.specs = {s.name: s for s in specs}
+        self.client = client
+        self.tokens = tokens
+        self.collected_at = previous.collected_at if previous else collected_at
+        self.records: dict[str, ResourceRecord] = {
+            name: r for name, r in (previous.resources.items() if previous else ())
+            if r.status in FINAL and (not r.file or (store.tenant_dir(tenant_id) / r.file).exists())
+        }
+        self._roles: tuple[str, ...] = previous.granted_roles if previous else ()
+        self._lock = asyncio.Lock()
+
+    def manifest(self, token_ok: bool = True, token_reason: str = "") -> TenantManifest:
+        return TenantManifest(self.tenant_id, self.customer, self.collected_at, token_ok, token_reason,
+                              self._roles, dict(self.records))
+
+    async def run(self) -> TenantManifest:
+        try:
+            await self.tokens.token()
+        except TokenError as exc:
+            manifest = self.manifest(token_ok=False, token_reason=str(exc))
+            self.store.write_tenant_manifest(manifest)
+            return manifest
+        self._roles = self.tokens.roles
+        self.store.write_tenant_manifest(self.manifest())
+        todo = [s for s in self.specs.values() if s.name not in self.records]
+        # Parents before children: a fan-out reads its parent's committed raw file.
+        for wave in _waves(todo, self.specs):
+            await asyncio.gather(*(self._collect(spec) for spec in wave))
+        return self.manifest()
+
+    async def _collect(self, spec: ResourceSpec) -> None:
+        started = _now()
+        tally = Tally()
+        path = self.store.raw_path(self.tenant_id, spec.name)
+        writer = RawWriter(path)
+        items = 0
+        try:
+            if spec.kind == "fanout":
+                items = await self._fanout(spec, writer, tally)
+            elif spec.kind == "single":
+                body = await self.client.get(self.client.url(spec.path), tally)
+                writer.write({"request": spec.path, "parent": None, "page": body})
+                tally.pages, items = 1, 1
+            elif spec.name == "guests":
+                items = await self._guests(spec, writer, tally)
+            else:
+                items = await self._pages(spec.path, None, writer, tally)
+            sha = writer.commit()
+            record = ResourceRecord(spec.name, spec.path, ResourceStatus.OK, pages=tally.pages, items=items,
+                                    requests=tally.requests, file=f"raw/{spec.name}.jsonl", sha256=sha)
+        except _Skipped as skipped:
+            writer.abort()
+            record = ResourceRecord(spec.name, spec.path, ResourceStatus.SKIPPED, reason=str(skipped))
+        except GraphError as error:
+            writer.abort()
+            status, reason = classify(error, spec)
+            record = ResourceRecord(spec.name, spec.path, status, reason=reason, http_status=error.status,
+                                    error_code=error.code, pages=tally.pages, requests=tally.requests)
+        except BaseException:
+            writer.abort()
+            raise
+        await self._record(record.__class__(**{**record.__dict__, "started_at": started, "finished_at": _now()}))
+
+    async def _record(self, record: ResourceRecord) -> None:
+        async with self._lock:
+            self.records[record.name] = record
+            self.store.write_tenant_manifest(self.manifest())
+
+    async def _pages(self, path: str, parent: str | None, writer: RawWriter, tally: Tally,
+                     first: Any = None) -> int:
+        items = 0
+        async for page in self.client.pages(path, tally, first=first):
+            writer.write({"request": path, "parent": parent, "page": page})
+            items += len(page["value"])
+        return items
+
+    async def _guests(self, spec: ResourceSpec, writer: RawWriter, tally: Tally) -> int:
+        """Guests with signInActivity; without it when the tenant or app may not read sign-ins.
+
+        One query serves both needs when allowed; `guest_sign_ins` records which case it was.
+        """
+        try:
+            items = await self._pages(spec.path, None, writer, tally)
+        except GraphError as error:
+            if error.status not in (401, 403) or writer.lines:
+                raise
+            status, reason = classify(error, ResourceSpec("guest_sign_ins", "", "AuditLog.Read.All"))
+            await self._record(ResourceRecord("guest_sign_ins", spec.path, status, reason=reason,
+                                              http_status=error.status, error_code=error.code, requests=1))
+            fallback = spec.path.replace(",signInActivity", "").replace("$top=500", "$top=999")
+            return await self._pages(fallback, None, writer, tally)
+        await self._record(ResourceRecord("guest_sign_ins", spec.path, ResourceStatus.OK, items=items,
+                                          file=f"raw/{spec.name}.jsonl", reason="collected with guests"))
+        return items
+
+    async def _fanout(self, spec: ResourceSpec, writer: RawWriter, tally: Tally) -> int:
+        assert spec.parent and spec.child
+        parent = self.records.get(spec.parent)
+        if parent is None or parent.status is not ResourceStatus.OK:
+            raise _Skipped(f"its parent {spec.parent} was not collected")
+        children = {str(i): (spec.child(item, grand), item["id"])
+                    for i, (item, grand) in enumerate(self._parent_items(spec.parent))}
+        replies = await self.client.batch({i: path for i, (path, _) in children.items()}, tally)
+        items = 0
+        for index in sorted(children, key=int):
+            path, parent_id = children[index]
+            reply = replies[index]
+            if not 200 <= reply.status < 300:
+                raise item_error(reply)
+            items += await self._pages(path, str(parent_id), writer, tally, first=reply.body)
+        return items
+
+    def _parent_items(self, parent: str) -> Iterator[tuple[Mapping[str, Any], str | None]]:
+        for record in iter_raw(self.store.raw_path(self.tenant_id, parent)):
+            for item in record["page"].get("value", []):
+                yield item, record.get("parent")
+
+
+class _Skipped(Exception):
+    pass
+
+
+def _waves(todo: list[ResourceSpec], specs: Mapping[str, ResourceSpec]) -> Iterator[list[ResourceSpec]]:
+    def depth(spec: ResourceSpec) -> int:
+        return 0 if spec.parent is None else 1 + depth(specs[spec.parent])
+    for level in sorted({depth(s) for s in todo}):
+        yield [s for s in todo if depth(s) == level]

@@ -1,0 +1,226 @@
+"""A read-only Microsoft Graph client: paging, `$batch`, throttling, retries.
+
+Only GET leaves this client, plus `POST /$batch` whose every item is a GET (DESIGN.md,
+"Non-negotiables"). There is no other way to send a request through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from audit.graph.auth import TokenProvider
+
+BATCH_LIMIT = 20                     # graph-api.md §11 "JSON batching": max 20 requests per batch
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 300.0              # a Retry-After beyond this is a broken server, not a budget
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+
+
+class GraphError(Exception):
+    """A Graph request that ended badly, after retries where retrying made sense."""
+
+    def __init__(self, status: int | None, code: str, message: str, *, retry_after: float | None = None):
+        super().__init__(f"{status or 'network'} {code}: {message}".strip())
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRY_STATUSES
+
+
+@dataclass
+class Tally:
+    """Requests spent on one resource: retries and each $batch item count."""
+
+    requests: int = 0
+    pages: int = 0
+    throttled: int = 0
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return None
+
+
+def _wait(state: RetryCallState) -> float:
+    """Retry-After when the server gave one; else exponential back-off with full jitter."""
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, GraphError) and exc.retry_after is not None:
+        return exc.retry_after
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** state.attempt_number))
+
+
+def _error_from(status: int, body: Any, headers: Mapping[str, str]) -> GraphError:
+    code, message = "", ""
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        code = str(body["error"].get("code", ""))
+        message = str(body["error"].get("message", ""))
+    return GraphError(status, code or f"HTTP{status}", message[:300], retry_after=_retry_after(headers))
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise GraphError(response.status_code, "MalformedBody",
+                         f"response body is not valid JSON ({len(response.content)} bytes)") from None
+
+
+class GraphClient:
+    """Graph for one tenant. `http` is shared by all tenants (one connection pool, global limit)."""
+
+    def __init__(self, *, base_url: str, tokens: TokenProvider, http: httpx.AsyncClient,
+                 concurrency: int = 4, max_retries: int = 6) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._origin = urlsplit(self.base_url)[:2]
+        self._tokens = tokens
+        self._http = http
+        self._slots = asyncio.Semaphore(concurrency)
+        self._attempts = max_retries + 1
+
+    def url(self, relative: str) -> str:
+        return f"{self.base_url}/{relative.lstrip('/')}"
+
+    def _check_same_origin(self, url: str) -> None:
+        # A nextLink is followed verbatim, with our bearer token: never to another host.
+        if urlsplit(url)[:2] != self._origin:
+            raise GraphError(None, "ForeignLink", f"refusing to follow a link outside {self.base_url}")
+
+    async def _send(self, method: str, url: str, tally: Tally, payload: Any = None) -> httpx.Response:
+        if method != "GET" and not (method == "POST" and url == self.url("$batch")):
+            raise ValueError(f"read-only client: {method} {url} is not allowed")
+        self._check_same_origin(url)
+        token = await self._tokens.token()
+        headers = {"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"}
+        tally.requests += 1
+        async with self._slots:
+            try:
+                if method == "GET":
+                    return await self._http.get(url, headers=headers)
+                return await self._http.post(url, headers=headers, json=payload)
+            except httpx.TransportError as exc:  # resets, timeouts, refused connections
+                raise GraphError(None, type(exc).__name__, str(exc)[:200] or "transport error") from None
+
+    async def _with_retries(self, call: Any, tally: Tally) -> Any:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self._attempts), wait=_wait, reraise=True,
+            retry=retry_if_exception(lambda e: isinstance(e, GraphError) and e.retryable),
+        ):
+            with attempt:
+                try:
+                    return await call()
+                except GraphError as exc:
+                    if exc.status == 429:
+                        tally.throttled += 1
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get(self, url: str, tally: Tally) -> Any:
+        """One GET with retries; returns the decoded body of a 2xx, else raises GraphError."""
+        async def call() -> Any:
+            response = await self._send("GET", url, tally)
+            if response.status_code >= 400:
+                raise _error_from(response.status_code, _safe_json(response), response.headers)
+            return _decode(response)
+        return await self._with_retries(call, tally)
+
+    async def pages(self, relative: str, tally: Tally, *, first: Any = None) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a collection, following @odata.nextLink verbatim until it is absent.
+
+        `first` is a page already fetched (e.g. inside a $batch); its chain is continued.
+        """
+        body = first if first is not None else await self.get(self.url(relative), tally)
+        while True:
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise GraphError(200, "MalformedBody", "page has no 'value' list")
+            tally.pages += 1
+            yield body
+            next_link = body.get("@odata.nextLink")
+            if not next_link:
+                return
+            body = await self.get(str(next_link), tally)
+
+    async def batch(self, relatives: Mapping[str, str], tally: Tally) -> dict[str, BatchItem]:
+        """GETs through `$batch`, ≤ 20 per call; throttled or failing items are retried alone."""
+        results: dict[str, BatchItem] = {}
+        pending = dict(relatives)
+        for round_ in range(self._attempts):
+            if not pending:
+                break
+            waits: list[float] = []
+            ids = list(pending)
+            for start in range(0, len(ids), BATCH_LIMIT):
+                chunk = {i: pending[i] for i in ids[start:start + BATCH_LIMIT]}
+                for item_id, item in (await self._batch_once(chunk, tally)).items():
+                    results[item_id] = item
+                    if item.status in RETRY_STATUSES and round_ + 1 < self._attempts:
+                        if item.status == 429:
+                            tally.throttled += 1
+                        waits.append(_retry_after(item.headers) or
+                                     random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (round_ + 1))))
+                    else:
+                        pending.pop(item_id, None)
+            if pending:
+                await asyncio.sleep(max(waits, default=0.0))
+        return results
+
+    async def _batch_once(self, chunk: Mapping[str, str], tally: Tally) -> dict[str, BatchItem]:
+        payload = {"requests": [{"id": i, "method": "GET", "url": "/" + u.lstrip("/")} for i, u in chunk.items()]}
+
+        async def call() -> Any:
+            # The outer request counts once; each item is a Graph request of its own too.
+            response = await self._send("POST", self.url("$batch"), tally, payload)
+            tally.requests += len(chunk) - 1
+            if response.status_code >= 400:
+                raise _error_from(response.status_code, _safe_json(response), response.headers)
+            return _decode(response)
+
+        body = await self._with_retries(call, tally)
+        responses = body.get("responses") if isinstance(body, dict) else None
+        if not isinstance(responses, list):
+            raise GraphError(200, "MalformedBody", "$batch reply has no 'responses' list")
+        out: dict[str, BatchItem] = {}
+        for item in responses:
+            if isinstance(item, dict) and str(item.get("id")) in chunk:
+                out[str(item["id"])] = BatchItem(int(item.get("status", 0)), item.get("body"),
+                                                 {str(k): str(v) for k, v in (item.get("headers") or {}).items()})
+        for missing in set(chunk) - set(out):
+            out[missing] = BatchItem(0, {"error": {"code": "MissingBatchItem", "message": "no reply for item"}})
+        return out
+
+
+def _safe_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def item_error(item: BatchItem) -> GraphError:
+    """The GraphError a failed $batch item stands for."""
+    return _error_from(item.status, item.body, item.headers)

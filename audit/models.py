@@ -1,0 +1,150 @@
+"""Types that cross stage boundaries: collect → snapshot → normalize → checks → render.
+
+Every stage imports these; none of them imports a stage.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class ResourceStatus(enum.StrEnum):
+    """How the collection of one Graph resource ended (DESIGN.md, "The snapshot")."""
+
+    OK = "ok"
+    FORBIDDEN = "forbidden"          # 401/403: the app lacks a permission (reason names it)
+    NOT_LICENSED = "not_licensed"    # the tenant lacks the licence (e.g. no Entra ID P1/P2)
+    NOT_FOUND = "not_found"          # 404: the object does not exist in this tenant
+    FAILED = "failed"                # anything else: network, 5xx after retries, bad JSON, broken page chain
+    SKIPPED = "skipped"              # not asked for (opt-in resource, or its parent failed)
+
+
+class Status(enum.StrEnum):
+    """The result of one check for one customer."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    WARN = "WARN"                    # needs attention, no control failure (e.g. expiring next week)
+    ERROR = "ERROR"                  # the evidence could not be collected: never a FAIL
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    MANUAL = "MANUAL"                # Graph cannot tell; needs an attestation
+    ATTESTED = "ATTESTED"
+    ACCEPTED = "ACCEPTED"            # a documented, unexpired risk acceptance
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def weight(self) -> int:
+        return SEVERITY_WEIGHTS[self]
+
+    @property
+    def rank(self) -> int:
+        """0 for the most severe, so that sorting ascending puts critical first."""
+        return list(Severity).index(self)
+
+
+SEVERITY_WEIGHTS: Mapping[Severity, int] = {
+    Severity.CRITICAL: 10,
+    Severity.HIGH: 6,
+    Severity.MEDIUM: 3,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """What the collector knows about one resource of one tenant; one entry of manifest.json."""
+
+    name: str                        # e.g. "guests", "access_packages"
+    endpoint: str                    # the relative Graph URL of the first request
+    status: ResourceStatus
+    reason: str = ""                 # empty when ok; otherwise why (permission name, error code…)
+    http_status: int | None = None
+    error_code: str = ""             # Graph's error.code, e.g. Authorization_RequestDenied
+    pages: int = 0
+    items: int = 0
+    requests: int = 0                # HTTP requests spent, retries and $batch items included
+    file: str = ""                   # raw file relative to the tenant directory
+    sha256: str = ""                 # of the raw file as written
+    started_at: str = ""
+    finished_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResourceRecord:
+        return cls(**{**data, "status": ResourceStatus(data["status"])})
+
+
+@dataclass(frozen=True)
+class TenantManifest:
+    tenant_id: str
+    customer: str
+    collected_at: datetime           # "now" for every check of this tenant
+    token_ok: bool
+    token_reason: str = ""           # the AADSTS reason when no token could be had
+    granted_roles: tuple[str, ...] = ()
+    resources: Mapping[str, ResourceRecord] = field(default_factory=dict)
+
+    def status_of(self, resource: str) -> ResourceRecord:
+        """The record of a resource; one that was never attempted counts as skipped."""
+        record = self.resources.get(resource)
+        if record is not None:
+            return record
+        reason = self.token_reason if not self.token_ok else "not collected in this run"
+        return ResourceRecord(resource, "", ResourceStatus.SKIPPED if self.token_ok else ResourceStatus.FAILED,
+                              reason=reason)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Everything a report says about a check; the requirement text lives only here."""
+
+    id: str                          # versioned, e.g. "EM-003"
+    version: int
+    title: str
+    area: str                        # "Entitlement management", "Guest settings", …
+    severity: Severity
+    requirement: str                 # one sentence: what must be true
+    rationale: str
+    remediation: str
+    references: tuple[str, ...]      # seed section or Microsoft doc
+    frameworks: tuple[tuple[str, str], ...] = ()   # (framework, control id)
+    resources: tuple[str, ...] = ()  # the collected resources it needs
+
+    @property
+    def versioned_id(self) -> str:
+        return f"{self.id}.v{self.version}"
+
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_id: str
+    status: Status
+    summary: str                     # one line a person reads first
+    evidence: tuple[Row, ...] = ()   # the rows behind the result, always present (may be empty)
+    reason: str = ""                 # for ERROR / NOT_APPLICABLE / ACCEPTED / ATTESTED: why
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id,
+            "status": self.status.value,
+            "summary": self.summary,
+            "reason": self.reason,
+            "evidence": [dict(r) for r in self.evidence],
+        }

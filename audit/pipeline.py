@@ -1,0 +1,167 @@
+"""The only module that knows the order: collect → snapshot → normalize → evaluate → render.
+
+Each stage after collection reads only what the previous one left on disk, so `evaluate` and
+`render` can be re-run over a stored run: last Tuesday's question gets last Tuesday's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
+from audit.collect.run import collect_all
+from audit.config import Config, new_run_id
+from audit.graph.auth import load_credential
+from audit.models import CheckResult, Status, TenantManifest
+from audit.normalize import TenantData, normalize_tenant, write_normalized
+from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
+from audit.render.excel import write_customer_workbook, write_portfolio_workbook
+from audit.render.filenames import safe_filename
+from audit.render.pdf import render_customer_pdf
+from audit.render.viewmodel import PortfolioReport
+from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
+
+log = logging.getLogger("audit.pipeline")
+RESULTS_SCHEMA = "mssp-audit/results/1"
+
+
+def tool_version() -> str:
+    try:
+        return version("mssp-audit")
+    except PackageNotFoundError:
+        return "0+checkout"
+
+
+class RunNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CustomerOutcome:
+    name: str
+    tenant_id: str
+    reachable: bool
+    reason: str
+    score: float | None
+    counts: dict[str, int]
+    pdf: Path | None = None
+    workbook: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    root: Path
+    customers: tuple[CustomerOutcome, ...]
+    portfolio: Path | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def tenants_in_error(self) -> int:
+        return sum(1 for c in self.customers if not c.reachable or c.counts.get(Status.ERROR.value, 0))
+
+
+def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, resume: bool = False,
+        now: datetime | None = None, as_of: datetime | None = None,
+        on_tenant: Callable[[TenantManifest], None] | None = None) -> RunOutcome:
+    """Collect every tenant, then evaluate and render. `resume` finishes an interrupted run."""
+    now = now or datetime.now(UTC)
+    if resume:
+        if run_id is None:
+            raise RunNotFound("--resume needs a run id")
+        store = RunStore(config.output.data_dir, run_id)
+        if not store.run_manifest_path.exists():
+            raise RunNotFound(f"no run {run_id} under {config.output.data_dir / 'runs'}")
+        started = read_json(store.run_manifest_path)
+        now = datetime.fromisoformat(started["collected_at"])
+    else:
+        store = RunStore(config.output.data_dir, run_id or new_run_id(now.isoformat()))
+        if store.run_manifest_path.exists():
+            raise FileExistsError(f"run {store.run_id} already exists; use --resume to finish it")
+        started = {"schema": "mssp-audit/run/1", "run_id": store.run_id, "collected_at": now.isoformat(),
+                   "started_at": datetime.now(UTC).isoformat(), "tool_version": tool_version(),
+                   "config_sha256": config_sha256, "status": "collecting"}
+        write_json(store.run_manifest_path, started)
+    credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint,
+                                 config.app.client_secret_env)
+    asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
+    write_json(store.run_manifest_path, {**started, "status": "collected"})
+    return evaluate_and_render(config, store, as_of=as_of)
+
+
+def load_tenant(store: RunStore, config: Config, tenant_id: str) -> TenantData:
+    manifest = store.read_tenant_manifest(tenant_id)
+    if manifest is None:
+        raise RunNotFound(f"run {store.run_id} has no evidence for tenant {tenant_id}")
+    partner_id = config.mssp.partner_tenant_id
+    partner = store.read_tenant_manifest(partner_id) if partner_id else None
+    return normalize_tenant(store.tenant_dir(tenant_id), manifest,
+                            partner_dir=store.tenant_dir(partner_id) if partner_id else None, partner=partner)
+
+
+def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
+                    as_of: datetime | None = None) -> tuple[TenantData, list[CheckResult]]:
+    customer = next(c for c in config.customers if c.tenant_id.lower() == tenant_id.lower())
+    data = load_tenant(store, config, tenant_id)
+    write_normalized(store.tenant_dir(tenant_id), data)
+    # "Now" is the collection time from the manifest, never the wall clock (DESIGN.md, "Checks").
+    context = Context(now=as_of or data.manifest.collected_at, config=config, customer=customer)
+    results = evaluate(data, context, CATALOGUE)
+    write_json(store.tenant_dir(tenant_id) / "results.json", {
+        "schema": RESULTS_SCHEMA, "run_id": store.run_id, "tenant_id": tenant_id, "customer": customer.name,
+        "evaluated_at": context.now.isoformat(), "score": score(results, SPECS),
+        "results": [r.to_json() | {"check": SPECS[r.check_id].versioned_id} for r in results],
+    })
+    return data, results
+
+
+def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None) -> RunOutcome:
+    info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
+    reports_dir = store.reports_dir
+    outcomes, summaries, licences, expiry, findings, errors = [], [], [], [], [], []
+    for customer in config.customers:
+        tenant_id = customer.tenant_id.lower()
+        data, results = evaluate_tenant(config, store, tenant_id, as_of)
+        result_score = score(results, SPECS)
+        manifest_sha = sha256_file(store.manifest_path(tenant_id))
+        report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info)
+        full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info,
+                               evidence_limit=None, appendix_limit=None)
+        pdf = render_customer_pdf(report, reports_dir / safe_filename(customer.name, suffix=".pdf"))
+        workbook = write_customer_workbook(full, reports_dir / safe_filename(customer.name, suffix=".xlsx"))
+        summaries.append(summary_row(customer, report, pdf.name, workbook.name))
+        licences.append(licence_row(customer, data, config))
+        expiry.extend(expiry_rows(customer, data, config))
+        findings.extend((customer.name, f) for f in full.findings if f.status != Status.PASS.value)
+        errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
+        outcomes.append(CustomerOutcome(customer.name, tenant_id, data.manifest.token_ok, data.manifest.token_reason,
+                                        result_score, report.status_counts, pdf, workbook))
+    collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
+    portfolio = write_portfolio_workbook(PortfolioReport(
+        run_id=store.run_id, collected_at=collected, generated_at=info.generated_at,
+        as_of=(as_of or collected).date(), customers=tuple(summaries), licences=tuple(licences),
+        expiry=tuple(sorted(expiry, key=lambda e: (e.end is None, e.end or collected))),
+        findings=tuple(findings), errors=tuple(errors)), reports_dir / "portfolio.xlsx")
+    _finish_run_manifest(config, store, outcomes)
+    return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
+
+
+def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[CustomerOutcome]) -> None:
+    manifest = read_json(store.run_manifest_path)
+    tenant_ids = [o.tenant_id for o in outcomes]
+    if config.mssp.partner_tenant_id:
+        tenant_ids.append(config.mssp.partner_tenant_id.lower())
+    hashes = {t: sha256_file(store.manifest_path(t)) for t in tenant_ids if store.manifest_path(t).exists()}
+    manifest.update({
+        "status": "complete", "finished_at": datetime.now(UTC).isoformat(),
+        "tenant_manifests": hashes,
+        "tenants": {o.tenant_id: {"customer": o.name, "reachable": o.reachable, "reason": o.reason,
+                                  "score": o.score, "counts": o.counts} for o in outcomes},
+    })
+    write_json(store.run_manifest_path, manifest)

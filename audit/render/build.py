@@ -1,0 +1,176 @@
+"""Build the view-models from results and tables; nothing after this reads a table or a manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from audit.checks._common import ROLE_NAMES, mssp_guests, mssp_package_names
+from audit.checks.licensing import p2_owned
+from audit.config import Config, Customer
+from audit.models import CheckResult, CheckSpec, ResourceStatus, Severity, Status
+from audit.normalize import TenantData
+from audit.render.viewmodel import (Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
+                                    ResourceView, Table)
+
+PDF_EVIDENCE_ROWS = 40       # the PDF shows this many evidence rows; the workbook has them all
+PDF_APPENDIX_ROWS = 200      # WeasyPrint lays out ~0.27 s per dense page (stack-notes.md)
+STATUS_ORDER = (Status.FAIL, Status.WARN, Status.ERROR, Status.MANUAL, Status.ACCEPTED, Status.ATTESTED,
+                Status.NOT_APPLICABLE, Status.PASS)
+SOURCES = {
+    "guests": "GET /v1.0/users?$filter=userType eq 'Guest' (with signInActivity)",
+    "access_packages": "GET /v1.0/identityGovernance/entitlementManagement/accessPackages?$expand=assignmentPolicies",
+    "assignments": "GET /v1.0/identityGovernance/entitlementManagement/assignments?$expand=target,accessPackage",
+    "review_instances": "GET /v1.0/identityGovernance/accessReviews/definitions/{id}/instances",
+    "review_decisions": "GET /v1.0/identityGovernance/accessReviews/definitions/{id}/instances/{id}/decisions",
+    "role_assignments": "GET /v1.0/roleManagement/directory/roleAssignments?$expand=principal",
+    "gdap_relationships": "GET /v1.0/tenantRelationships/delegatedAdminRelationships (partner tenant)",
+}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    generated_at: datetime
+    tool_version: str
+
+
+def evidence_table(rows: Sequence[Mapping[str, Any]], limit: int | None = PDF_EVIDENCE_ROWS) -> Table:
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    shown = rows if limit is None else rows[:limit]
+    return Table("Evidence", tuple(columns), tuple(tuple(_cell(r.get(c)) for c in columns) for r in shown),
+                 total=len(rows))
+
+
+def _cell(value: Any) -> Cell:
+    if value is None or isinstance(value, (str, int, float, bool, datetime)):
+        return value
+    return str(value)
+
+
+def finding_views(results: Iterable[CheckResult], specs: Mapping[str, CheckSpec],
+                  limit: int | None = PDF_EVIDENCE_ROWS) -> tuple[FindingView, ...]:
+    order = {c: i for i, c in enumerate(specs)}
+    views = [FindingView(
+        check_id=r.check_id, versioned_id=specs[r.check_id].versioned_id, title=specs[r.check_id].title,
+        area=specs[r.check_id].area, severity=specs[r.check_id].severity.value, status=r.status.value,
+        summary=r.summary, requirement=specs[r.check_id].requirement, rationale=specs[r.check_id].rationale,
+        remediation=specs[r.check_id].remediation, references=specs[r.check_id].references,
+        frameworks=specs[r.check_id].frameworks, reason=r.reason, evidence=evidence_table(r.evidence, limit),
+    ) for r in results]
+    return tuple(sorted(views, key=lambda v: (STATUS_ORDER.index(Status(v.status)), Severity(v.severity).rank,
+                                              order[v.check_id])))
+
+
+def _table(title: str, resource: str, frame: pl.DataFrame, columns: Mapping[str, str],
+           limit: int | None) -> Table:
+    picked = frame.select(list(columns))
+    rows = tuple(tuple(_cell(v) for v in row) for row in picked.head(limit).iter_rows()) if limit else \
+        tuple(tuple(_cell(v) for v in row) for row in picked.iter_rows())
+    return Table(title, tuple(columns.values()), rows, source=SOURCES.get(resource, resource), total=frame.height)
+
+
+def appendix(data: TenantData, limit: int | None = PDF_APPENDIX_ROWS) -> tuple[Table, ...]:
+    t = data.tables
+    out = []
+    if "guests" in t:
+        out.append(_table("Guest inventory", "guests", t["guests"].sort("display_name", nulls_last=True), {
+            "display_name": "Name", "upn": "User principal name", "external_user_state": "Invitation",
+            "account_enabled": "Enabled", "created": "Created", "last_successful": "Last successful sign-in"}, limit))
+    if "policies" in t:
+        out.append(_table("Access packages and assignment policies", "access_packages", t["policies"], {
+            "package_name": "Package", "display_name": "Policy", "allowed_target_scope": "Who can request",
+            "approval_required": "Approval", "expiration_type": "Expiry", "expiration_days": "Days",
+            "reviews_enabled": "Reviews"}, limit))
+    if "assignments" in t:
+        out.append(_table("Access package assignments", "assignments", t["assignments"].sort("end", nulls_last=True), {
+            "target_name": "Holder", "target_upn": "Account", "package_name": "Package", "state": "State",
+            "end": "Ends"}, limit))
+    if "review_instances" in t:
+        out.append(_table("Access review instances", "review_instances", t["review_instances"].sort("end"), {
+            "definition_id": "Definition", "start": "Start", "end": "End", "status": "Status"}, limit))
+    if "review_decisions" in t:
+        out.append(_table("Access review decisions", "review_decisions", t["review_decisions"], {
+            "principal_name": "Principal", "decision": "Decision", "reviewed": "Reviewed",
+            "apply_result": "Applied"}, limit))
+    if "role_assignments" in t:
+        privileged = t["role_assignments"].filter(pl.col("role_definition_id").is_in(list(ROLE_NAMES))).with_columns(
+            role=pl.col("role_definition_id").replace_strict(ROLE_NAMES, default=pl.col("role_definition_id")))
+        out.append(_table("Privileged directory role assignments", "role_assignments", privileged, {
+            "role": "Role", "principal_name": "Principal", "principal_upn": "Account",
+            "principal_user_type": "User type"}, limit))
+    if "gdap_relationships" in t:
+        out.append(_table("GDAP relationships", "gdap_relationships", t["gdap_relationships"], {
+            "display_name": "Relationship", "status": "Status", "end": "Ends", "auto_extend_days": "Auto-extend days"},
+            limit))
+    return tuple(out)
+
+
+def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
+    records = dict(data.manifest.resources)
+    if data.partner is not None:
+        records.update({k: v for k, v in data.partner.resources.items()})
+    return tuple(ResourceView(r.name, r.endpoint, r.status.value, r.reason, r.items, r.requests, r.sha256)
+                 for r in sorted(records.values(), key=lambda r: r.name))
+
+
+def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],
+                    specs: Mapping[str, CheckSpec], score: float | None, manifest_sha256: str, run: RunInfo, *,
+                    evidence_limit: int | None = PDF_EVIDENCE_ROWS,
+                    appendix_limit: int | None = PDF_APPENDIX_ROWS) -> CustomerReport:
+    counts = {s.value: 0 for s in Status}
+    failing = {s.value: 0 for s in Severity}
+    for r in results:
+        counts[r.status.value] += 1
+        if r.status in (Status.FAIL, Status.WARN):
+            failing[specs[r.check_id].severity.value] += 1
+    return CustomerReport(
+        customer=customer.name, tenant_id=customer.tenant_id, run_id=run.run_id,
+        collected_at=data.manifest.collected_at, generated_at=run.generated_at, tool_version=run.tool_version,
+        score=score, status_counts=counts, failed_by_severity=failing,
+        findings=finding_views(results, specs, evidence_limit), appendix=appendix(data, appendix_limit),
+        resources=resource_views(data), granted_permissions=data.manifest.granted_roles,
+        token_ok=data.manifest.token_ok, token_reason=data.manifest.token_reason, manifest_sha256=manifest_sha256)
+
+
+def licence_row(customer: Customer, data: TenantData, config: Config) -> LicenceRow:
+    counted = mssp_guests(data, config).height if "guests" in data.tables else 0
+    owned = p2_owned(data.tables["subscribed_skus"]) if "subscribed_skus" in data.tables else None
+    active = None
+    if "guests" in data.tables and data.record("guest_sign_ins").status is ResourceStatus.OK:
+        since = data.manifest.collected_at - timedelta(days=30)
+        active = data.tables["guests"].filter(pl.col("last_successful") >= since).height
+    current = customer.current_analysts if customer.current_analysts is not None else counted
+    return LicenceRow(customer.name, customer.tenant_id, current, customer.projected_growth, owned, active)
+
+
+def expiry_rows(customer: Customer, data: TenantData, config: Config) -> list[ExpiryRow]:
+    rows: list[ExpiryRow] = []
+    t = data.tables
+    if "assignments" in t:
+        for r in t["assignments"].filter(pl.col("package_name").is_in(mssp_package_names(config))).iter_rows(named=True):
+            rows.append(ExpiryRow(customer.name, "Access package assignment", r["target_upn"] or r["target_name"] or "",
+                                  r["package_name"] or "", r["end"], r["state"] or ""))
+    if "gdap_relationships" in t:
+        for r in t["gdap_relationships"].iter_rows(named=True):
+            rows.append(ExpiryRow(customer.name, "GDAP relationship", r["display_name"] or "",
+                                  f"{len(r['role_ids'])} role(s)", r["end"], r["status"] or ""))
+    if "review_instances" in t and "review_definitions" in t:
+        names = dict(t["review_definitions"].select("id", "display_name").iter_rows())
+        open_ = t["review_instances"].filter(~pl.col("status").is_in(("Completed", "AutoReviewed", "Applied")))
+        for r in open_.iter_rows(named=True):
+            rows.append(ExpiryRow(customer.name, "Access review due", names.get(r["definition_id"], "") or "",
+                                  r["id"] or "", r["end"], r["status"] or ""))
+    return rows
+
+
+def summary_row(customer: Customer, report: CustomerReport, pdf: str, workbook: str) -> CustomerSummaryRow:
+    failed = sum(1 for r in report.resources if r.status not in ("ok", "skipped"))
+    return CustomerSummaryRow(customer.name, customer.tenant_id, report.score, report.status_counts,
+                              report.token_ok and failed == 0, pdf, workbook)

@@ -1,0 +1,126 @@
+"""Plain view-models: built once per customer from results and tables; writers only read them.
+
+Every `str` in here that came from a tenant is hostile (HTML, formulas, RTL marks, 10 KB names):
+the PDF template escapes it (Jinja2 autoescape) and the workbook writer never writes it as a formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+Cell = str | int | float | bool | date | datetime | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of evidence; `source` names the Graph resource it came from."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    source: str = ""                 # e.g. "GET /v1.0/users?$filter=userType eq 'Guest'"
+    total: int | None = None         # rows in the full list when `rows` is a shortened one
+
+    @property
+    def truncated(self) -> bool:
+        return self.total is not None and self.total > len(self.rows)
+
+
+@dataclass(frozen=True)
+class FindingView:
+    check_id: str                    # e.g. "GS-001"
+    versioned_id: str                # e.g. "GS-001.v1"
+    title: str
+    area: str
+    severity: str                    # "critical" … "info"
+    status: str                      # "PASS", "FAIL", "WARN", "ERROR", …
+    summary: str
+    requirement: str
+    rationale: str
+    remediation: str
+    references: tuple[str, ...]
+    frameworks: tuple[tuple[str, str], ...]
+    reason: str                      # why ERROR / NOT_APPLICABLE / ACCEPTED …
+    evidence: Table                  # rows behind the result (bounded for the PDF)
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    """One line of the provenance table: what was collected and how it ended."""
+
+    name: str
+    endpoint: str
+    status: str
+    reason: str
+    items: int
+    requests: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CustomerReport:
+    customer: str
+    tenant_id: str
+    run_id: str
+    collected_at: datetime
+    generated_at: datetime
+    tool_version: str
+    score: float | None              # 0–100 over evaluable checks; None when nothing could be evaluated
+    status_counts: dict[str, int]    # every Status value, zero included
+    failed_by_severity: dict[str, int]   # FAIL + WARN counts per severity, every severity included
+    findings: tuple[FindingView, ...]    # catalogue order sorted: FAIL/WARN/ERROR first, then severity
+    appendix: tuple[Table, ...]          # guest inventory, packages & policies, assignments, reviews…
+    resources: tuple[ResourceView, ...]
+    granted_permissions: tuple[str, ...]
+    token_ok: bool
+    token_reason: str
+    manifest_sha256: str             # sha256 of the tenant manifest.json
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LicenceRow:
+    """One customer on the portfolio Licences sheet (seed: 'Entitlement Management requires AAD P2')."""
+
+    customer: str
+    tenant_id: str
+    current_analysts: int            # editable input
+    projected_growth: int            # editable input
+    p2_owned: int | None             # None when subscribedSkus could not be read
+    guests_active_30d: int | None    # MAU estimate: guests with a successful sign-in in 30 days
+
+
+@dataclass(frozen=True)
+class ExpiryRow:
+    customer: str
+    kind: str                        # "Access package assignment", "GDAP relationship", "Access review"
+    subject: str                     # who holds it / relationship / review name
+    item: str                        # package name / roles / …
+    end: datetime | None
+    state: str
+
+
+@dataclass(frozen=True)
+class CustomerSummaryRow:
+    customer: str
+    tenant_id: str
+    score: float | None
+    status_counts: dict[str, int]
+    collection_ok: bool
+    pdf: str                         # file name relative to the reports folder
+    workbook: str
+
+
+@dataclass(frozen=True)
+class PortfolioReport:
+    run_id: str
+    collected_at: datetime
+    generated_at: datetime
+    as_of: date                      # "today" for days-left figures
+    customers: tuple[CustomerSummaryRow, ...]
+    licences: tuple[LicenceRow, ...]
+    expiry: tuple[ExpiryRow, ...]
+    findings: tuple[tuple[str, FindingView], ...]   # (customer, finding) for non-PASS results
+    errors: tuple[tuple[str, ResourceView], ...]    # (customer, resource) that could not be read

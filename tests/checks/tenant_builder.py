@@ -1,0 +1,211 @@
+"""A Graph-shaped, compliant customer tenant that tests mutate into failing ones.
+
+The objects follow the v1.0 shapes of graph-api.md (as the collector stores them in raw/*.jsonl),
+so every check test also runs the normalizers over realistic input.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from audit.config import Config
+from audit.models import ResourceRecord, ResourceStatus, TenantManifest
+from audit.normalize import TenantData, normalize_tenant
+from audit.snapshot.store import RawWriter
+
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+TENANT = "11111111-1111-4111-8111-111111111111"
+MSSP = "22222222-2222-4222-8222-222222222222"
+PARTNER = "33333333-3333-4333-8333-333333333333"
+MSSP_ORG = "org-mssp"
+APPROVERS_GROUP = "grp-approvers"
+ANALYST_DOMAIN = "soc.mssp.example"
+
+SINGLETON_RESOURCES = {"em_settings", "authorization_policy", "cross_tenant_default", "cross_tenant_partner",
+                       "identity_sync"}
+PARTNER_RESOURCES = {"gdap_relationships", "gdap_access_assignments"}
+
+
+def iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def days(n: float) -> datetime:
+    return NOW + timedelta(days=n)
+
+
+def config(**overrides: Any) -> Config:
+    data: dict[str, Any] = {
+        "mssp": {"analyst_tenant_id": MSSP, "partner_tenant_id": PARTNER, "analyst_domains": [ANALYST_DOMAIN],
+                 "corporate_domains": ["corp.mssp.example"]},
+        "app": {"client_id": "44444444-4444-4444-8444-444444444444", "client_secret_env": "X"},
+        "customers": [{"name": "Contoso", "tenant_id": TENANT, "projected_growth": 2,
+                       "setup_admin": "mssp-setup-admin@contoso.onmicrosoft.com"}],
+    }
+    for key, value in overrides.items():
+        data.setdefault(key, {}).update(value) if isinstance(value, dict) else data.__setitem__(key, value)
+    return Config.model_validate(data)
+
+
+def guest(n: int, *, last: datetime | None = None, created: datetime | None = None, domain: str = ANALYST_DOMAIN,
+          name: str | None = None, enabled: bool = True, state: str = "Accepted") -> dict[str, Any]:
+    local = name or f"a-Analyst{n}"
+    mail = f"{local.lower()}@{domain}"
+    user: dict[str, Any] = {
+        "id": f"guest-{n}", "displayName": local, "mail": mail,
+        "userPrincipalName": f"{mail.replace('@', '_')}#EXT#@contoso.onmicrosoft.com", "userType": "Guest",
+        "externalUserState": state, "externalUserStateChangeDateTime": iso(days(-200)),
+        "creationType": "Invitation", "createdDateTime": iso(created or days(-300)), "accountEnabled": enabled,
+        "identities": [{"signInType": "federated", "issuer": "ExternalAzureAD", "issuerAssignedId": None}],
+    }
+    if last is not None:
+        user["signInActivity"] = {"lastSignInDateTime": iso(last), "lastNonInteractiveSignInDateTime": iso(last),
+                                  "lastSuccessfulSignInDateTime": iso(last)}
+    return user
+
+
+def policy(package: str, **changes: Any) -> dict[str, Any]:
+    approvers_pkg = package == "MSSP Analyst Approvers"
+    base: dict[str, Any] = {
+        "id": f"pol-{package}", "displayName": f"{package} — MSSP analysts",
+        "allowedTargetScope": "specificConnectedOrganizationUsers",
+        "specificAllowedTargets": [{"@odata.type": "#microsoft.graph.connectedOrganizationMembers",
+                                    "connectedOrganizationId": MSSP_ORG, "description": "MSSP"}],
+        "expiration": {"type": "afterDuration", "duration": "P365D", "endDateTime": None},
+        "requestorSettings": {"enableTargetsToSelfAddAccess": True, "enableTargetsToSelfUpdateAccess": True,
+                              "enableTargetsToSelfRemoveAccess": True},
+        "requestApprovalSettings": {"isApprovalRequiredForAdd": True, "isApprovalRequiredForUpdate": True,
+                                    "stages": [{"durationBeforeAutomaticDenial": "P14D", "primaryApprovers": [
+                                        {"@odata.type": "#microsoft.graph.singleUser", "userId": "cust-admin"}
+                                        if approvers_pkg else
+                                        {"@odata.type": "#microsoft.graph.groupMembers", "groupId": APPROVERS_GROUP}]}]},
+        "reviewSettings": {"isEnabled": True, "expirationBehavior": "removeAccess",
+                           "schedule": {"recurrence": {"pattern": {"type": "absoluteMonthly", "interval": 12}}},
+                           "primaryReviewers": [{"@odata.type": "#microsoft.graph.groupMembers",
+                                                 "groupId": APPROVERS_GROUP}]},
+    }
+    base.update(changes)
+    return base
+
+
+def assignment(n: int, package: str = "Tier 1 Analyst", *, end: datetime | None = None,
+               state: str = "delivered", expiration_type: str = "afterDateTime") -> dict[str, Any]:
+    return {
+        "id": f"asg-{n}", "state": state, "status": "Delivered",
+        "schedule": {"startDateTime": iso(days(-100)),
+                     "expiration": {"type": expiration_type, "endDateTime": iso(end) if end else None}},
+        "target": {"objectId": f"guest-{n}", "displayName": f"a-Analyst{n}", "email": f"a-analyst{n}@{ANALYST_DOMAIN}",
+                   "principalName": f"a-analyst{n}_{ANALYST_DOMAIN}#EXT#@contoso.onmicrosoft.com",
+                   "subjectType": "user", "subjectLifecycle": "governed"},
+        "accessPackage": {"id": f"pkg-{package}", "displayName": package},
+        "assignmentPolicy": {"id": f"pol-{package}"},
+    }
+
+
+def role_assignment(n: int, role: str, *, user_type: str = "Member", upn: str | None = None) -> dict[str, Any]:
+    return {"id": f"ra-{n}", "roleDefinitionId": role, "principalId": f"user-{n}", "directoryScopeId": "/",
+            "principal": {"@odata.type": "#microsoft.graph.user", "id": f"user-{n}", "displayName": f"Admin {n}",
+                          "userPrincipalName": upn or f"admin{n}@contoso.onmicrosoft.com", "userType": user_type}}
+
+
+GA = "62e90394-69f5-4237-9190-012177145e10"
+
+
+def good_tenant() -> dict[str, Any]:
+    """resource name → its Graph items (lists) or object (singletons)."""
+    packages = ["Tier 1 Analyst", "Tier 2 Analyst", "MSSP Analyst Approvers"]
+    return {
+        "guests": [guest(i, last=days(-5)) for i in range(1, 5)],
+        "connected_organizations": [{"id": MSSP_ORG, "displayName": "MSSP analysts", "state": "configured",
+                                     "identitySources": [{"@odata.type": "#microsoft.graph.azureActiveDirectoryTenant",
+                                                          "tenantId": MSSP, "displayName": "MSSP"}]}],
+        "catalogs": [{"id": "cat-1", "displayName": "MSSP Accesses", "state": "published",
+                      "isExternallyVisible": True}],
+        "access_packages": [{"id": f"pkg-{p}", "displayName": p, "isHidden": False,
+                             "assignmentPolicies": [policy(p)]} for p in packages],
+        "assignments": [assignment(i, end=days(200)) for i in range(1, 5)],
+        "assignment_requests": [],
+        "em_settings": {"id": "settings", "externalUserLifecycleAction": "none",
+                        "durationUntilExternalUserDeletedAfterBlocked": "P30D"},
+        "review_definitions": [{"id": "def-1", "displayName": "Tier 1 annual review", "status": "InProgress",
+                                "scope": {"@odata.type": "#microsoft.graph.accessReviewQueryScope", "query": "/x"},
+                                "settings": {"recurrence": {"pattern": {"type": "absoluteMonthly", "interval": 12}},
+                                             "autoApplyDecisionsEnabled": True}, "reviewers": [{"query": "/y"}]}],
+        "review_instances": [{"id": "inst-1", "startDateTime": iso(days(-400)), "endDateTime": iso(days(-370)),
+                              "status": "Completed", "_parent": "def-1"}],
+        "review_decisions": [{"id": "dec-1", "decision": "Approve", "principal": {"displayName": "a-Analyst1"},
+                              "reviewedBy": {"id": "rev-1"}, "applyResult": "AppliedSuccessfully",
+                              "_parent": "inst-1"}],
+        "authorization_policy": {"id": "authorizationPolicy", "allowInvitesFrom": "adminsAndGuestInviters",
+                                 "guestUserRoleId": "2af84b1e-32c8-42b7-82bc-daa82404023b",
+                                 "allowedToSignUpEmailBasedSubscriptions": False,
+                                 "allowEmailVerifiedUsersToJoinOrganization": False},
+        "cross_tenant_default": {"isServiceDefault": True},
+        "cross_tenant_partner": {"tenantId": MSSP, "inboundTrust": {"isMfaAccepted": True}},
+        "identity_sync": None,
+        "subscribed_skus": [{"skuId": "84a661c4-e949-4bd2-a560-ed7766fcaf2b", "skuPartNumber": "AAD_PREMIUM_P2",
+                             "capabilityStatus": "Enabled", "consumedUnits": 3,
+                             "prepaidUnits": {"enabled": 5, "suspended": 0, "warning": 0},
+                             "servicePlans": [{"servicePlanId": "eec0eb4f-6444-4f95-aba0-50c24d67f998",
+                                               "servicePlanName": "AAD_PREMIUM_P2",
+                                               "provisioningStatus": "Success"}]}],
+        "role_assignments": [role_assignment(1, GA), role_assignment(2, GA)],
+        "groups": [{"id": APPROVERS_GROUP, "displayName": "MSSP Analyst Approvers"},
+                   {"id": "grp-t1", "displayName": "Tier 1 Analyst"}, {"id": "grp-t2", "displayName": "Tier 2 Analyst"}],
+        "group_members": [],
+        "gdap_relationships": [{"id": "rel-1", "displayName": "SOC", "status": "active",
+                                "autoExtendDuration": "P180D", "endDateTime": iso(days(300)),
+                                "customer": {"tenantId": TENANT, "displayName": "Contoso"},
+                                "accessDetails": {"unifiedRoles": [
+                                    {"roleDefinitionId": "5d6b6bb7-de71-4623-b4af-96380a352509"}]}}],
+        "gdap_access_assignments": [{"id": "aa-1", "status": "active", "_parent": "rel-1",
+                                     "accessContainer": {"accessContainerId": "g", "accessContainerType": "securityGroup"},
+                                     "accessDetails": {"unifiedRoles": []}}],
+    }
+
+
+def build(tmp: Path, resources: dict[str, Any] | None = None, *,
+          statuses: dict[str, ResourceStatus] | None = None, token_ok: bool = True) -> TenantData:
+    """Write the resources as a collector would (raw jsonl + manifest records) and normalize them."""
+    resources = copy.deepcopy(good_tenant() if resources is None else resources)
+    statuses = statuses or {}
+    records: dict[str, dict[str, ResourceRecord]] = {TENANT: {}, PARTNER: {}}
+    for name, value in resources.items():
+        owner = PARTNER if name in PARTNER_RESOURCES else TENANT
+        status = statuses.get(name, ResourceStatus.OK)
+        if status is not ResourceStatus.OK:
+            records[owner][name] = ResourceRecord(name, name, status, reason=f"{status.value} in test",
+                                                  http_status=403 if status is ResourceStatus.FORBIDDEN else None)
+            continue
+        if value is None and name in SINGLETON_RESOURCES:
+            records[owner][name] = ResourceRecord(name, name, ResourceStatus.NOT_FOUND, reason="404")
+            continue
+        writer = RawWriter(tmp / owner / "raw" / f"{name}.jsonl")
+        if name in SINGLETON_RESOURCES:
+            writer.write({"request": name, "parent": None, "page": value})
+        else:
+            by_parent: dict[str | None, list[dict[str, Any]]] = {}
+            for item in value:
+                by_parent.setdefault(item.pop("_parent", None), []).append(item)
+            for parent, items in by_parent.items() or {None: []}.items():
+                writer.write({"request": name, "parent": parent, "page": {"value": items}})
+        sha = writer.commit()
+        records[owner][name] = ResourceRecord(name, name, ResourceStatus.OK, items=len(value or []),
+                                              file=f"raw/{name}.jsonl", sha256=sha)
+    guests = records[TENANT].get("guests")
+    if guests and "guest_sign_ins" not in records[TENANT]:
+        status = statuses.get("guest_sign_ins", guests.status)
+        records[TENANT]["guest_sign_ins"] = ResourceRecord("guest_sign_ins", "", status, reason="test",
+                                                           file=guests.file)
+    manifest = TenantManifest(TENANT, "Contoso", NOW, token_ok, "" if token_ok else "AADSTS7000229: revoked",
+                              ("User.Read.All",), records[TENANT])
+    partner = TenantManifest(PARTNER, "partner", NOW, True, "", (), records[PARTNER])
+    return normalize_tenant(tmp / TENANT, manifest, partner_dir=tmp / PARTNER, partner=partner)
+
+
+def dump(resources: dict[str, Any]) -> str:
+    return json.dumps(resources, default=str)
