@@ -146,6 +146,57 @@ def evaluate(
     raise typer.Exit(_report(outcome))
 
 
+@app.command()
+def verify(
+    config: ConfigOption,
+    run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run to verify.")],
+) -> None:
+    """Re-hash a stored run's evidence and report anything changed since it was collected (exit 1)."""
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    from audit.snapshot.store import RunStore
+    from audit.snapshot.verify import verify_run
+    store = RunStore(cfg.output.data_dir, run_id)
+    checked, problems = verify_run(store)
+    for problem in problems:
+        typer.echo(f"TAMPERED {problem.path}: {problem.problem}")
+    if problems:
+        typer.echo(f"Run {run_id}: {len(problems)} problem(s) in {checked} file(s) checked.")
+        raise typer.Exit(1)
+    typer.echo(f"Run {run_id}: intact ({checked} files re-hashed).")
+
+
+@app.command()
+def permissions(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Print consent URLs for these customers.",
+                                                envvar="MSSP_AUDIT_CONFIG")] = None,
+) -> None:
+    """Print the Graph application permissions the app needs and each customer's admin-consent URL."""
+    from audit.checks.app_permissions import required_permissions
+    typer.echo("Microsoft Graph application permissions (read-only) — in every customer tenant:")
+    for permission in required_permissions():
+        typer.echo(f"  {permission}")
+    typer.echo("In the MSSP partner tenant only (GDAP relationships):")
+    for permission in required_permissions(partner=True):
+        typer.echo(f"  {permission}")
+    if config is None:
+        typer.echo("Pass --config to print each customer's admin-consent URL.")
+        return
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    typer.echo("Admin-consent URLs (a Global Administrator of each tenant opens one):")
+    for customer in cfg.customers:
+        typer.echo(f"  {customer.name}: {cfg.cloud.authority}/{customer.tenant_id}/adminconsent"
+                   f"?client_id={cfg.app.client_id}")
+    if cfg.mssp.partner_tenant_id:
+        typer.echo(f"  MSSP partner tenant: {cfg.cloud.authority}/{cfg.mssp.partner_tenant_id}/adminconsent"
+                   f"?client_id={cfg.app.client_id}")
+
+
 class Format(enum.StrEnum):
     table = "table"
     markdown = "markdown"

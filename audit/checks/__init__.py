@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from audit.checks import admins, entitlement, gdap, guest_settings, guests, licensing, reviews
+from audit.checks import admins, app_permissions, entitlement, gdap, guest_settings, guests, licensing, reviews
 from audit.checks._framework import Check, Context, Outcome, evaluate, run_check, score
 
 CATALOGUE: tuple[Check, ...] = (
     *entitlement.CHECKS, *reviews.CHECKS, *guest_settings.CHECKS, *guests.CHECKS,
-    *admins.CHECKS, *licensing.CHECKS, *gdap.CHECKS,
+    *admins.CHECKS, *licensing.CHECKS, *gdap.CHECKS, *app_permissions.CHECKS,
 )
 SPECS = {c.spec.id: c.spec for c in CATALOGUE}
 assert len(SPECS) == len(CATALOGUE), "check ids must be unique"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from audit.checks.app_permissions import required_permissions
 from audit.config import Config
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import TenantData, normalize_tenant
@@ -169,7 +170,8 @@ def good_tenant() -> dict[str, Any]:
 
 
 def build(tmp: Path, resources: dict[str, Any] | None = None, *,
-          statuses: dict[str, ResourceStatus] | None = None, token_ok: bool = True) -> TenantData:
+          statuses: dict[str, ResourceStatus] | None = None, token_ok: bool = True,
+          roles: tuple[str, ...] | None = None) -> TenantData:
     """Write the resources as a collector would (raw jsonl + manifest records) and normalize them."""
     resources = copy.deepcopy(good_tenant() if resources is None else resources)
     statuses = statuses or {}
@@ -202,7 +204,7 @@ def build(tmp: Path, resources: dict[str, Any] | None = None, *,
         records[TENANT]["guest_sign_ins"] = ResourceRecord("guest_sign_ins", "", status, reason="test",
                                                            file=guests.file)
     manifest = TenantManifest(TENANT, "Contoso", NOW, token_ok, "" if token_ok else "AADSTS7000229: revoked",
-                              ("User.Read.All",), records[TENANT])
+                              required_permissions() if roles is None else roles, records[TENANT])
     partner = TenantManifest(PARTNER, "partner", NOW, True, "", (), records[PARTNER])
     return normalize_tenant(tmp / TENANT, manifest, partner_dir=tmp / PARTNER, partner=partner)
 

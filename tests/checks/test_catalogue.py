@@ -127,7 +127,18 @@ def test_planted_problem_is_found(tmp_path: Path, case: str) -> None:
 
 def test_every_check_has_a_failure_case() -> None:
     covered = {check_id for check_id, _, _ in FAILURES.values()}
-    assert covered == set(SPECS) - {"GS-004"}   # GS-004 is MANUAL by nature; see test_manual_and_attested
+    # GS-004 is MANUAL by nature (test_manual_and_attested); APP-* read the token (test_app_permissions)
+    assert covered == set(SPECS) - {"GS-004", "APP-001", "APP-002"}
+
+
+def test_app_permissions(tmp_path: Path) -> None:
+    from audit.checks.app_permissions import required_permissions
+    needed = required_permissions()
+    over = result(tmp_path / "a", "APP-001", roles=(*needed, "User.ReadWrite.All"))
+    assert over.status is Status.FAIL and "User.ReadWrite.All" in over.summary
+    short = result(tmp_path / "b", "APP-002", roles=tuple(p for p in needed if p != "AuditLog.Read.All"))
+    assert short.status is Status.FAIL and "AuditLog.Read.All" in short.summary
+    assert result(tmp_path / "c", "APP-001", roles=needed).status is Status.PASS
 
 
 @pytest.mark.parametrize("check_id", [c.spec.id for c in CATALOGUE if c.spec.resources])

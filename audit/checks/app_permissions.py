@@ -1,0 +1,71 @@
+"""The audit app's own permissions, read from the `roles` claim of each tenant's token.
+
+Microsoft says clients should not depend on tokens for APIs they don't own, so this is a hint
+from the token, not proof (graph-api.md §11); it is exactly what Graph enforced for this run.
+"""
+
+from __future__ import annotations
+
+import re
+
+from audit.checks._common import ISO_82, NIST_AC6, SOC2_CC63
+from audit.checks._framework import Context, Outcome, check
+from audit.collect.resources import resource_specs
+from audit.models import CheckSpec, Severity, Status
+from audit.normalize import TenantData
+
+AREA = "Audit application"
+# Any permission that can change something: *.ReadWrite.*, *.Write.*, *.Manage.*, Directory.AccessAsUser…
+WRITE = re.compile(r"\.(ReadWrite|Write|Manage|Send|Create|Delete|Update)(\.|$)|ReadWrite|AccessAsUser", re.I)
+
+
+def required_permissions(*, partner: bool = False) -> tuple[str, ...]:
+    specs = resource_specs("00000000-0000-0000-0000-000000000000", ())
+    return tuple(sorted({s.permission for s in specs if s.partner == partner} |
+                        ({"AuditLog.Read.All"} if not partner else set())))
+
+
+def write_permissions(roles: tuple[str, ...]) -> list[str]:
+    return sorted(r for r in roles if WRITE.search(r))
+
+
+@check(CheckSpec(
+    id="APP-001", version=1, title="The audit app holds no write permission", area=AREA, severity=Severity.HIGH,
+    requirement="The application used by mssp-audit holds only read permissions in the customer tenant.",
+    rationale="The audit only reads; a write permission on its credential turns a stolen audit certificate "
+              "into a way to change the customer's directory.",
+    remediation="Remove the listed application permissions from the app's API permissions and re-consent.",
+    references=("Microsoft Graph permissions reference (least privilege)",),
+    frameworks=(NIST_AC6, ISO_82, SOC2_CC63),
+    resources=(),
+))
+def no_write_permissions(data: TenantData, ctx: Context) -> Outcome:
+    roles = data.manifest.granted_roles
+    writes = write_permissions(roles)
+    evidence = [{"permission": r, "kind": "write" if r in writes else "read"} for r in roles]
+    if writes:
+        return Outcome.of(Status.FAIL, f"The audit app holds write permission(s): {', '.join(writes)}.", evidence)
+    return Outcome.of(Status.PASS, f"The audit app holds {len(roles)} read-only permission(s).", evidence)
+
+
+@check(CheckSpec(
+    id="APP-002", version=1, title="The audit app has every permission it needs", area=AREA, severity=Severity.MEDIUM,
+    requirement="The application holds every read permission mssp-audit needs, so no check is left without "
+                "evidence.",
+    rationale="A missing permission leaves checks in ERROR: the customer is not audited where it matters.",
+    remediation="Grant the listed permissions and have the customer's administrator consent again "
+                "(`mssp-audit permissions` prints the consent URL).",
+    references=("README: Graph application permissions",),
+    frameworks=(NIST_AC6,),
+    resources=(),
+))
+def has_needed_permissions(data: TenantData, ctx: Context) -> Outcome:
+    roles = set(data.manifest.granted_roles)
+    missing = [p for p in required_permissions() if p not in roles]
+    evidence = [{"permission": p, "granted": p in roles} for p in required_permissions()]
+    if missing:
+        return Outcome.of(Status.FAIL, f"Missing permission(s): {', '.join(missing)}.", evidence)
+    return Outcome.of(Status.PASS, "Every needed permission is granted.", evidence)
+
+
+CHECKS = (no_write_permissions, has_needed_permissions)
