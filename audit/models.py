@@ -74,7 +74,9 @@ class ResourceRecord:
     error_code: str = ""             # Graph's error.code, e.g. Authorization_RequestDenied
     pages: int = 0
     items: int = 0
-    requests: int = 0                # HTTP requests spent, retries and $batch items included
+    requests: int = 0                # Graph requests spent, retries and each $batch item included
+    retries: int = 0                 # of which repeated after a throttle or a transient fault
+    lower_bound: int = 0             # fewest requests any client needs: ceil(items / max page) per chain
     file: str = ""                   # raw file relative to the tenant directory
     sha256: str = ""                 # of the raw file as written
     started_at: str = ""
@@ -85,7 +87,8 @@ class ResourceRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ResourceRecord:
-        return cls(**{**data, "status": ResourceStatus(data["status"])})
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "status": ResourceStatus(data["status"])})
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ class ResourceSpec:
     partner: bool = False              # read in the MSSP's partner tenant, not the customer's
     absent_ok: bool = False            # 404 means "none configured": evidence of absence, not an error
     page_size: int = 100               # the maximum page size, for the lower bound
+    api: Literal["v1.0", "beta"] = "v1.0"   # beta paths sit beside v1.0 on the same Graph host
+    opt_in: str | None = None          # an [expectations] flag: collected only when it is true
 
 
 def _instances(definition: Mapping[str, Any], _: str | None) -> str:
@@ -85,6 +87,12 @@ def resource_specs(mssp_tenant_id: str, group_names: tuple[str, ...]) -> tuple[R
                      "GroupMember.Read.All", page_size=999),
         ResourceSpec("group_members", "", "GroupMember.Read.All", kind="fanout", parent="groups", child=_members,
                      page_size=999),
+        # graph-api.md §10: Defender XDR unified RBAC exists only in beta ("unsupported for
+        # production"), so it is read only when [expectations] collect_defender_rbac is true.
+        ResourceSpec("defender_role_definitions", "roleManagement/defender/roleDefinitions",
+                     "RoleManagement.Read.Defender", api="beta", opt_in="collect_defender_rbac"),
+        ResourceSpec("defender_role_assignments", "roleManagement/defender/roleAssignments",
+                     "RoleManagement.Read.Defender", api="beta", opt_in="collect_defender_rbac"),
         ResourceSpec("gdap_relationships", "tenantRelationships/delegatedAdminRelationships?$top=300",
                      "DelegatedAdminRelationship.Read.All", partner=True, page_size=300),
         ResourceSpec("gdap_access_assignments", "", "DelegatedAdminRelationship.Read.All", kind="fanout",

@@ -33,7 +33,8 @@ class Target:
 
 def targets(config: Config) -> list[Target]:
     m = config.mssp
-    specs = resource_specs(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group))
+    specs = tuple(s for s in resource_specs(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group))
+                  if s.opt_in is None or getattr(config.expectations, s.opt_in))
     customer_specs = tuple(s for s in specs if not s.partner)
     out = [Target(c.tenant_id.lower(), c.name, customer_specs) for c in config.customers]
     if m.partner_tenant_id:

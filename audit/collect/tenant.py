@@ -7,6 +7,7 @@ A resource is `ok` only when its whole page chain was read and written; anything
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -88,18 +89,22 @@ class TenantCollector:
         items = 0
         try:
             if spec.kind == "fanout":
-                items = await self._fanout(spec, writer, tally)
+                items, bound = await self._fanout(spec, writer, tally)
             elif spec.kind == "single":
-                body = await self.client.get(self.client.url(spec.path), tally)
+                body = await self.client.get(resource_url(self.client, spec), tally)
                 writer.write({"request": spec.path, "parent": None, "page": body})
-                tally.pages, items = 1, 1
+                tally.pages, items, bound = 1, 1, 1
             elif spec.name == "guests":
                 items = await self._guests(spec, writer, tally)
+                bound = _chain_bound(items, spec.page_size)
             else:
-                items = await self._pages(spec.path, None, writer, tally)
+                first = await self.client.get(resource_url(self.client, spec), tally) if spec.api == "beta" else None
+                items = await self._pages(spec.path, None, writer, tally, first=first)
+                bound = _chain_bound(items, spec.page_size)
             sha = writer.commit()
             record = ResourceRecord(spec.name, spec.path, ResourceStatus.OK, pages=tally.pages, items=items,
-                                    requests=tally.requests, file=f"raw/{spec.name}.jsonl", sha256=sha)
+                                    requests=tally.requests, retries=tally.retries, lower_bound=bound,
+                                    file=f"raw/{spec.name}.jsonl", sha256=sha)
         except _Skipped as skipped:
             writer.abort()
             record = ResourceRecord(spec.name, spec.path, ResourceStatus.SKIPPED, reason=str(skipped))
@@ -107,7 +112,8 @@ class TenantCollector:
             writer.abort()
             status, reason = classify(error, spec)
             record = ResourceRecord(spec.name, spec.path, status, reason=reason, http_status=error.status,
-                                    error_code=error.code, pages=tally.pages, requests=tally.requests)
+                                    error_code=error.code, pages=tally.pages, requests=tally.requests,
+                                    retries=tally.retries)
         except BaseException:
             writer.abort()
             raise
@@ -145,7 +151,7 @@ class TenantCollector:
                                           file=f"raw/{spec.name}.jsonl", reason="collected with guests"))
         return items
 
-    async def _fanout(self, spec: ResourceSpec, writer: RawWriter, tally: Tally) -> int:
+    async def _fanout(self, spec: ResourceSpec, writer: RawWriter, tally: Tally) -> tuple[int, int]:
         assert spec.parent and spec.child
         parent = self.records.get(spec.parent)
         if parent is None or parent.status is not ResourceStatus.OK:
@@ -153,19 +159,33 @@ class TenantCollector:
         children = {str(i): (spec.child(item, grand), item["id"])
                     for i, (item, grand) in enumerate(self._parent_items(spec.parent))}
         replies = await self.client.batch({i: path for i, (path, _) in children.items()}, tally)
-        items = 0
+        items = bound = 0
         for index in sorted(children, key=int):
             path, parent_id = children[index]
             reply = replies[index]
             if not 200 <= reply.status < 300:
                 raise item_error(reply)
-            items += await self._pages(path, str(parent_id), writer, tally, first=reply.body)
-        return items
+            count = await self._pages(path, str(parent_id), writer, tally, first=reply.body)
+            items += count
+            bound += _chain_bound(count, spec.page_size)
+        return items, bound
 
     def _parent_items(self, parent: str) -> Iterator[tuple[Mapping[str, Any], str | None]]:
         for record in iter_raw(self.store.raw_path(self.tenant_id, parent)):
             for item in record["page"].get("value", []):
                 yield item, record.get("parent")
+
+
+def _chain_bound(items: int, page_size: int) -> int:
+    """A page chain of n items costs at least ceil(n / max page) requests, and never less than one."""
+    return max(1, math.ceil(items / page_size))
+
+
+def resource_url(client: GraphClient, spec: ResourceSpec) -> str:
+    """The first request's URL; beta resources (graph-api.md §10) swap the base's trailing /v1.0."""
+    if spec.api == "beta":
+        return f"{client.base_url.removesuffix('/v1.0')}/beta/{spec.path.lstrip('/')}"
+    return client.url(spec.path)
 
 
 class _Skipped(Exception):

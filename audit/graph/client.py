@@ -48,6 +48,7 @@ class Tally:
     requests: int = 0
     pages: int = 0
     throttled: int = 0
+    retries: int = 0                 # requests repeated after a throttle or a fault (inside `requests`)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ class GraphClient:
             retry=retry_if_exception(lambda e: isinstance(e, GraphError) and e.retryable),
         ):
             with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    tally.retries += 1
                 try:
                     return await call()
                 except GraphError as exc:
@@ -176,6 +179,8 @@ class GraphClient:
             ids = list(pending)
             for start in range(0, len(ids), BATCH_LIMIT):
                 chunk = {i: pending[i] for i in ids[start:start + BATCH_LIMIT]}
+                if round_:
+                    tally.retries += len(chunk)
                 for item_id, item in (await self._batch_once(chunk, tally)).items():
                     results[item_id] = item
                     if item.status in RETRY_STATUSES and round_ + 1 < self._attempts:
@@ -192,10 +197,16 @@ class GraphClient:
     async def _batch_once(self, chunk: Mapping[str, str], tally: Tally) -> dict[str, BatchItem]:
         payload = {"requests": [{"id": i, "method": "GET", "url": "/" + u.lstrip("/")} for i, u in chunk.items()]}
 
+        attempts = 0
+
         async def call() -> Any:
             # The outer request counts once; each item is a Graph request of its own too.
+            nonlocal attempts
+            attempts += 1
             response = await self._send("POST", self.url("$batch"), tally, payload)
             tally.requests += len(chunk) - 1
+            if attempts > 1:
+                tally.retries += len(chunk) - 1
             if response.status_code >= 400:
                 raise _error_from(response.status_code, _safe_json(response), response.headers)
             return _decode(response)
