@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0              # a Retry-After beyond this is a broken server, not a budget
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+# graph-api.md §11: reads that select signInActivity are in the reports bucket, 10 per minute per
+# app and tenant. Pacing them ourselves costs less than earning 429s and their Retry-After.
+SIGNIN_BUDGET = (10, 60.0)
 
 
 class GraphError(Exception):
@@ -103,6 +108,19 @@ class GraphClient:
         self._http = http
         self._slots = asyncio.Semaphore(concurrency)
         self._attempts = max_retries + 1
+        self._signin_sent: deque[float] = deque()
+        self._signin_lock = asyncio.Lock()
+
+    async def _pace_signin_reads(self) -> None:
+        budget, window = SIGNIN_BUDGET
+        async with self._signin_lock:
+            while len(self._signin_sent) >= budget:
+                wait = self._signin_sent[0] + window - time.monotonic()
+                if wait <= 0:
+                    self._signin_sent.popleft()
+                else:
+                    await asyncio.sleep(wait)
+            self._signin_sent.append(time.monotonic())
 
     def url(self, relative: str) -> str:
         return f"{self.base_url}/{relative.lstrip('/')}"
@@ -116,6 +134,8 @@ class GraphClient:
         if method != "GET" and not (method == "POST" and url == self.url("$batch")):
             raise ValueError(f"read-only client: {method} {url} is not allowed")
         self._check_same_origin(url)
+        if "signInActivity" in url:
+            await self._pace_signin_reads()
         token = await self._tokens.token()
         headers = {"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"}
         tally.requests += 1
