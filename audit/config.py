@@ -125,6 +125,8 @@ class Expectations(_Strict):
     external_user_lifecycle_action: Literal["none", "blockSignIn", "blockSignInAndDelete"] = "none"
     licence_model: Literal["legacy", "mau"] = "legacy"
     collect_defender_rbac: bool = False              # beta API; opt-in only
+    # Seed, "Has annual access reviews": what an unanswered review does to the analyst's access.
+    review_expiration_behavior: Literal["removeAccess", "acceptAccessRecommendation", "keepAccess"] = "removeAccess"
 
 
 class Attestation(_Strict):

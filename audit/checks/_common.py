@@ -81,5 +81,49 @@ def mssp_guests(data: TenantData, config: Config) -> pl.DataFrame:
     return guests.filter(pl.col("home_domain").is_in(domains))
 
 
+def package_groups(config: Config) -> tuple[tuple[str, str], ...]:
+    """(group, package) pairs: the seed's Defender roles name the groups the packages fill."""
+    m = config.mssp
+    return ((m.tier1_group, m.tier1_package), (m.tier2_group, m.tier2_package),
+            (m.approvers_group, m.approvers_package))
+
+
+def mssp_group_ids(data: TenantData, config: Config) -> dict[str, str]:
+    """group id → group name, for the three MSSP groups (every group of that name)."""
+    names = {name for name, _ in package_groups(config)}
+    groups = data.table("groups").filter(pl.col("display_name").is_in(names))
+    return dict(groups.select("id", "display_name").iter_rows())
+
+
+def external_accounts(data: TenantData) -> pl.DataFrame:
+    """Guests, plus member-type B2B users found in the MSSP groups.
+
+    graph-api.md §1: cross-tenant-synced and converted B2B users are userType Member with a #EXT#
+    UPN, so the guest query misses them; the groups' transitive members are where they show.
+    """
+    guests = data.table("guests").select(
+        "id", "display_name", "upn", "mail", "user_type", "account_enabled", source=pl.lit("guest"))
+    members = (data.table("group_members")
+               .filter(pl.col("upn").fill_null("").str.contains("#EXT#", literal=True)
+                       & ~pl.col("member_id").is_in(guests["id"].to_list()))
+               .unique("member_id", keep="first", maintain_order=True)
+               .select(pl.col("member_id").alias("id"), "display_name", "upn", pl.lit(None, pl.String).alias("mail"),
+                       "user_type", pl.lit(None, pl.Boolean).alias("account_enabled"),
+                       source=pl.lit("member-type B2B (group member)")))
+    accounts = pl.concat([guests, members], how="vertical")
+    mail_domain = pl.col("mail").str.extract(r"@([^@]+)$", 1).str.to_lowercase()
+    return accounts.with_columns(home_domain=pl.coalesce(mail_domain, _upn_part(2)),
+                                 username=pl.coalesce(pl.col("mail").str.extract(r"^([^@]+)@", 1), _upn_part(1)))
+
+
+def _upn_part(group: int) -> pl.Expr:
+    # a.b_contoso.com#EXT#@fabrikam.onmicrosoft.com: '@' of the home address became the last '_'.
+    return pl.col("upn").str.split("#EXT#").list.first().str.extract(r"^(.*)_([^_]+)$", group)
+
+
+def in_domains(domains: tuple[str, ...]) -> pl.Expr:
+    return pl.col("home_domain").str.to_lowercase().is_in([d.lower() for d in domains])
+
+
 def day(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "never"

@@ -52,24 +52,33 @@ CheckFunction = Callable[[TenantData, Context], Outcome]
 class Check:
     spec: CheckSpec
     function: CheckFunction = field(repr=False)
+    # The name of an [expectations] flag: while it is false the check is MANUAL (its evidence is
+    # opt-in, e.g. a beta API), and attestations settle it like any manual check.
+    manual_unless: str | None = None
+    # Resources whose NOT_LICENSED status is itself the evidence ("the tenant has no such feature"),
+    # so the check runs and reads the table as absent instead of being NOT_APPLICABLE.
+    unlicensed_is_absent: frozenset[str] = frozenset()
 
 
-def check(spec: CheckSpec) -> Callable[[CheckFunction], Check]:
+def check(spec: CheckSpec, *, manual_unless: str | None = None,
+          unlicensed_is_absent: Iterable[str] = ()) -> Callable[[CheckFunction], Check]:
     """Decorator: keeps a check's spec and its function side by side."""
     def wrap(function: CheckFunction) -> Check:
-        return Check(spec, function)
+        return Check(spec, function, manual_unless, frozenset(unlicensed_is_absent))
     return wrap
 
 
-def _blocking(data: TenantData, spec: CheckSpec) -> tuple[Status, str] | None:
+def _blocking(data: TenantData, item: Check) -> tuple[Status, str] | None:
     if not data.manifest.token_ok:
         return Status.ERROR, f"tenant not reachable: {data.manifest.token_reason}"
     problems = []
-    for resource in spec.resources:
+    for resource in item.spec.resources:
         record = data.record(resource)
         if record.status is ResourceStatus.OK:
             continue
         if record.status is ResourceStatus.NOT_FOUND and resource in ABSENT_OK:
+            continue
+        if record.status is ResourceStatus.NOT_LICENSED and resource in item.unlicensed_is_absent:
             continue
         problems.append((resource, record))
     if not problems:
@@ -81,7 +90,15 @@ def _blocking(data: TenantData, spec: CheckSpec) -> tuple[Status, str] | None:
 
 
 def run_check(item: Check, data: TenantData, context: Context) -> CheckResult:
-    blocked = _blocking(data, item.spec)
+    if item.manual_unless and not getattr(context.config.expectations, item.manual_unless) \
+            and data.manifest.token_ok:
+        # Not collected on purpose: MANUAL (an attestation settles it), never ERROR.
+        return _apply_overrides(CheckResult(
+            item.spec.id, Status.MANUAL, "Not collected by choice; needs the customer's attestation.",
+            ({"evidence": ", ".join(item.spec.resources), "collected": "no",
+              "enable with": f"[expectations] {item.manual_unless} = true"},),
+            f"[expectations] {item.manual_unless} is false"), context)
+    blocked = _blocking(data, item)
     if blocked is not None:
         status, reason = blocked
         summary = "Evidence could not be collected." if status is Status.ERROR else "Not applicable to this tenant."

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import (ISO_515, ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC5, NIST_AC20, NIST_PS7,
-                                  SEED, SOC2_CC62, SOC2_CC92, analyst_packages, day, group_ids,
-                                  mssp_org_ids, mssp_package_names, mssp_policies)
+from audit.checks._common import (ISO_515, ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC3, NIST_AC5, NIST_AC20,
+                                  NIST_PS7, SEED, SOC2_CC61, SOC2_CC62, SOC2_CC92, analyst_packages, day,
+                                  group_ids, mssp_org_ids, mssp_package_names, mssp_policies, package_groups)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -282,5 +282,69 @@ def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
     return Outcome.of(Status.FAIL, f"The lifecycle action is '{actual}', expected '{expected}'.", evidence)
 
 
+@check(CheckSpec(
+    id="EM-010", version=1, title="No proposed connected organisations wait for review", area=AREA,
+    severity=Severity.LOW,
+    requirement="Every connected organisation is in state 'configured'; 'proposed' ones are listed for review.",
+    rationale="Entitlement management creates a 'proposed' organisation when a user from an unknown "
+              "organisation is given access (e.g. through a policy open to all external users): each one is an "
+              "organisation nobody decided to trust.",
+    remediation="Identity Governance → Connected organizations: configure the organisations you mean to trust, "
+                "delete the others, and find the policy that let their users in.",
+    references=(f"{SEED}, Configure Governance Access Packages — step 1",
+                f"{EM_DOC}: connectedOrganizationState 'proposed' (auto-created)"),
+    frameworks=(NIST_AC20, ISO_519),
+    resources=("connected_organizations",),
+))
+def proposed_orgs(data: TenantData, ctx: Context) -> Outcome:
+    orgs = data.table("connected_organizations")
+    mssp = ctx.config.mssp.analyst_tenant_id.lower()
+    proposed = orgs.filter(pl.col("state") == "proposed").sort("created", nulls_last=True)
+    rows = [{"organisation": r["display_name"], "state": r["state"], "created": day(r["created"]),
+             "tenants": ", ".join(r["tenant_ids"]), "domains": ", ".join(r["domains"]),
+             "is MSSP tenant": mssp in r["tenant_ids"]} for r in proposed.iter_rows(named=True)]
+    if rows:
+        return Outcome.of(Status.WARN, f"{len(rows)} proposed connected organisation(s) to review.", rows)
+    return Outcome.of(Status.PASS, f"All {orgs.height} connected organisations are configured.",
+                      [{"organisation": r["display_name"], "state": r["state"]} for r in orgs.iter_rows(named=True)])
+
+
+@check(CheckSpec(
+    id="EM-011", version=1, title="Every MSSP group member holds the matching access package", area=AREA,
+    severity=Severity.HIGH,
+    requirement="Every member of the Tier 1, Tier 2 and MSSP Analyst Approvers groups holds a delivered "
+                "assignment of the matching access package.",
+    rationale="The Defender roles are bound to these groups: anyone added to a group by hand has analyst access "
+              "that no approval granted, no expiry ends and no review sees — a back door around governance.",
+    remediation="Remove the listed members from the group; if they need access, they request the package.",
+    references=(f"{SEED}, Enabling Role Based Access Control — roles linked to the three groups",
+                f"{SEED}, Configure Governance Access Packages — packages grant the group membership"),
+    frameworks=(NIST_AC2, NIST_AC3, ISO_518, SOC2_CC61),
+    resources=("groups", "group_members", "assignments"),
+))
+def group_back_door(data: TenantData, ctx: Context) -> Outcome:
+    delivered = data.table("assignments").filter(pl.col("state") == "delivered")
+    members = data.table("group_members")
+    evidence, back_door = [], []
+    for group, package in package_groups(ctx.config):
+        holders = set(delivered.filter(pl.col("package_name") == package)["target_id"].to_list())
+        # transitiveMembers lists nested groups beside their (already flattened) members.
+        mine = members.filter(pl.col("group_id").is_in(group_ids(data, group))
+                              & (pl.col("member_type").fill_null("user") != "group"))
+        for r in mine.iter_rows(named=True):
+            if r["member_id"] not in holders:
+                back_door.append({"group": group, "member": r["display_name"], "account": r["upn"],
+                                  "type": r["member_type"], "user type": r["user_type"],
+                                  "holds": f"no delivered '{package}' assignment"})
+        evidence.append({"group": group, "member": f"{mine['member_id'].n_unique()} member(s)", "account": None,
+                         "type": None, "user type": None,
+                         "holds": f"{len(holders)} delivered '{package}' assignment(s)"})
+    if back_door:
+        return Outcome.of(Status.FAIL, f"{len(back_door)} group member(s) hold no matching access package.",
+                          back_door)
+    return Outcome.of(Status.PASS, "Every MSSP group member holds the matching access package.", evidence)
+
+
 CHECKS = (mssp_connected_org, packages_exist, requestors_limited, analyst_approval, policy_expiry,
-          expiring_assignments, assignments_within_policy, pending_requests, lifecycle_action)
+          expiring_assignments, assignments_within_policy, pending_requests, lifecycle_action, proposed_orgs,
+          group_back_door)

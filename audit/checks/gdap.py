@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import GLOBAL_ADMIN, ISO_519, ISO_82, NIST_AC6_5, NIST_SA9, SEED_XDR, SOC2_CC92, day
+from audit.checks._common import (GLOBAL_ADMIN, ISO_519, ISO_82, NIST_AC2, NIST_AC6_5, NIST_SA9, SEED_XDR, SOC2_CC92,
+                                  day, mssp_package_names)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -62,4 +63,65 @@ def gdap_global_admin(data: TenantData, ctx: Context) -> Outcome:
     return Outcome.of(Status.PASS, "No GDAP relationship grants Global Administrator.", _rows(rels))
 
 
-CHECKS = (gdap_expiring, gdap_global_admin)
+def _active_with_access(data: TenantData) -> tuple[pl.DataFrame, set[str]]:
+    active = data.table("gdap_relationships").filter(pl.col("status") == "active")
+    assigned = set(data.table("gdap_access_assignments").filter(pl.col("status") == "active")["relationship_id"])
+    return active, assigned
+
+
+@check(CheckSpec(
+    id="GDAP-003", version=1, title="The SOC can reach this customer", area=AREA, severity=Severity.HIGH,
+    requirement="The customer is reachable for multi-tenant management through an active GDAP relationship with "
+                "an active access assignment, or through governed B2B access (delivered MSSP package "
+                "assignments).",
+    rationale="Multi-tenant management in Defender XDR needs GDAP or B2B access to every tenant; a customer "
+              "with neither is one the SOC cannot watch — or watches through access nobody governs.",
+    remediation="Set up a GDAP relationship with an access assignment in Partner Center, or the seed's access "
+                "packages for the analysts.",
+    references=(f"{SEED_XDR}, Prerequisites — 'either GDAP or Microsoft Entra B2B authentication'",),
+    frameworks=(NIST_SA9, NIST_AC2, ISO_519, SOC2_CC92),
+    resources=("gdap_relationships", "gdap_access_assignments", "assignments"),
+), unlicensed_is_absent=("assignments",))
+def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
+    active, assigned = _active_with_access(data)
+    usable = active.filter(pl.col("id").is_in(list(assigned)))
+    # Without P2 Graph refuses entitlement management (NOT_LICENSED): no package, so no governed B2B.
+    assignments = data.tables.get("assignments")
+    delivered = 0 if assignments is None else assignments.filter(
+        (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config))).height
+    evidence = [*({"route": "GDAP", "detail": r["display_name"], "status": r["status"], "ends": day(r["end"])}
+                  for r in usable.iter_rows(named=True)),
+                {"route": "governed B2B", "detail": f"{delivered} delivered MSSP assignment(s)",
+                 "status": "entitlement management not licensed" if assignments is None else "collected",
+                 "ends": None}]
+    if usable.height or delivered:
+        routes = [name for name, ok in (("GDAP", usable.height), ("governed B2B", delivered)) if ok]
+        return Outcome.of(Status.PASS, f"Reachable through {' and '.join(routes)}.", evidence)
+    return Outcome.of(Status.FAIL, "Neither an active GDAP relationship with access nor governed B2B access reaches "
+                                   "this customer.", evidence)
+
+
+@check(CheckSpec(
+    id="GDAP-004", version=1, title="Active GDAP relationships are assigned to a group", area=AREA,
+    severity=Severity.MEDIUM,
+    requirement="Every active GDAP relationship with this customer has at least one active access assignment.",
+    rationale="An active relationship without an access assignment grants its roles to nobody today, yet anyone "
+              "able to add an assignment in the partner tenant can switch them on without the customer.",
+    remediation="Add the access assignment (security group and least-privilege roles) or terminate the "
+                "relationship.",
+    references=(f"{SEED_XDR}, Prerequisites — GDAP",
+                "Microsoft Graph v1.0: delegatedAdminRelationship/accessAssignments"),
+    frameworks=(NIST_AC2, NIST_SA9, ISO_519),
+    resources=("gdap_relationships", "gdap_access_assignments"),
+))
+def gdap_without_access(data: TenantData, ctx: Context) -> Outcome:
+    active, assigned = _active_with_access(data)
+    idle = active.filter(~pl.col("id").is_in(list(assigned)))
+    if idle.height:
+        return Outcome.of(Status.FAIL, f"{idle.height} active GDAP relationship(s) have no active access "
+                                       "assignment.", _rows(idle))
+    return Outcome.of(Status.PASS, f"All {active.height} active GDAP relationship(s) have an access assignment.",
+                      _rows(active))
+
+
+CHECKS = (gdap_expiring, gdap_global_admin, customer_reachable, gdap_without_access)

@@ -1,12 +1,20 @@
-"""Guest accounts (seed: "Dedicated MSSP AD tenant"; graph-api.md §1)."""
+"""Guest accounts (seed: "Dedicated MSSP AD tenant"; graph-api.md §1).
+
+Where it matters which organisation an account comes from, member-type B2B users (userType
+Member, #EXT# UPN: cross-tenant sync, converted guests) count as external too; the guest query
+cannot see them, the MSSP groups' transitive members can (see `external_accounts`).
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import CIS_GUEST_REVIEW, ISO_516, ISO_518, NIST_AC2, NIST_AC2_3, SOC2_CC62, day
+from audit.checks._common import (CIS_GUEST_REVIEW, ISO_516, ISO_518, ISO_519, NIST_AC2, NIST_AC2_3, NIST_AC20,
+                                  NIST_IA8, SEED, SOC2_CC62, SOC2_CC92, day, external_accounts, in_domains,
+                                  mssp_package_names)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -45,4 +53,136 @@ def stale_guests(data: TenantData, ctx: Context) -> Outcome:
     return Outcome.of(Status.PASS, f"All {guests.height} enabled guests signed in within {days} days.")
 
 
-CHECKS = (stale_guests,)
+def _account_rows(frame: pl.DataFrame) -> list[dict[str, object]]:
+    return [{"account": r["display_name"], "upn": r["upn"], "home domain": r["home_domain"],
+             "user type": r["user_type"], "seen as": r["source"]} for r in frame.iter_rows(named=True)]
+
+
+@check(CheckSpec(
+    id="GA-002", version=1, title="No invitation stays unaccepted too long", area=AREA, severity=Severity.LOW,
+    requirement="No guest has been PendingAcceptance for longer than the configured number of days (30).",
+    rationale="An invitation nobody redeemed is an account waiting for whoever gets hold of the link or the "
+              "mailbox; after a month it is unlikely to be wanted.",
+    remediation="Delete the listed guests, or resend the invitation if the person still needs access.",
+    references=("Microsoft Graph v1.0: user.externalUserState, externalUserStateChangeDateTime",),
+    frameworks=(NIST_AC2, ISO_516, SOC2_CC62),
+    resources=("guests",),
+))
+def pending_invitations(data: TenantData, ctx: Context) -> Outcome:
+    days = ctx.config.thresholds.pending_invitation_days
+    # The state's change time is when the invitation was sent; createdDateTime is the fallback, and a
+    # guest with neither predates June 2018 (graph-api.md §1), so it counts as old.
+    since = pl.coalesce(pl.col("external_state_changed"), pl.col("created"))
+    pending = data.table("guests").filter(pl.col("external_user_state") == "PendingAcceptance").with_columns(
+        since=since)
+    old = pending.filter(pl.col("since").is_null() | (pl.col("since") < ctx.now - timedelta(days=days))).sort("since")
+    rows = [{"guest": r["display_name"], "account": r["upn"], "invited": day(r["since"]),
+             "days pending": (ctx.now - r["since"]).days if r["since"] else None} for r in old.iter_rows(named=True)]
+    if rows:
+        return Outcome.of(Status.FAIL, f"{len(rows)} invitation(s) pending for more than {days} days.", rows)
+    return Outcome.of(Status.PASS, f"No invitation is pending for more than {days} days "
+                                   f"({pending.height} pending in all).")
+
+
+@check(CheckSpec(
+    id="GA-003", version=1, title="No accounts from the MSSP's corporate tenant", area=AREA, severity=Severity.HIGH,
+    requirement="No guest or member-type B2B account comes from a domain of the MSSP's corporate tenant "
+                "(mssp.corporate_domains).",
+    rationale="The seed separates analyst accounts into a dedicated tenant so that a compromised corporate account "
+              "does not lead into the customers; a corporate guest undoes that separation.",
+    remediation="Remove the listed accounts; the analyst requests access with their dedicated analyst-tenant "
+                "account.",
+    references=(f"{SEED}, Recommended Best Practices — Dedicated MSSP AD tenant",),
+    frameworks=(NIST_AC20, NIST_IA8, ISO_519, SOC2_CC92),
+    resources=("guests", "groups", "group_members"),
+))
+def corporate_guests(data: TenantData, ctx: Context) -> Outcome:
+    domains = ctx.config.mssp.corporate_domains
+    if not domains:
+        return Outcome.of(Status.NOT_APPLICABLE, "No MSSP corporate domain is configured (mssp.corporate_domains).")
+    # v1.0 user objects do not carry the home tenant id, so corporate_tenant_ids cannot be matched here.
+    found = external_accounts(data).filter(in_domains(domains))
+    if found.height:
+        return Outcome.of(Status.FAIL, f"{found.height} account(s) come from the MSSP corporate tenant.",
+                          _account_rows(found))
+    return Outcome.of(Status.PASS, f"No account comes from {', '.join(domains)}.")
+
+
+@check(CheckSpec(
+    id="GA-004", version=1, title="MSSP usernames do not expose personal data", area=AREA, severity=Severity.LOW,
+    requirement="The username of every MSSP analyst account matches the configured pattern "
+                "(mssp.analyst_username_pattern, e.g. a-Josh3), not the analyst's real name.",
+    rationale="The seed's dedicated tenant limits the personal data projected into every customer; a username like "
+              "john.smith copies the analyst's full identity into each customer directory.",
+    remediation="Rename the account in the MSSP analyst tenant to the pseudonymous format (a-JoshX) and re-invite.",
+    references=(f"{SEED}, Dedicated MSSP AD tenant — 'a username of a-JoshX … allows user identification without "
+                "projecting the entire analyst's identifier'",),
+    frameworks=(NIST_IA8, ISO_518),
+    resources=("guests", "groups", "group_members"),
+))
+def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
+    pattern = re.compile(ctx.config.mssp.analyst_username_pattern)
+    # The username (local part of the home address) is what the MSSP tenant chooses and what the
+    # customer directory copies into mail, UPN and the guest's identities; the display name is shown
+    # in evidence but is not tested: the seed's rule is about the username.
+    mssp = external_accounts(data).filter(in_domains(ctx.config.mssp.analyst_domains))
+    rows = [{"account": r["display_name"], "username": r["username"], "upn": r["upn"],
+             "matches pattern": bool(r["username"] and pattern.fullmatch(r["username"]))}
+            for r in mssp.iter_rows(named=True)]
+    exposed = [r for r in rows if not r["matches pattern"]]
+    if exposed:
+        return Outcome.of(Status.FAIL, f"{len(exposed)} MSSP account(s) have a username outside the pseudonymous "
+                                       "pattern.", exposed)
+    return Outcome.of(Status.PASS, f"All {len(rows)} MSSP accounts use pseudonymous usernames.", rows)
+
+
+@check(CheckSpec(
+    id="GA-005", version=1, title="Every MSSP account came through an access package", area=AREA,
+    severity=Severity.HIGH,
+    requirement="Every MSSP analyst account (guest or member-type B2B) holds a delivered assignment of an MSSP "
+                "access package.",
+    rationale="An MSSP account without an assignment was invited outside governance: no approval, no expiry and "
+              "no review covers it.",
+    remediation="Remove the listed accounts, or have the analyst request the right package so the access is "
+                "governed.",
+    references=(f"{SEED}, Configure Governance Access Packages — access arrives through the packages",),
+    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("guests", "groups", "group_members", "assignments"),
+))
+def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
+    delivered = data.table("assignments").filter(
+        (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
+    ids = set(delivered["target_id"].drop_nulls().to_list())
+    emails = {e.lower() for e in delivered["target_email"].drop_nulls().to_list()}
+    mssp = external_accounts(data).filter(in_domains(ctx.config.mssp.analyst_domains))
+    ungoverned = mssp.filter(~pl.col("id").is_in(list(ids))
+                             & ~pl.col("mail").fill_null("").str.to_lowercase().is_in(list(emails)))
+    if ungoverned.height:
+        return Outcome.of(Status.FAIL, f"{ungoverned.height} of {mssp.height} MSSP account(s) hold no MSSP "
+                                       "access package.", _account_rows(ungoverned))
+    return Outcome.of(Status.PASS, f"All {mssp.height} MSSP accounts hold an MSSP access package.")
+
+
+@check(CheckSpec(
+    id="GA-006", version=1, title="Disabled guests hold no assignments", area=AREA, severity=Severity.MEDIUM,
+    requirement="No disabled guest still holds a delivered access-package assignment.",
+    rationale="Disabling an account without ending its assignments leaves access that comes back the moment the "
+              "account is re-enabled, and keeps the guest counted in reviews and licences.",
+    remediation="Remove the listed assignments (or the guests); re-enable only through a new request.",
+    references=("Microsoft Graph v1.0: user.accountEnabled, accessPackageAssignment.state",),
+    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("guests", "assignments"),
+))
+def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:
+    disabled = data.table("guests").filter(pl.col("account_enabled") == False)  # noqa: E712 - null is not disabled
+    held = data.table("assignments").filter(pl.col("state") == "delivered").join(
+        disabled.select("id", "upn"), left_on="target_id", right_on="id", how="inner")
+    rows = [{"guest": r["target_name"], "account": r["upn"], "package": r["package_name"], "ends": day(r["end"])}
+            for r in held.iter_rows(named=True)]
+    if rows:
+        return Outcome.of(Status.FAIL, f"{len(rows)} delivered assignment(s) held by disabled guests.", rows)
+    return Outcome.of(Status.PASS, f"None of the {disabled.height} disabled guest(s) holds an assignment.")
+
+
+CHECKS = (stale_guests, pending_invitations, corporate_guests, pseudonymous_usernames, mssp_accounts_governed,
+          disabled_with_assignment)

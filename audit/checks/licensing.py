@@ -6,7 +6,7 @@ import math
 
 import polars as pl
 
-from audit.checks._common import ISO_518, NIST_AC2, SEED, mssp_guests
+from audit.checks._common import ISO_518, NIST_AC2, SEED, SOC2_CC62, mssp_guests
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -65,4 +65,26 @@ def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
     return Outcome.of(Status.FAIL, f"{owned} P2 licences owned, {needed} required: {needed - owned} short.", evidence)
 
 
-CHECKS = (p2_sizing,)
+@check(CheckSpec(
+    id="LIC-002", version=1, title="The tenant has Entra ID P2 at all", area=AREA, severity=Severity.HIGH,
+    requirement="At least one enabled SKU carries the Entra ID P2 service plan (AAD_PREMIUM_P2).",
+    rationale="Without P2 there is no entitlement management and no access reviews: Graph answers "
+              "AadPremiumLicenseRequired, and every check that depends on them is NOT_APPLICABLE. This is the one "
+              "finding that says why — the MSSP model of the seed cannot exist in this tenant.",
+    remediation="Buy Entra ID P2 (or an E5 suite that includes it); until then analysts' access is ungoverned.",
+    references=(f"{SEED}, Things to consider — 'Entitlement Management requires AAD P2'",
+                "graph-api.md §7: detect P2 by service plan eec0eb4f-6444-4f95-aba0-50c24d67f998"),
+    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("subscribed_skus",),
+))
+def has_p2(data: TenantData, ctx: Context) -> Outcome:
+    skus = data.table("subscribed_skus")
+    evidence = [{"sku": r["sku_part_number"], "status": r["capability_status"], "enabled units": r["enabled_units"],
+                 "includes P2": r["has_p2"]} for r in skus.iter_rows(named=True)]
+    if skus.filter(pl.col("has_p2")).height:
+        return Outcome.of(Status.PASS, f"Entra ID P2 is licensed ({p2_owned(skus)} units).", evidence)
+    return Outcome.of(Status.FAIL, "The tenant has no Entra ID P2: entitlement management and access reviews are "
+                                   "unavailable, so the MSSP access model cannot be governed here.", evidence)
+
+
+CHECKS = (p2_sizing, has_p2)

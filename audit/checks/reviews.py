@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
-from audit.checks._common import CIS_GUEST_REVIEW, ISO_518, NIST_AC2, SEED, SOC2_CC62, day
+from audit.checks._common import (CIS_GUEST_REVIEW, ISO_518, NIST_AC2, SEED, SOC2_CC62, day, group_ids,
+                                  mssp_package_names, package_groups)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Access reviews"
 DONE = ("Completed", "AutoReviewed", "Applied")
+MOSTLY = 0.5          # "mostly" = more than half of an instance's decisions
 
 
 @check(CheckSpec(
@@ -35,4 +39,90 @@ def overdue_reviews(data: TenantData, ctx: Context) -> Outcome:
     return Outcome.of(Status.PASS, f"All {data.table('review_instances').height} review instances are on time.")
 
 
-CHECKS = (overdue_reviews,)
+def _recent_done(data: TenantData, ctx: Context) -> pl.DataFrame:
+    """Completed instances of the last review cycle (thresholds.review_max_age_days, 365 by default)."""
+    since = ctx.now - timedelta(days=ctx.config.thresholds.review_max_age_days)
+    ended = pl.coalesce(pl.col("end"), pl.col("start"))
+    return data.table("review_instances").filter(pl.col("status").is_in(DONE) & (ended.is_null() | (ended >= since)))
+
+
+@check(CheckSpec(
+    id="AR-002", version=1, title="Completed reviews were answered and applied", area=AREA, severity=Severity.MEDIUM,
+    requirement="In every review instance completed within the last cycle, most decisions were taken (not "
+                "'NotReviewed') and applied (applyResult 'AppliedSuccessfully…').",
+    rationale="A review that completes with nobody answering, or whose denials were never applied, looks done in "
+              "the portal yet confirmed or removed nothing.",
+    remediation="Ask the reviewers to answer; enable auto-apply, or apply the results of the listed reviews by "
+                "hand; consider a default decision of Deny for unanswered items.",
+    references=(f"{SEED}, Tier 1 Analyst configuration — 'Has annual access reviews'",
+                "Microsoft Graph v1.0: accessReviewInstanceDecisionItem.decision, applyResult"),
+    frameworks=(CIS_GUEST_REVIEW, NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("review_definitions", "review_instances", "review_decisions"),
+))
+def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
+    names = dict(data.table("review_definitions").select("id", "display_name").iter_rows())
+    done = _recent_done(data, ctx)
+    stats = (data.table("review_decisions").filter(pl.col("instance_id").is_in(done["id"].to_list()))
+             .group_by("instance_id")
+             .agg(total=pl.len(), not_reviewed=(pl.col("decision") == "NotReviewed").sum(),
+                  not_applied=(~pl.col("apply_result").fill_null("").str.starts_with("AppliedSuccessfully")).sum()))
+    rows = []
+    for r in done.join(stats, left_on="id", right_on="instance_id", how="inner").sort("end").iter_rows(named=True):
+        unanswered, unapplied = r["not_reviewed"] / r["total"], r["not_applied"] / r["total"]
+        rows.append({"review": names.get(r["definition_id"], r["definition_id"]), "instance": r["id"],
+                     "ended": day(r["end"]), "decisions": r["total"], "not reviewed": r["not_reviewed"],
+                     "not applied": r["not_applied"], "compliant": unanswered <= MOSTLY and unapplied <= MOSTLY})
+    bad = [r for r in rows if not r["compliant"]]
+    if bad:
+        return Outcome.of(Status.FAIL, f"{len(bad)} completed review instance(s) were mostly unanswered or not "
+                                       "applied.", bad)
+    return Outcome.of(Status.PASS, f"{len(rows)} completed review instance(s) in the last cycle were answered and "
+                                   "applied.", rows)
+
+
+@check(CheckSpec(
+    id="AR-003", version=1, title="Each MSSP package was reviewed within the last 12 months", area=AREA,
+    severity=Severity.HIGH,
+    requirement="For each MSSP access package a review naming the package, one of its policies or the group it "
+                "fills has an instance completed within the last 365 days.",
+    rationale="Policies can carry review settings that never produced a review; only a completed instance proves "
+              "that the customer re-confirmed each analyst this year.",
+    remediation="Create or repair the access review of the package (its policy's Lifecycle → Access reviews, or a "
+                "review of the group) and have it completed.",
+    references=(f"{SEED}, Tier 1 Analyst configuration — 'Has annual access reviews'",
+                "Microsoft Graph v1.0: accessReviewScheduleDefinition.scope, "
+                "accessReviewAccessPackageAssignmentPolicyScope"),
+    frameworks=(CIS_GUEST_REVIEW, NIST_AC2, ISO_518, SOC2_CC62),
+    resources=("access_packages", "groups", "review_definitions", "review_instances"),
+))
+def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
+    packages = data.table("access_packages").filter(pl.col("display_name").is_in(mssp_package_names(ctx.config)))
+    policies = data.table("policies")
+    definitions = data.table("review_definitions")
+    done = _recent_done(data, ctx)
+    group_of = {package: group for group, package in package_groups(ctx.config)}
+    evidence, bad = [], []
+    for pkg in packages.iter_rows(named=True):
+        # A review names its object by id: /groups/{id}/… queries, accessPackageId, resourceId (policy id).
+        keys = [pkg["id"], *policies.filter(pl.col("package_id") == pkg["id"])["id"].to_list(),
+                *group_ids(data, group_of[pkg["display_name"]])]
+        keys = [k.lower() for k in keys if k]
+        covering = {d["id"]: d["display_name"] for d in definitions.iter_rows(named=True)
+                    if any(k in ref.lower() for ref in d["scope_refs"] for k in keys)}
+        instances = done.filter(pl.col("definition_id").is_in(list(covering)))
+        last = instances.select(pl.coalesce("end", "start").max()).item() if instances.height else None
+        evidence.append({"package": pkg["display_name"], "reviews": ", ".join(covering.values()) or None,
+                         "last completed": day(last),
+                         "days ago": (ctx.now - last).days if last is not None else None,
+                         "compliant": instances.height > 0})
+        if not instances.height:
+            bad.append(pkg["display_name"] if covering else f"{pkg['display_name']} (no review names it)")
+    if not packages.height:
+        return Outcome.of(Status.FAIL, "No MSSP access package exists to review.", evidence)
+    if bad:
+        return Outcome.of(Status.FAIL, f"Not reviewed within {ctx.config.thresholds.review_max_age_days} days: "
+                                       f"{'; '.join(bad)}.", evidence)
+    return Outcome.of(Status.PASS, "Every MSSP package was reviewed within the last cycle.", evidence)
+
+
+CHECKS = (overdue_reviews, reviews_answered, packages_reviewed)

@@ -34,15 +34,19 @@ SIGNIN_BUDGET = (10, 60.0)
 class GraphError(Exception):
     """A Graph request that ended badly, after retries where retrying made sense."""
 
-    def __init__(self, status: int | None, code: str, message: str, *, retry_after: float | None = None):
+    def __init__(self, status: int | None, code: str, message: str, *, retry_after: float | None = None,
+                 transient: bool | None = None):
         super().__init__(f"{status or 'network'} {code}: {message}".strip())
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self._transient = transient
 
     @property
     def retryable(self) -> bool:
+        if self._transient is not None:
+            return self._transient
         return self.status is None or self.status in RETRY_STATUSES
 
 
@@ -128,7 +132,8 @@ class GraphClient:
     def _check_same_origin(self, url: str) -> None:
         # A nextLink is followed verbatim, with our bearer token: never to another host.
         if urlsplit(url)[:2] != self._origin:
-            raise GraphError(None, "ForeignLink", f"refusing to follow a link outside {self.base_url}")
+            raise GraphError(None, "ForeignLink", f"refusing to follow a link outside {self.base_url}",
+                             transient=False)
 
     async def _send(self, method: str, url: str, tally: Tally, payload: Any = None) -> httpx.Response:
         if method != "GET" and not (method == "POST" and url == self.url("$batch")):

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
-from audit.normalize import directory, governance, reviews, users
+from audit.normalize import defender, directory, governance, reviews, users
 from audit.normalize._common import raw_items
 from audit.snapshot.store import atomic_open, write_json
 
@@ -36,6 +36,8 @@ TABLES: dict[str, tuple[str, Parser]] = {
     "group_members": ("group_members", directory.group_members),
     "gdap_relationships": ("gdap_relationships", directory.gdap_relationships),
     "gdap_access_assignments": ("gdap_access_assignments", directory.gdap_access_assignments),
+    "defender_role_definitions": ("defender_role_definitions", defender.role_definitions),
+    "defender_role_assignments": ("defender_role_assignments", defender.role_assignments),
 }
 SINGLETONS = ("em_settings", "authorization_policy", "cross_tenant_default", "cross_tenant_partner", "identity_sync")
 PARTNER_RESOURCES = frozenset({"gdap_relationships", "gdap_access_assignments"})

@@ -14,7 +14,7 @@ NOBODY = "00000000-0000-0000-0000-000000000000"   # reviewedBy.id of an unreview
 
 DEFINITIONS = {"id": pl.String, "display_name": pl.String, "status": pl.String, "scope_type": pl.String,
                "scope_query": pl.String, "recurrence": pl.String, "interval": pl.Int64,
-               "auto_apply": pl.Boolean, "reviewers": pl.Int64}
+               "auto_apply": pl.Boolean, "reviewers": pl.Int64, "scope_refs": pl.List(pl.String)}
 INSTANCES = {"id": pl.String, "definition_id": pl.String, "start": UTC_TIME, "end": UTC_TIME, "status": pl.String}
 DECISIONS = {"id": pl.String, "instance_id": pl.String, "decision": pl.String, "recommendation": pl.String,
              "principal_name": pl.String, "reviewed_by": pl.String, "reviewed": UTC_TIME,
@@ -33,8 +33,25 @@ def definitions(items: Items) -> pl.DataFrame:
             "scope_query": scope.get("query"), "recurrence": pattern.get("type"), "interval": pattern.get("interval"),
             "auto_apply": settings.get("autoApplyDecisionsEnabled"),
             "reviewers": len(definition.get("reviewers") or []),
+            "scope_refs": _strings([scope, definition.get("instanceEnumerationScope")]),
         })
     return pl.DataFrame(rows, schema=DEFINITIONS)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a scope: queries (/groups/{id}/…), accessPackageId, resourceId (policy id)…
+
+    Scopes are polymorphic (accessReviewQueryScope, principalResourceMembershipsScope with nested
+    resourceScopes, accessReviewAccessPackageAssignmentPolicyScope); the checks only need to know
+    which objects a review names, so the ids are gathered wherever they sit.
+    """
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() if not key.startswith("@odata") for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def instances(items: Items) -> pl.DataFrame:
