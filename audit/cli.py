@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from audit.config import ConfigError, config_hash, load_config
+from audit.config import Config, ConfigError, config_hash, load_config
 
 
 class Exit(enum.IntEnum):
@@ -21,6 +23,7 @@ class Exit(enum.IntEnum):
     OK = 0
     TENANT_ERRORS = 1      # the run finished, but some tenants or resources could not be read
     CONFIG = 2             # bad configuration or command line: nothing was collected
+    LOCKED = 3             # another run holds the data directory's lock: this one did nothing
     CRASH = 70             # an unexpected internal error (EX_SOFTWARE)
 
 
@@ -40,11 +43,34 @@ def _fail(message: str, code: Exit = Exit.CONFIG) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "msal", "urllib3", "fontTools", "weasyprint", "uvicorn"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _setup_logging(verbose: bool, quiet: bool = False) -> None:
+    from audit.logs import setup_logging
+    setup_logging(verbose=verbose, quiet=quiet)
+
+
+def select_customers(cfg: Config, customers: str | None, shard: str | None) -> Config:
+    """`--customers a,b` (names or tenant ids) and `--shard K/N` (a stable split by tenant id)."""
+    chosen = list(cfg.customers)
+    if customers:
+        wanted = {w.strip().lower() for w in customers.split(",") if w.strip()}
+        chosen = [c for c in chosen if c.name.lower() in wanted or c.tenant_id.lower() in wanted]
+        unknown = wanted - {c.name.lower() for c in chosen} - {c.tenant_id.lower() for c in chosen}
+        if unknown:
+            _fail(f"--customers: no customer named {', '.join(sorted(unknown))} in the configuration")
+    if shard:
+        match = re.fullmatch(r"(\d+)/(\d+)", shard)
+        if not match or not 1 <= int(match[1]) <= int(match[2]):
+            _fail(f"--shard: '{shard}' is not K/N with 1 ≤ K ≤ N, e.g. 2/4")
+        k, n = int(match[1]), int(match[2])
+        chosen = [c for c in chosen if shard_of(c.tenant_id, n) == k]
+    if not chosen:
+        _fail("no customer left to audit after --customers/--shard")
+    return cfg.model_copy(update={"customers": tuple(chosen)})
+
+
+def shard_of(tenant_id: str, shards: int) -> int:
+    """1-based shard of a tenant: the same on every machine and every night."""
+    return int(hashlib.sha256(tenant_id.lower().encode()).hexdigest(), 16) % shards + 1
 
 
 def _parse_as_of(value: str | None) -> datetime | None:
@@ -57,9 +83,13 @@ def _parse_as_of(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _report(outcome: object) -> int:
+def _report(outcome: object, *, quiet: bool = False) -> int:
     from audit.pipeline import RunOutcome
     assert isinstance(outcome, RunOutcome)
+    errors = outcome.tenants_in_error
+    if quiet:
+        typer.echo(f"Run {outcome.run_id}: {len(outcome.customers)} customers, {errors} with errors.")
+        return outcome.exit_code
     for c in outcome.customers:
         state = "ok" if c.reachable else f"NOT REACHED ({c.reason})"
         score = "n/a" if c.score is None else f"{c.score:.0f}"
@@ -69,9 +99,8 @@ def _report(outcome: object) -> int:
             typer.echo(f"      {c.pdf}")
     typer.echo(f"Portfolio workbook: {outcome.portfolio}")
     typer.echo(f"Evidence and reports: {outcome.root}")
-    errors = outcome.tenants_in_error
     typer.echo(f"Run {outcome.run_id}: {len(outcome.customers)} customers, {errors} with errors.")
-    return int(Exit.TENANT_ERRORS if errors else Exit.OK)
+    return outcome.exit_code
 
 
 @app.command()
@@ -102,24 +131,53 @@ def run(
     resume: Annotated[str | None, typer.Option(metavar="RUN_ID",
                                                help="Finish an interrupted run without re-collecting what is complete.")]
         = None,
-    as_of: Annotated[str | None, typer.Option(help="Evaluate as of this date instead of the collection time.")]
+    as_of: Annotated[str | None, typer.Option(metavar="DATE",
+                                              help="Evaluate as of this date instead of the collection time.")]
         = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
+        = None,
+    shard: Annotated[str | None, typer.Option(metavar="K/N", help="Only shard K of N (a stable split by tenant id).")]
+        = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final line.")] = False,
 ) -> None:
-    """Collect every customer tenant, evaluate the checks, write the reports (the nightly job)."""
-    _setup_logging(verbose)
+    """Collect every customer tenant, evaluate the checks, write the reports (the nightly job).
+
+    Exit codes: 0 all tenants evaluated; 1 finished with some tenants or resources unreadable;
+    2 configuration error; 3 another run is in progress; 70 internal error.
+    """
+    _setup_logging(verbose, quiet)
     try:
-        cfg = load_config(config)
+        cfg = select_customers(load_config(config), customers, shard)
     except ConfigError as exc:
         _fail(str(exc))
+    from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
     try:
-        outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume, resume=resume is not None,
-                               as_of=_parse_as_of(as_of))
+        with run_lock(cfg.output.data_dir):
+            outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume,
+                                   resume=resume is not None, as_of=_parse_as_of(as_of),
+                                   on_tenant=_tenant_done)
+    except AlreadyRunning as exc:
+        _fail(str(exc), Exit.LOCKED)
     except (CredentialError, RunNotFound, FileExistsError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
-    raise typer.Exit(_report(outcome))
+    raise typer.Exit(_report(outcome, quiet=quiet))
+
+
+def _tenant_done(manifest: object) -> None:
+    from audit.models import ResourceStatus, TenantManifest
+    assert isinstance(manifest, TenantManifest)
+    failed = [n for n, r in manifest.resources.items() if r.status is ResourceStatus.FAILED]
+    log = logging.getLogger("audit.run")
+    if not manifest.token_ok:
+        log.warning("tenant %s (%s): not reached: %s", manifest.tenant_id, manifest.customer, manifest.token_reason)
+    elif failed:
+        log.warning("tenant %s (%s): collected, %d resource(s) failed: %s", manifest.tenant_id, manifest.customer,
+                    len(failed), ", ".join(failed))
+    else:
+        log.info("tenant %s (%s): collected", manifest.tenant_id, manifest.customer)
 
 
 @app.command()
@@ -195,6 +253,67 @@ def permissions(
     if cfg.mssp.partner_tenant_id:
         typer.echo(f"  MSSP partner tenant: {cfg.cloud.authority}/{cfg.mssp.partner_tenant_id}/adminconsent"
                    f"?client_id={cfg.app.client_id}")
+
+
+runs_app = typer.Typer(help="The history of runs kept under the data directory.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+def _config_or_fail(config: Path) -> Config:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@runs_app.command("list")
+def runs_list(config: ConfigOption) -> None:
+    """Every stored run, oldest first: id, status, collection time, tenants."""
+    from audit.history import list_runs
+    cfg = _config_or_fail(config)
+    entries = list_runs(cfg.output.data_dir)
+    if not entries:
+        typer.echo(f"No runs under {cfg.output.data_dir / 'runs'}.")
+    for entry in entries:
+        typer.echo(f"{entry.run_id}  {entry.status:<10}  {entry.collected_at:%Y-%m-%d %H:%M} UTC  "
+                   f"{len(entry.tenants)} tenant(s)")
+
+
+@runs_app.command("show")
+def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metavar="RUN")]) -> None:
+    """One run: per customer its score, counts and where its reports are."""
+    from audit.snapshot.store import RunStore, read_json
+    cfg = _config_or_fail(config)
+    store = RunStore(cfg.output.data_dir, run_id)
+    if not store.run_manifest_path.exists():
+        _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
+    manifest = read_json(store.run_manifest_path)
+    typer.echo(f"Run {run_id}: {manifest.get('status')}, collected {manifest.get('collected_at')}, "
+               f"tool {manifest.get('tool_version')}")
+    for tenant_id, info in (manifest.get("tenants") or {}).items():
+        counts = ", ".join(f"{k} {v}" for k, v in (info.get("counts") or {}).items() if v)
+        score = "n/a" if info.get("score") is None else f"{info['score']:.0f}"
+        typer.echo(f"  {info.get('customer')} ({tenant_id}): score {score}; {counts}"
+                   + ("" if info.get("reachable") else f"; NOT REACHED ({info.get('reason')})"))
+
+
+@runs_app.command("diff")
+def runs_diff(config: ConfigOption, run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
+              run_b: Annotated[str, typer.Argument(metavar="RUN_B")]) -> None:
+    """What changed per customer from RUN_A to RUN_B: guests, assignments, settings, findings."""
+    from audit.history import compute_drift
+    from audit.snapshot.store import RunStore
+    cfg = _config_or_fail(config)
+    a, b = RunStore(cfg.output.data_dir, run_a), RunStore(cfg.output.data_dir, run_b)
+    for store in (a, b):
+        if not store.run_manifest_path.exists():
+            _fail(f"no run {store.run_id} under {cfg.output.data_dir / 'runs'}")
+    for customer in cfg.customers:
+        drift = compute_drift(a.root, b.root, customer.tenant_id.lower(), run_a)
+        typer.echo(f"{customer.name}: {len(drift.changes)} change(s)")
+        for change in drift.changes:
+            if change.kind != "finding still open":
+                typer.echo(f"  {change.kind:<20} {change.subject}  {change.detail}".rstrip())
 
 
 class Format(enum.StrEnum):

@@ -156,6 +156,12 @@ class Customer(_Strict):
 
 class OutputSettings(_Strict):
     data_dir: Path = Path("mssp-audit-data")
+    metrics_file: Path | None = None                 # Prometheus textfile collector, e.g. /var/lib/node_exporter/mssp_audit.prom
+
+
+class RetentionSettings(_Strict):
+    keep_runs: int = Field(60, ge=1)                 # the newest N runs are kept…
+    keep_days: int = Field(400, ge=1)                # …and none older than this (the newest always stays)
 
 
 class CollectSettings(_Strict):
@@ -173,6 +179,7 @@ class Config(_Strict):
     expectations: Expectations = Expectations()
     collect: CollectSettings = CollectSettings()
     output: OutputSettings = OutputSettings()
+    retention: RetentionSettings = RetentionSettings()
     customers: tuple[Customer, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -228,7 +235,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
 
     app = config.app.model_copy(update={"certificate_path": resolve(config.app.certificate_path)})
     cloud = config.cloud.model_copy(update={"ca_bundle": resolve(config.cloud.ca_bundle)})
-    output = config.output.model_copy(update={"data_dir": resolve(config.output.data_dir)})
+    output = config.output.model_copy(update={"data_dir": resolve(config.output.data_dir),
+                                               "metrics_file": resolve(config.output.metrics_file)})
     return config.model_copy(update={"app": app, "cloud": cloud, "output": output})
 
 

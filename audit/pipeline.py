@@ -17,7 +17,9 @@ from pathlib import Path
 from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
 from audit.collect.run import collect_all
 from audit.config import Config, new_run_id
+from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
+from audit.history import Drift, apply_retention, compute_drift, previous_run
 from audit.models import CheckResult, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant, write_normalized
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
@@ -52,6 +54,7 @@ class CustomerOutcome:
     counts: dict[str, int]
     pdf: Path | None = None
     workbook: Path | None = None
+    failing: dict[tuple[str, str], int] = field(default_factory=dict)   # (status, severity) → count
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class RunOutcome:
     @property
     def tenants_in_error(self) -> int:
         return sum(1 for c in self.customers if not c.reachable or c.counts.get(Status.ERROR.value, 0))
+
+    @property
+    def exit_code(self) -> int:
+        """0: all tenants evaluated; 1: finished, but some tenants or resources could not be read."""
+        return 1 if self.tenants_in_error else 0
 
 
 def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, resume: bool = False,
@@ -92,7 +100,13 @@ def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, r
                                  config.app.client_secret_env)
     asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
     write_json(store.run_manifest_path, {**started, "status": "collected"})
-    return evaluate_and_render(config, store, as_of=as_of)
+    outcome = evaluate_and_render(config, store, as_of=as_of)
+    deliver(config, store, outcome)
+    removed = apply_retention(config.output.data_dir, keep_runs=config.retention.keep_runs,
+                              keep_days=config.retention.keep_days, now=now)
+    if removed:
+        log.info("retention removed %d old run(s): %s", len(removed), ", ".join(removed))
+    return outcome
 
 
 def load_tenant(store: RunStore, config: Config, tenant_id: str) -> TenantData:
@@ -121,6 +135,15 @@ def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
     return data, results
 
 
+def tenant_drift(config: Config, store: RunStore, tenant_id: str) -> Drift:
+    """Changes since the previous complete run of this tenant, also kept in results.json."""
+    previous = previous_run(config.output.data_dir, store.run_id, tenant_id)
+    drift = compute_drift(previous.root, store.root, tenant_id, previous.run_id) if previous else Drift(None)
+    results_path = store.tenant_dir(tenant_id) / "results.json"
+    write_json(results_path, {**read_json(results_path), "drift": drift.to_json()})
+    return drift
+
+
 def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None) -> RunOutcome:
     info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
     reports_dir = store.reports_dir
@@ -128,10 +151,11 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
     for customer in config.customers:
         tenant_id = customer.tenant_id.lower()
         data, results = evaluate_tenant(config, store, tenant_id, as_of)
+        drift = tenant_drift(config, store, tenant_id)
         result_score = score(results, SPECS)
         manifest_sha = sha256_file(store.manifest_path(tenant_id))
-        report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info)
-        full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info,
+        report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift)
+        full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
                                evidence_limit=None, appendix_limit=None)
         pdf = render_customer_pdf(report, reports_dir / safe_filename(customer.name, suffix=".pdf"))
         workbook = write_customer_workbook(full, reports_dir / safe_filename(customer.name, suffix=".xlsx"))
@@ -140,8 +164,13 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
         expiry.extend(expiry_rows(customer, data, config))
         findings.extend((customer.name, f) for f in full.findings if f.status != Status.PASS.value)
         errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
+        failing: dict[tuple[str, str], int] = {}
+        for r in results:
+            if r.status in (Status.FAIL, Status.WARN, Status.ERROR):
+                key = (r.status.value, SPECS[r.check_id].severity.value)
+                failing[key] = failing.get(key, 0) + 1
         outcomes.append(CustomerOutcome(customer.name, tenant_id, data.manifest.token_ok, data.manifest.token_reason,
-                                        result_score, report.status_counts, pdf, workbook))
+                                        result_score, report.status_counts, pdf, workbook, failing))
     collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
     portfolio = write_portfolio_workbook(PortfolioReport(
         run_id=store.run_id, collected_at=collected, generated_at=info.generated_at,
@@ -150,6 +179,33 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
         findings=tuple(findings), errors=tuple(errors)), reports_dir / "portfolio.xlsx")
     _finish_run_manifest(config, store, outcomes)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
+
+
+def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
+    """The stable `latest` pointer, the run summary for monitoring, and the metrics file."""
+    manifest = read_json(store.run_manifest_path)
+    started = datetime.fromisoformat(manifest["started_at"])
+    finished = datetime.fromisoformat(manifest["finished_at"])
+    findings: dict[tuple[str, str], int] = {}
+    for customer in outcome.customers:
+        for key, count in customer.failing.items():
+            findings[key] = findings.get(key, 0) + count
+    summary = {
+        "run_id": outcome.run_id, "run_dir": str(outcome.root), "exit_code": outcome.exit_code,
+        "started_at": started.isoformat(), "finished_at": finished.isoformat(),
+        "finished_epoch": finished.timestamp(), "duration_seconds": (finished - started).total_seconds(),
+        "tenants_ok": len(outcome.customers) - outcome.tenants_in_error, "tenants_error": outcome.tenants_in_error,
+        "findings": [{"status": s, "severity": v, "count": c} for (s, v), c in sorted(findings.items())],
+        "customers": [{"name": c.name, "tenant_id": c.tenant_id, "reachable": c.reachable, "reason": c.reason,
+                       "score": c.score, "pdf": str(c.pdf) if c.pdf else None,
+                       "workbook": str(c.workbook) if c.workbook else None} for c in outcome.customers],
+        "portfolio": str(outcome.portfolio) if outcome.portfolio else None,
+    }
+    write_summary(store.root / "summary.json", summary)
+    write_summary(config.output.data_dir / "last-run.json", summary)
+    point_latest(config.output.data_dir, store.root)
+    if config.output.metrics_file is not None:
+        write_metrics(config.output.metrics_file, summary)
 
 
 def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[CustomerOutcome]) -> None:

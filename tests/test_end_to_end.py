@@ -22,7 +22,8 @@ NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 def demo(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("demo")
     with demo_environment(now=NOW, customers=8, seed=7) as env:
-        config = demo_config(env.estate, env.server, env.certificate_path, out)
+        config = demo_config(env.estate, env.server, env.certificate_path, out,
+                             output={"data_dir": str(out), "metrics_file": str(out / "mssp_audit.prom")})
         outcome = run(config, now=NOW)
         log = list(env.server.request_log)
         key_pem = env.certificate_path.read_text()
@@ -113,3 +114,36 @@ def test_no_secret_or_token_is_written(demo) -> None:
             assert b"PRIVATE KEY" not in blob, path
             assert key_body.encode() not in blob, path
             assert not re.search(rb"eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.", blob), path
+
+
+def test_verify_detects_tampering(demo, tmp_path: Path) -> None:
+    import shutil
+
+    from audit.snapshot.store import RunStore
+    from audit.snapshot.verify import verify_run
+    outcome, *_ = demo
+    copy = tmp_path / "runs" / outcome.run_id
+    shutil.copytree(outcome.root, copy)
+    store = RunStore(tmp_path, outcome.run_id)
+    checked, problems = verify_run(store)
+    assert problems == [] and checked > 50
+    reachable = next(c for c in outcome.customers if c.reachable)
+    raw = copy / "tenants" / reachable.tenant_id / "raw" / "guests.jsonl"
+    raw.write_bytes(raw.read_bytes().replace(b'"Guest"', b'"Member"', 1))
+    manifest = copy / "tenants" / reachable.tenant_id / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"items": ', '"items": 1', 1))
+    _, problems = verify_run(store)
+    assert {p.problem for p in problems} == {"raw evidence changed since collection",
+                                             "tenant manifest changed since the run"}
+
+
+def test_run_leaves_latest_pointer_summary_and_metrics(demo) -> None:
+    outcome, *_ = demo
+    data_dir = outcome.root.parent.parent
+    assert (data_dir / "latest").resolve() == outcome.root.resolve()
+    summary = read_json(data_dir / "last-run.json")
+    assert summary["run_id"] == outcome.run_id and summary["exit_code"] == 1
+    assert summary["tenants_error"] >= 1 and len(summary["customers"]) == 8
+    metrics = (data_dir / "mssp_audit.prom").read_text()
+    assert 'mssp_audit_tenants{outcome="error"}' in metrics
+    assert re.search(r'mssp_audit_findings\{status="FAIL",severity="critical"\} [1-9]', metrics)

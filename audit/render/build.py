@@ -12,6 +12,7 @@ import polars as pl
 from audit.checks._common import ROLE_NAMES, mssp_guests, mssp_package_names
 from audit.checks.licensing import p2_owned
 from audit.config import Config, Customer
+from audit.history import Drift
 from audit.models import CheckResult, CheckSpec, ResourceStatus, Severity, Status
 from audit.normalize import TenantData
 from audit.render.viewmodel import (Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
@@ -123,7 +124,7 @@ def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
 def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],
                     specs: Mapping[str, CheckSpec], score: float | None, manifest_sha256: str, run: RunInfo, *,
                     evidence_limit: int | None = PDF_EVIDENCE_ROWS,
-                    appendix_limit: int | None = PDF_APPENDIX_ROWS) -> CustomerReport:
+                    appendix_limit: int | None = PDF_APPENDIX_ROWS, drift: Drift | None = None) -> CustomerReport:
     counts = {s.value: 0 for s in Status}
     failing = {s.value: 0 for s in Severity}
     for r in results:
@@ -136,7 +137,16 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
         score=score, status_counts=counts, failed_by_severity=failing,
         findings=finding_views(results, specs, evidence_limit), appendix=appendix(data, appendix_limit),
         resources=resource_views(data), granted_permissions=data.manifest.granted_roles,
-        token_ok=data.manifest.token_ok, token_reason=data.manifest.token_reason, manifest_sha256=manifest_sha256)
+        token_ok=data.manifest.token_ok, token_reason=data.manifest.token_reason, manifest_sha256=manifest_sha256,
+        previous_run=drift.previous_run if drift else None, changes=changes_table(drift))
+
+
+def changes_table(drift: Drift | None) -> Table | None:
+    if drift is None or drift.previous_run is None:
+        return None
+    rows = tuple((c.kind, c.subject, c.detail) for c in drift.changes)
+    return Table("Changes since the previous run", ("Change", "Subject", "Detail"), rows,
+                 source=f"run {drift.previous_run} compared with this run", total=len(rows))
 
 
 def licence_row(customer: Customer, data: TenantData, config: Config) -> LicenceRow:

@@ -78,6 +78,8 @@ class CustomerReport:
     token_reason: str
     manifest_sha256: str             # sha256 of the tenant manifest.json
     extra: dict[str, Any] = field(default_factory=dict)
+    previous_run: str | None = None  # the run the changes are measured against; None on a first run
+    changes: Table | None = None     # "changes since last run": kind, subject, detail
 
 
 @dataclass(frozen=True)

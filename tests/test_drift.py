@@ -1,0 +1,97 @@
+"""Two nights over the emulator with changes in between: every kind of drift appears exactly once."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+from freezegun import freeze_time
+from pypdf import PdfReader
+
+from audit.demo import demo_config, demo_environment
+from audit.history import apply_retention, list_runs
+from audit.pipeline import run
+from audit.snapshot.store import read_json
+
+NIGHT_1 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+NIGHT_2 = NIGHT_1 + timedelta(days=1)
+
+
+def iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(scope="module")
+def two_nights(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("nights")
+    with demo_environment(now=NIGHT_1, customers=1, seed=7, include_broken_tenant=False) as env:
+        config = demo_config(env.estate, env.server, env.certificate_path, out)
+        tenant = env.estate.tenants[env.estate.customers[0].tenant_id]
+        with freeze_time(NIGHT_1, tick=True):
+            first = run(config, now=NIGHT_1)
+
+        guests = [u for u in tenant.users if u.get("userType") == "Guest"]
+        added = copy.deepcopy(guests[0])
+        added.update(id="0c0c0c0c-0000-4000-8000-000000000001", displayName="a-New9",
+                     userPrincipalName="a-new9_soc.mssp-analysts.example#EXT#@x.onmicrosoft.com")
+        removed = guests[1]
+        tenant.users.remove(removed)
+        tenant.users.append(added)
+        delivered = [a for a in tenant.assignments if a["state"] == "delivered"
+                     and a["schedule"]["expiration"].get("endDateTime")]
+        extended, expired, gone = delivered[0], delivered[1], delivered[2]
+        extended["schedule"]["expiration"]["endDateTime"] = iso(NIGHT_2 + timedelta(days=300))
+        expired["state"] = "expired"
+        tenant.assignments.remove(gone)
+        granted = copy.deepcopy(delivered[3])
+        granted["id"] = "0c0c0c0c-0000-4000-8000-000000000002"
+        tenant.assignments.append(granted)
+        tenant.authorization_policy["allowInvitesFrom"] = "everyone"   # a setting change and a new finding
+
+        with freeze_time(NIGHT_2, tick=True):
+            second = run(config, now=NIGHT_2)
+    return first, second, {"added": added, "removed": removed, "extended": extended, "expired": expired,
+                           "gone": gone, "granted": granted}
+
+
+def test_every_kind_of_drift_appears_exactly_once_in_json(two_nights) -> None:
+    first, second, changed = two_nights
+    tenant_id = second.customers[0].tenant_id
+    drift = read_json(second.root / "tenants" / tenant_id / "results.json")["drift"]
+    assert drift["previous_run"] == first.run_id
+    kinds = [c["kind"] for c in drift["changes"] if c["kind"] != "finding still open"]
+    for kind in ("guest added", "guest removed", "assignment granted", "assignment extended",
+                 "assignment expired", "assignment removed", "setting changed"):
+        assert kinds.count(kind) == 1, (kind, kinds)
+    pairs = [(c["kind"], c["subject"]) for c in drift["changes"]]
+    assert len(pairs) == len(set(pairs))
+    subjects = {c["kind"]: c["subject"] for c in drift["changes"]}
+    assert changed["added"]["userPrincipalName"] in subjects["guest added"]
+    assert subjects["setting changed"] == "authorization_policy.allowInvitesFrom"
+    assert ("finding new", "GS-001") in pairs
+    first_drift = read_json(first.root / "tenants" / tenant_id / "results.json")["drift"]
+    assert first_drift == {"previous_run": None, "changes": []}
+
+
+def test_drift_is_in_the_pdf_and_the_workbook(two_nights) -> None:
+    _, second, changed = two_nights
+    customer = second.customers[0]
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(customer.pdf).pages).split())
+    assert "Changes since the previous run" in text
+    assert "allowInvitesFrom" in text and "a-New9" in text or "a-new9" in text
+    book = openpyxl.load_workbook(customer.workbook, read_only=True)
+    sheet = next(book[n] for n in book.sheetnames if n.startswith("Changes"))
+    rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+    kinds = [r[0] for r in rows[1:]]
+    assert kinds.count("assignment extended") == 1 and kinds.count("guest removed") == 1
+
+
+def test_runs_are_listed_and_retention_keeps_the_newest(two_nights, tmp_path: Path) -> None:
+    first, second, _ = two_nights
+    data_dir = second.root.parent.parent
+    assert [r.run_id for r in list_runs(data_dir)] == [first.run_id, second.run_id]
+    assert apply_retention(data_dir, keep_runs=1, keep_days=3650, now=NIGHT_2) == [first.run_id]
+    assert [r.run_id for r in list_runs(data_dir)] == [second.run_id]
