@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from audit.collect.resources import resource_specs
 from audit.config import Config, Customer
-from audit.models import CheckResult, CheckSpec, ResourceStatus, Row, Severity, Status
+from audit.models import CheckResult, CheckSpec, ResourceRecord, ResourceStatus, Row, Severity, Status
 from audit.normalize import TenantData
 
 log = logging.getLogger("audit.checks")
@@ -23,6 +24,8 @@ log = logging.getLogger("audit.checks")
 # 404 on these is evidence of absence ("no partner configuration"), not missing evidence.
 ABSENT_OK = frozenset({"cross_tenant_partner", "identity_sync"})
 ATTESTATION_LIFETIME = timedelta(days=365)
+# fan-out resource → the resource it fans out over (review_instances → review_definitions, …)
+PARENTS = {s.name: s.parent for s in resource_specs("00000000-0000-0000-0000-000000000000", ()) if s.parent}
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def _blocking(data: TenantData, item: Check) -> tuple[Status, str] | None:
         return Status.ERROR, f"tenant not reachable: {data.manifest.token_reason}"
     problems = []
     for resource in item.spec.resources:
-        record = data.record(resource)
+        record = _record(data, resource)
         if record.status is ResourceStatus.OK:
             continue
         if record.status is ResourceStatus.NOT_FOUND and resource in ABSENT_OK:
@@ -87,6 +90,19 @@ def _blocking(data: TenantData, item: Check) -> tuple[Status, str] | None:
         return Status.NOT_APPLICABLE, "; ".join(f"{name}: {r.reason}" for name, r in problems)
     return Status.ERROR, "; ".join(f"{name}: {r.status.value} — {r.reason}" for name, r in problems
                                    if r.status is not ResourceStatus.NOT_LICENSED)
+
+
+def _record(data: TenantData, resource: str) -> ResourceRecord:
+    """A fan-out the collector skipped because its parent was not licensed is not licensed either
+    (no P2: access-review definitions answer AadPremiumLicenseRequired, so no instances are asked for)."""
+    record = data.record(resource)
+    parent = PARENTS.get(resource)
+    if record.status is ResourceStatus.SKIPPED and parent is not None:
+        upstream = _record(data, parent)
+        if upstream.status is ResourceStatus.NOT_LICENSED:
+            return ResourceRecord(resource, record.endpoint, ResourceStatus.NOT_LICENSED,
+                                  reason=f"its parent {parent}: {upstream.reason}")
+    return record
 
 
 def run_check(item: Check, data: TenantData, context: Context) -> CheckResult:

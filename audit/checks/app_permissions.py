@@ -7,10 +7,12 @@ from the token, not proof (graph-api.md §11); it is exactly what Graph enforced
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from audit.checks._common import ISO_82, NIST_AC6, SOC2_CC63
 from audit.checks._framework import Context, Outcome, check
 from audit.collect.resources import resource_specs
+from audit.config import Expectations
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
 
@@ -19,10 +21,17 @@ AREA = "Audit application"
 WRITE = re.compile(r"\.(ReadWrite|Write|Manage|Send|Create|Delete|Update)(\.|$)|ReadWrite|AccessAsUser", re.I)
 
 
-def required_permissions(*, partner: bool = False) -> tuple[str, ...]:
+def required_permissions(*, partner: bool = False, opted_in: Iterable[str] = ()) -> tuple[str, ...]:
+    """The permissions the collected resources need; opt-in resources count only when opted in."""
+    chosen = set(opted_in)
     specs = resource_specs("00000000-0000-0000-0000-000000000000", ())
-    return tuple(sorted({s.permission for s in specs if s.partner == partner} |
-                        ({"AuditLog.Read.All"} if not partner else set())))
+    needed = {s.permission for s in specs if s.partner == partner and (s.opt_in is None or s.opt_in in chosen)}
+    return tuple(sorted(needed | ({"AuditLog.Read.All"} if not partner else set())))
+
+
+def opted_in(expectations: Expectations) -> tuple[str, ...]:
+    specs = resource_specs("00000000-0000-0000-0000-000000000000", ())
+    return tuple(sorted({s.opt_in for s in specs if s.opt_in and getattr(expectations, s.opt_in)}))
 
 
 def write_permissions(roles: tuple[str, ...]) -> list[str]:
@@ -61,8 +70,9 @@ def no_write_permissions(data: TenantData, ctx: Context) -> Outcome:
 ))
 def has_needed_permissions(data: TenantData, ctx: Context) -> Outcome:
     roles = set(data.manifest.granted_roles)
-    missing = [p for p in required_permissions() if p not in roles]
-    evidence = [{"permission": p, "granted": p in roles} for p in required_permissions()]
+    needed = required_permissions(opted_in=opted_in(ctx.config.expectations))
+    missing = [p for p in needed if p not in roles]
+    evidence = [{"permission": p, "granted": p in roles} for p in needed]
     if missing:
         return Outcome.of(Status.FAIL, f"Missing permission(s): {', '.join(missing)}.", evidence)
     return Outcome.of(Status.PASS, "Every needed permission is granted.", evidence)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.checks import CATALOGUE
+from audit.checks import CATALOGUE, Check
 
 
 def catalogue_json() -> list[dict[str, Any]]:
@@ -14,7 +14,15 @@ def catalogue_json() -> list[dict[str, Any]]:
         "remediation": c.spec.remediation, "references": list(c.spec.references),
         "frameworks": [{"framework": f, "control": ctl} for f, ctl in c.spec.frameworks],
         "resources": list(c.spec.resources),
+        "manual_unless": c.manual_unless,
     } for c in CATALOGUE]
+
+
+def _evidence(c: Check) -> str:
+    needed = ", ".join(c.spec.resources) or "attestation"
+    if c.manual_unless:
+        return f"{needed} (opt-in: `[expectations] {c.manual_unless} = true`; otherwise an attestation)"
+    return needed
 
 
 def catalogue_markdown() -> str:
@@ -33,7 +41,7 @@ def catalogue_markdown() -> str:
                   f"- **Remediation:** {s.remediation}",
                   f"- **References:** {'; '.join(s.references)}",
                   f"- **Frameworks:** {'; '.join(f'{f} {ctl}' for f, ctl in s.frameworks) or '—'}",
-                  f"- **Evidence needed:** {', '.join(s.resources) or 'attestation'}", ""]
+                  f"- **Evidence needed:** {_evidence(c)}", ""]
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import (ISO_515, ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC3, NIST_AC5, NIST_AC20,
+from audit.checks._common import (ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC3, NIST_AC5, NIST_AC20,
                                   NIST_PS7, SEED, SOC2_CC61, SOC2_CC62, SOC2_CC92, analyst_packages, day,
                                   group_ids, mssp_org_ids, mssp_package_names, mssp_policies, package_groups)
 from audit.checks._framework import Context, Outcome, check

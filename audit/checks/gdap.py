@@ -78,7 +78,7 @@ def _active_with_access(data: TenantData) -> tuple[pl.DataFrame, set[str]]:
               "with neither is one the SOC cannot watch — or watches through access nobody governs.",
     remediation="Set up a GDAP relationship with an access assignment in Partner Center, or the seed's access "
                 "packages for the analysts.",
-    references=(f"{SEED_XDR}, Prerequisites — 'either GDAP or Microsoft Entra B2B authentication'",),
+    references=(f"{SEED_XDR}, Prerequisites — each tenant needs GDAP or Microsoft Entra B2B authentication",),
     frameworks=(NIST_SA9, NIST_AC2, ISO_519, SOC2_CC92),
     resources=("gdap_relationships", "gdap_access_assignments", "assignments"),
 ), unlicensed_is_absent=("assignments",))

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import (CIS_GUEST_REVIEW, ISO_516, ISO_518, ISO_519, NIST_AC2, NIST_AC2_3, NIST_AC20,
+from audit.checks._common import (CIS_GUEST_REVIEW, ISO_516, ISO_518, ISO_519, ISO_534, NIST_AC2, NIST_AC2_3, NIST_AC20,
                                   NIST_IA8, SEED, SOC2_CC62, SOC2_CC92, day, external_accounts, in_domains,
                                   mssp_package_names)
 from audit.checks._framework import Context, Outcome, check
@@ -117,7 +117,7 @@ def corporate_guests(data: TenantData, ctx: Context) -> Outcome:
     remediation="Rename the account in the MSSP analyst tenant to the pseudonymous format (a-JoshX) and re-invite.",
     references=(f"{SEED}, Dedicated MSSP AD tenant — 'a username of a-JoshX … allows user identification without "
                 "projecting the entire analyst's identifier'",),
-    frameworks=(NIST_IA8, ISO_518),
+    frameworks=(NIST_IA8, ISO_534),
     resources=("guests", "groups", "group_members"),
 ))
 def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:

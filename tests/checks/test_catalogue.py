@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from audit.checks import CATALOGUE, SPECS, Context, run_check
 from audit.config import Config
 from audit.models import ResourceStatus, Status
 from tests.checks import tenant_builder as tb
+from tests.checks.planted import FAILURES
 
 BY_ID = {c.spec.id: c for c in CATALOGUE}
 
@@ -31,88 +31,6 @@ def test_compliant_tenant_passes_every_check(tmp_path: Path) -> None:
                    if r.status is not Status.PASS and k != "GS-004"}
     assert not_passing == {}
     assert results["GS-004"].status is Status.MANUAL
-
-
-def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    resource, _, key = path.partition(".")
-
-    def mutate(t: dict[str, Any]) -> None:
-        t[resource][key] = value
-    return mutate
-
-
-def _policy(package: str, **changes: Any) -> Callable[[dict[str, Any]], None]:
-    def mutate(t: dict[str, Any]) -> None:
-        for pkg in t["access_packages"]:
-            if pkg["displayName"] == package:
-                pkg["assignmentPolicies"] = [tb.policy(package, **changes)]
-    return mutate
-
-
-def _append(resource: str, item: Any) -> Callable[[dict[str, Any]], None]:
-    return lambda t: t[resource].append(item)
-
-
-FAILURES: dict[str, tuple[str, Callable[[dict[str, Any]], None], Status]] = {
-    "proposed MSSP org": ("EM-001", lambda t: t["connected_organizations"][0].update(state="proposed"), Status.FAIL),
-    "no MSSP org": ("EM-001", lambda t: t["connected_organizations"].clear(), Status.FAIL),
-    "Tier 2 package missing": ("EM-002", lambda t: t["access_packages"].pop(1), Status.FAIL),
-    "package without policy": ("EM-002", lambda t: t["access_packages"][0].update(assignmentPolicies=[]), Status.FAIL),
-    "open to all external users": ("EM-003", _policy("Tier 1 Analyst", allowedTargetScope="allExternalUsers",
-                                                     specificAllowedTargets=[]), Status.FAIL),
-    "all configured orgs": ("EM-003", _policy("Tier 2 Analyst",
-                                              allowedTargetScope="allConfiguredConnectedOrganizationUsers"),
-                            Status.FAIL),
-    "other connected org": ("EM-003", _policy("Tier 1 Analyst", specificAllowedTargets=[
-        {"@odata.type": "#microsoft.graph.connectedOrganizationMembers", "connectedOrganizationId": "other"}]),
-        Status.FAIL),
-    "no approval": ("EM-004", _policy("Tier 1 Analyst", requestApprovalSettings={
-        "isApprovalRequiredForAdd": False, "stages": []}), Status.FAIL),
-    "approvers group missing": ("EM-004", lambda t: t["groups"].pop(0), Status.FAIL),
-    "no expiration": ("EM-005", _policy("Tier 1 Analyst", expiration={"type": "noExpiration"}), Status.FAIL),
-    "P730D": ("EM-005", _policy("Tier 2 Analyst", expiration={"type": "afterDuration", "duration": "P730D"}),
-              Status.FAIL),
-    "PT8760H plus a day": ("EM-005", _policy("Tier 2 Analyst", expiration={"type": "afterDuration",
-                                                                          "duration": "PT8784H"}), Status.FAIL),
-    "expiring next week": ("EM-006", _append("assignments", tb.assignment(9, end=tb.days(7))), Status.WARN),
-    "no end date": ("EM-007", _append("assignments", tb.assignment(9, end=None, expiration_type="noExpiration")),
-                    Status.FAIL),
-    "two years out": ("EM-007", _append("assignments", tb.assignment(9, end=tb.days(700))), Status.FAIL),
-    "old pending request": ("EM-008", _append("assignment_requests", {
-        "id": "req-1", "state": "pendingApproval", "requestType": "userAdd", "createdDateTime": tb.iso(tb.days(-20)),
-        "requestor": {"displayName": "a-Analyst9", "email": "x@y"}, "accessPackage": {"displayName": "Tier 1 Analyst"}}),
-        Status.WARN),
-    "block and delete": ("EM-009", _set("em_settings.externalUserLifecycleAction", "blockSignInAndDelete"), Status.FAIL),
-    "overdue review": ("AR-001", _append("review_instances", {"id": "inst-2", "startDateTime": tb.iso(tb.days(-40)),
-                                                              "endDateTime": tb.iso(tb.days(-10)),
-                                                              "status": "InProgress", "_parent": "def-1"}), Status.FAIL),
-    "guests can invite": ("GS-001", _set("authorization_policy.allowInvitesFrom", "everyone"), Status.FAIL),
-    "members can invite": ("GS-001", _set("authorization_policy.allowInvitesFrom", "adminsGuestInvitersAndAllMembers"),
-                           Status.FAIL),
-    "unknownFutureValue inviters": ("GS-001", _set("authorization_policy.allowInvitesFrom", "unknownFutureValue"),
-                                    Status.WARN),
-    "member-equivalent guests": ("GS-002", _set("authorization_policy.guestUserRoleId",
-                                                "a0b1b346-4d3e-4e8b-98f8-753987be4970"), Status.FAIL),
-    "self sign-up": ("GS-003", _set("authorization_policy.allowedToSignUpEmailBasedSubscriptions", True), Status.FAIL),
-    "stale guest": ("GA-001", _append("guests", tb.guest(9, last=tb.days(-120))), Status.FAIL),
-    "never signed in, old": ("GA-001", _append("guests", tb.guest(9, last=None, created=tb.days(-200))), Status.FAIL),
-    "0001-01-01 means never": ("GA-001", _append("guests", {**tb.guest(9, created=tb.days(-200)), "signInActivity": {
-        "lastSuccessfulSignInDateTime": "0001-01-01T00:00:00Z"}}), Status.FAIL),
-    "one Global Admin": ("ADM-001", lambda t: t["role_assignments"].pop(), Status.FAIL),
-    "six Global Admins": ("ADM-001", lambda t: t["role_assignments"].extend(
-        tb.role_assignment(i, tb.GA) for i in range(3, 7)), Status.FAIL),
-    "guest Global Admin": ("ADM-002", _append("role_assignments", tb.role_assignment(
-        8, tb.GA, user_type="Guest", upn="x_y.com#EXT#@contoso.onmicrosoft.com")), Status.FAIL),
-    "setup admin left": ("ADM-003", _append("role_assignments", tb.role_assignment(
-        9, tb.GA, upn="mssp-setup-admin@contoso.onmicrosoft.com")), Status.FAIL),
-    "too few P2": ("LIC-001", lambda t: t["subscribed_skus"][0]["prepaidUnits"].update(enabled=1), Status.FAIL),
-    "P2 plan disabled": ("LIC-001", lambda t: t["subscribed_skus"][0]["servicePlans"][0].update(
-        provisioningStatus="Disabled"), Status.FAIL),
-    "GDAP lapsing": ("GDAP-001", lambda t: t["gdap_relationships"][0].update(
-        endDateTime=tb.iso(tb.days(10)), autoExtendDuration="PT0S"), Status.WARN),
-    "GDAP with Global Admin": ("GDAP-002", lambda t: t["gdap_relationships"][0]["accessDetails"].update(
-        unifiedRoles=[{"roleDefinitionId": tb.GA}]), Status.FAIL),
-}
 
 
 @pytest.mark.parametrize("case", sorted(FAILURES))

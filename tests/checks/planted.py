@@ -1,0 +1,253 @@
+"""Planted problems: each mutates the compliant tenant of tenant_builder into one failing check.
+
+`FAILURES` maps a case name to (check id, mutation, expected status); test_catalogue runs them all
+and insists every check has at least one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from audit.models import Status
+from tests.checks import tenant_builder as tb
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    resource, _, key = path.partition(".")
+
+    def mutate(t: dict[str, Any]) -> None:
+        t[resource][key] = value
+    return mutate
+
+
+def _policy(package: str, **changes: Any) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        for pkg in t["access_packages"]:
+            if pkg["displayName"] == package:
+                pkg["assignmentPolicies"] = [tb.policy(package, **changes)]
+    return mutate
+
+
+def _append(resource: str, item: Any) -> Mutation:
+    return lambda t: t[resource].append(item)
+
+
+def _set_all(resource: str, value: Any) -> Mutation:
+    return lambda t: t.__setitem__(resource, value)
+
+
+def _where(resource: str, key: str, value: Any, **changes: Any) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        for item in t[resource]:
+            if item.get(key) == value:
+                item.update(changes)
+    return mutate
+
+
+def _remove(resource: str, key: str, value: Any) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        t[resource][:] = [item for item in t[resource] if item.get(key) != value]
+    return mutate
+
+
+def _both(*mutations: Mutation) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        for m in mutations:
+            m(t)
+    return mutate
+
+
+def _approver(subject: dict[str, Any]) -> Mutation:
+    stage = {"durationBeforeAutomaticDenial": "P14D", "primaryApprovers": [subject]}
+    return _policy(tb.APPROVERS, requestApprovalSettings={"isApprovalRequiredForAdd": True, "stages": [stage]})
+
+
+def _reviews(package: str, **changes: Any) -> Mutation:
+    review = tb.policy(package)["reviewSettings"]
+    review.update(changes)
+    return _policy(package, reviewSettings=review)
+
+
+def _roles(role: str, actions: list[str]) -> Mutation:
+    return _where("defender_role_definitions", "id", role, rolePermissions=[{"allowedResourceActions": actions}])
+
+
+# A member-type B2B user (cross-tenant sync): userType Member, #EXT# UPN, only visible as a group member.
+def _b2b_member(upn_local: str, domain: str, group: str = "grp-t1") -> dict[str, Any]:
+    return {"@odata.type": "#microsoft.graph.user", "id": "b2b-1", "displayName": upn_local,
+            "userPrincipalName": f"{upn_local}_{domain}#EXT#@contoso.onmicrosoft.com", "mail": None,
+            "userType": "Member", "_parent": group}
+
+
+CORPORATE = "corp.mssp.example"
+GROUP_SELF = {"@odata.type": "#microsoft.graph.groupMembers", "groupId": tb.APPROVERS_GROUP}
+
+FAILURES: dict[str, tuple[str, Mutation, Status]] = {
+    "proposed MSSP org": ("EM-001", lambda t: t["connected_organizations"][0].update(state="proposed"), Status.FAIL),
+    "no MSSP org": ("EM-001", lambda t: t["connected_organizations"].clear(), Status.FAIL),
+    "Tier 2 package missing": ("EM-002", lambda t: t["access_packages"].pop(1), Status.FAIL),
+    "package without policy": ("EM-002", lambda t: t["access_packages"][0].update(assignmentPolicies=[]), Status.FAIL),
+    "open to all external users": ("EM-003", _policy("Tier 1 Analyst", allowedTargetScope="allExternalUsers",
+                                                     specificAllowedTargets=[]), Status.FAIL),
+    "all configured orgs": ("EM-003", _policy("Tier 2 Analyst",
+                                              allowedTargetScope="allConfiguredConnectedOrganizationUsers"),
+                            Status.FAIL),
+    "other connected org": ("EM-003", _policy("Tier 1 Analyst", specificAllowedTargets=[
+        {"@odata.type": "#microsoft.graph.connectedOrganizationMembers", "connectedOrganizationId": "other"}]),
+        Status.FAIL),
+    "no approval": ("EM-004", _policy("Tier 1 Analyst", requestApprovalSettings={
+        "isApprovalRequiredForAdd": False, "stages": []}), Status.FAIL),
+    "approvers group missing": ("EM-004", lambda t: t["groups"].pop(0), Status.FAIL),
+    "no expiration": ("EM-005", _policy("Tier 1 Analyst", expiration={"type": "noExpiration"}), Status.FAIL),
+    "P730D": ("EM-005", _policy("Tier 2 Analyst", expiration={"type": "afterDuration", "duration": "P730D"}),
+              Status.FAIL),
+    "PT8760H plus a day": ("EM-005", _policy("Tier 2 Analyst", expiration={"type": "afterDuration",
+                                                                          "duration": "PT8784H"}), Status.FAIL),
+    "expiring next week": ("EM-006", _append("assignments", tb.assignment(9, end=tb.days(7))), Status.WARN),
+    "no end date": ("EM-007", _append("assignments", tb.assignment(9, end=None, expiration_type="noExpiration")),
+                    Status.FAIL),
+    "two years out": ("EM-007", _append("assignments", tb.assignment(9, end=tb.days(700))), Status.FAIL),
+    "old pending request": ("EM-008", _append("assignment_requests", {
+        "id": "req-1", "state": "pendingApproval", "requestType": "userAdd", "createdDateTime": tb.iso(tb.days(-20)),
+        "requestor": {"displayName": "a-Analyst9", "email": "x@y"}, "accessPackage": {"displayName": "Tier 1 Analyst"}}),
+        Status.WARN),
+    "block and delete": ("EM-009", _set("em_settings.externalUserLifecycleAction", "blockSignInAndDelete"), Status.FAIL),
+    "overdue review": ("AR-001", _append("review_instances", {"id": "inst-9", "startDateTime": tb.iso(tb.days(-40)),
+                                                              "endDateTime": tb.iso(tb.days(-10)),
+                                                              "status": "InProgress", "_parent": "def-1"}), Status.FAIL),
+    "guests can invite": ("GS-001", _set("authorization_policy.allowInvitesFrom", "everyone"), Status.FAIL),
+    "members can invite": ("GS-001", _set("authorization_policy.allowInvitesFrom", "adminsGuestInvitersAndAllMembers"),
+                           Status.FAIL),
+    "unknownFutureValue inviters": ("GS-001", _set("authorization_policy.allowInvitesFrom", "unknownFutureValue"),
+                                    Status.WARN),
+    "member-equivalent guests": ("GS-002", _set("authorization_policy.guestUserRoleId",
+                                                "a0b1b346-4d3e-4e8b-98f8-753987be4970"), Status.FAIL),
+    "self sign-up": ("GS-003", _set("authorization_policy.allowedToSignUpEmailBasedSubscriptions", True), Status.FAIL),
+    "stale guest": ("GA-001", _append("guests", tb.guest(9, last=tb.days(-120))), Status.FAIL),
+    "never signed in, old": ("GA-001", _append("guests", tb.guest(9, last=None, created=tb.days(-200))), Status.FAIL),
+    "0001-01-01 means never": ("GA-001", _append("guests", {**tb.guest(9, created=tb.days(-200)), "signInActivity": {
+        "lastSuccessfulSignInDateTime": "0001-01-01T00:00:00Z"}}), Status.FAIL),
+    "one Global Admin": ("ADM-001", lambda t: t["role_assignments"].pop(), Status.FAIL),
+    "six Global Admins": ("ADM-001", lambda t: t["role_assignments"].extend(
+        tb.role_assignment(i, tb.GA) for i in range(3, 7)), Status.FAIL),
+    "guest Global Admin": ("ADM-002", _append("role_assignments", tb.role_assignment(
+        8, tb.GA, user_type="Guest", upn="x_y.com#EXT#@contoso.onmicrosoft.com")), Status.FAIL),
+    "setup admin left": ("ADM-003", _append("role_assignments", tb.role_assignment(
+        9, tb.GA, upn="mssp-setup-admin@contoso.onmicrosoft.com")), Status.FAIL),
+    "too few P2": ("LIC-001", lambda t: t["subscribed_skus"][0]["prepaidUnits"].update(enabled=1), Status.FAIL),
+    "P2 plan disabled": ("LIC-001", lambda t: t["subscribed_skus"][0]["servicePlans"][0].update(
+        provisioningStatus="Disabled"), Status.FAIL),
+    "GDAP lapsing": ("GDAP-001", lambda t: t["gdap_relationships"][0].update(
+        endDateTime=tb.iso(tb.days(10)), autoExtendDuration="PT0S"), Status.WARN),
+    "GDAP with Global Admin": ("GDAP-002", lambda t: t["gdap_relationships"][0]["accessDetails"].update(
+        unifiedRoles=[{"roleDefinitionId": tb.GA}]), Status.FAIL),
+    # EM-005: the durations the brief names (P1Y/P365D/PT8760H pass: test_expiry_durations)
+    "P366D": ("EM-005", _policy("Tier 1 Analyst", expiration={"type": "afterDuration", "duration": "P366D"}),
+              Status.FAIL),
+    "notSpecified expiry": ("EM-005", _policy("Tier 1 Analyst", expiration={"type": "notSpecified"}), Status.FAIL),
+    # EM-010
+    "proposed vendor org": ("EM-010", _append("connected_organizations", {
+        "id": "org-x", "displayName": "auto-created", "state": "proposed", "createdDateTime": tb.iso(tb.days(-80)),
+        "identitySources": [{"@odata.type": "#microsoft.graph.domainIdentitySource", "domainName": "x.example"}]}),
+        Status.WARN),
+    # EM-011
+    "hand-added Tier 2 member": ("EM-011", _append("group_members", tb.member(9, "grp-t2")), Status.FAIL),
+    "member holds another package": ("EM-011", _append("group_members", tb.member(1, "grp-t2")), Status.FAIL),
+    "assignment expired, membership kept": ("EM-011", _where("assignments", "id", "asg-3", state="expired"),
+                                            Status.FAIL),
+    # EM-012
+    "approvers approve themselves": ("EM-012", _approver(GROUP_SELF), Status.FAIL),
+    "an approver approves": ("EM-012", _approver({"@odata.type": "#microsoft.graph.singleUser", "userId": "guest-4"}),
+                             Status.FAIL),
+    "an MSSP guest approves": ("EM-012", _approver({"@odata.type": "#microsoft.graph.singleUser",
+                                                    "userId": "guest-1"}), Status.FAIL),
+    "a member-type B2B user approves": ("EM-012", _both(
+        _append("group_members", _b2b_member("a-ava2", tb.ANALYST_DOMAIN)),
+        _approver({"@odata.type": "#microsoft.graph.singleUser", "userId": "b2b-1"})), Status.FAIL),
+    "requestor's manager approves": ("EM-012", _approver({"@odata.type": "#microsoft.graph.requestorManager",
+                                                          "managerLevel": 1}), Status.FAIL),
+    "Approvers need no approval": ("EM-012", _policy(tb.APPROVERS, requestApprovalSettings={
+        "isApprovalRequiredForAdd": False, "stages": []}), Status.FAIL),
+    "unknownFutureValue approver": ("EM-012", _approver({"@odata.type": "#microsoft.graph.unknownFutureValue"}),
+                                    Status.WARN),
+    # EM-013
+    "reviews disabled": ("EM-013", _reviews(tb.T1, isEnabled=False), Status.FAIL),
+    "review keeps access": ("EM-013", _reviews(tb.T2, expirationBehavior="keepAccess"), Status.FAIL),
+    "review every two years": ("EM-013", _reviews(tb.T1, schedule={"recurrence": {"pattern": {
+        "type": "absoluteYearly", "interval": 2}}}), Status.FAIL),
+    "review every 13 months": ("EM-013", _reviews(tb.APPROVERS, schedule={"recurrence": {"pattern": {
+        "type": "relativeMonthly", "interval": 13}}}), Status.FAIL),
+    "unknownFutureValue recurrence": ("EM-013", _reviews(tb.T1, schedule={"recurrence": {"pattern": {
+        "type": "unknownFutureValue", "interval": 1}}}), Status.FAIL),
+    "review without reviewers": ("EM-013", _reviews(tb.T2, primaryReviewers=[]), Status.FAIL),
+    # EM-014
+    "no self-extension": ("EM-014", _policy(tb.T2, requestorSettings={"enableTargetsToSelfUpdateAccess": False}),
+                          Status.FAIL),
+    # AR-002
+    "mostly NotReviewed": ("AR-002", _where("review_decisions", "_parent", "inst-2", decision="NotReviewed"),
+                           Status.FAIL),
+    "decisions never applied": ("AR-002", _where("review_decisions", "_parent", "inst-3", applyResult="New"),
+                                Status.FAIL),
+    # AR-003
+    "Approvers never reviewed": ("AR-003", _remove("review_definitions", "id", "def-3"), Status.FAIL),
+    "Tier 2 last reviewed 14 months ago": ("AR-003", _where("review_instances", "id", "inst-3",
+                                                            startDateTime=tb.iso(tb.days(-430)),
+                                                            endDateTime=tb.iso(tb.days(-416))), Status.FAIL),
+    "Tier 1 review never completed": ("AR-003", _where("review_instances", "_parent", "def-1", status="InProgress"),
+                                      Status.FAIL),
+    # GA-002
+    "invitation pending 45 days": ("GA-002", _append("guests", tb.guest(9, state="PendingAcceptance",
+                                                                         created=tb.days(-45), changed=tb.days(-45))),
+                                   Status.FAIL),
+    "pending, no change date": ("GA-002", _append("guests", {**tb.guest(9, state="PendingAcceptance",
+                                                                        created=tb.days(-60)),
+                                                             "externalUserStateChangeDateTime": None}), Status.FAIL),
+    # GA-003
+    "corporate guest": ("GA-003", _append("guests", tb.guest(9, domain=CORPORATE, name="jordan.lee", last=tb.days(-3))),
+                        Status.FAIL),
+    "corporate member-type B2B": ("GA-003", _append("group_members", _b2b_member("jordan.lee", CORPORATE)),
+                                  Status.FAIL),
+    # GA-004
+    "john.smith": ("GA-004", _append("guests", tb.guest(9, name="john.smith", last=tb.days(-2))), Status.FAIL),
+    "member-type B2B john.smith": ("GA-004", _append("group_members", _b2b_member("john.smith", tb.ANALYST_DOMAIN)),
+                                   Status.FAIL),
+    # GA-005
+    "MSSP guest outside governance": ("GA-005", _append("guests", tb.guest(9, last=tb.days(-2))), Status.FAIL),
+    "MSSP member-type B2B outside governance": ("GA-005", _append("group_members",
+                                                                  _b2b_member("a-kai4", tb.ANALYST_DOMAIN)),
+                                                Status.FAIL),
+    # GA-006
+    "disabled guest keeps assignment": ("GA-006", _where("guests", "id", "guest-2", accountEnabled=False), Status.FAIL),
+    # RBAC-001
+    "duplicate Tier 1 group": ("RBAC-001", _append("groups", {"id": "grp-t1-bis", "displayName": "tier 1 analyst"}),
+                               Status.FAIL),
+    "no Approvers group": ("RBAC-001", _remove("groups", "id", tb.APPROVERS_GROUP), Status.FAIL),
+    # RBAC-002
+    "Tier 1 has live response": ("RBAC-002", _roles("role-t1", [*tb.SOC_READ, tb.LIVE_RESPONSE]), Status.FAIL),
+    "Tier 1 has every secops action": ("RBAC-002", _roles("role-t1", ["microsoft.xdr/secops/*/manage"]), Status.FAIL),
+    "Tier 1 manages security settings": ("RBAC-002", _roles("role-t1", [
+        *tb.SOC_READ, "microsoft.xdr/configuration/security/manage"]), Status.FAIL),
+    "Tier 2 lacks live response": ("RBAC-002", _roles("role-t2", tb.SOC_READ), Status.FAIL),
+    "Tier 2 group unbound": ("RBAC-002", _remove("defender_role_assignments", "id", "dra-2"), Status.FAIL),
+    # LIC-002
+    "no P2 at all": ("LIC-002", lambda t: t["subscribed_skus"][0]["servicePlans"].clear(), Status.FAIL),
+    # GDAP-003
+    "no GDAP, no packages": ("GDAP-003", _both(lambda t: t["gdap_relationships"].clear(),
+                                               lambda t: t["assignments"].clear()), Status.FAIL),
+    "GDAP without access, no packages": ("GDAP-003", _both(lambda t: t["gdap_access_assignments"].clear(),
+                                                           lambda t: t["assignments"].clear()), Status.FAIL),
+    # GDAP-004
+    "active GDAP without access": ("GDAP-004", lambda t: t["gdap_access_assignments"].clear(), Status.FAIL),
+    "access assignment being deleted": ("GDAP-004", _where("gdap_access_assignments", "id", "aa-1",
+                                                           status="deleting"), Status.FAIL),
+    # XT-001
+    "MSSP MFA not accepted": ("XT-001", _set("cross_tenant_partner.inboundTrust", {"isMfaAccepted": False}),
+                              Status.FAIL),
+    "no partner entry, default distrusts": ("XT-001", _set_all("cross_tenant_partner", None), Status.FAIL),
+    # XT-002
+    "sync from the MSSP allowed": ("XT-002", _set_all("identity_sync", {
+        "tenantId": tb.MSSP, "userSyncInbound": {"isSyncAllowed": True}}), Status.WARN),
+}
