@@ -74,6 +74,9 @@ def build_customer(
         users=people.all_users(),
     )
     tenant.groups = [*mssp_groups.values(), admin_group, staff_group, partner_group]
+    if plan.has(Plant.DUPLICATE_GROUP):
+        # A hand-made look-alike: empty, not bound to any package, same display name.
+        tenant.groups.append(_group(ctx, mssp_groups[TIER1]["displayName"], "created by hand", onboard))
     members: dict[str, list[str]] = {}
     for key, group in mssp_groups.items():
         ids = [*gov.holders.get(key, []), *gov.group_only.get(key, [])]

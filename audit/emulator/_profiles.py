@@ -29,6 +29,7 @@ class Plant(enum.StrEnum):
     REVIEWS_DISABLED = "Tier 1 policy has access reviews disabled"
     REVIEW_KEEP_ACCESS = "Tier 2 policy review expirationBehavior keepAccess"
     NO_SELF_EXTEND = "analysts cannot extend their own access (enableTargetsToSelfUpdateAccess false)"
+    DUPLICATE_GROUP = "two groups are named Tier 1 Analyst (which one Defender RBAC binds is ambiguous)"
     MISSING_TIER2 = "no Tier 2 Analyst access package"
     # Connected organisations
     PROPOSED_ORG = "a proposed (auto-created) connected organisation"
@@ -96,7 +97,8 @@ PROFILES: tuple[Profile, ...] = (
     Profile("fabrikam", "Fabrikam Health", 160, 12, 6, 12, 2, 2, "e5", (
         P.GUESTS_CAN_INVITE, P.GUEST_ROLE_MEMBER, P.EMAIL_SIGNUP, P.TIER_NO_EXPIRATION,
         P.NO_END_DATE, P.POLICY_730_DAYS, P.REVIEWS_DISABLED, P.IDENTITY_SYNC)),
-    Profile("northwind", "Northwind Traders", 20, 6, 4, 3, 2, 2, "e3_p2", ()),
+    # Three reviews: one per MSSP group, so every package is reviewed (the clean customer).
+    Profile("northwind", "Northwind Traders", 20, 6, 4, 3, 3, 2, "e3_p2", ()),
     Profile("tailspin", "Tailspin Toys", 8, 3, 2, 1, 0, 2, "o365", (
         P.NO_P2, P.NO_GDAP, P.GUEST_GLOBAL_ADMIN, P.MFA_NOT_TRUSTED)),
     Profile("woodgrove", "Woodgrove Bank", 280, 18, 12, 15, 3, 3, "e5", (
@@ -104,7 +106,7 @@ PROFILES: tuple[Profile, ...] = (
         P.APPROVER_SELF_LOOP, P.SETUP_ADMIN_LEFT, P.GDAP_GLOBAL_ADMIN, P.WRITE_PERMISSION)),
     Profile("adatum", "Adatum Logistics", 80, 10, 10, 6, 2, 2, "e3_few_p2", (
         P.TOO_FEW_P2, P.MISSING_TIER2, P.MSSP_ORG_PROPOSED, P.POLICY_ALL_CONNECTED,
-        P.LIFECYCLE_DELETE, P.NO_AUDITLOG, P.GDAP_NO_ACCESS)),
+        P.LIFECYCLE_DELETE, P.NO_AUDITLOG, P.GDAP_NO_ACCESS, P.DUPLICATE_GROUP)),
     Profile("litware", "Litware Energy", 130, 14, 6, 8, 2, 4, "e5", (
         P.BACK_DOOR, P.PII_USERNAME, P.ANALYST_NO_ASSIGNMENT, P.DISABLED_WITH_ASSIGNMENT,
         P.REVIEW_NOT_REVIEWED, P.REVIEW_KEEP_ACCESS, P.NO_SELF_EXTEND)),

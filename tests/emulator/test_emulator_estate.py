@@ -137,6 +137,7 @@ DETECTORS: dict[Plant, Callable[[View], bool]] = {
     Plant.REVIEW_KEEP_ACCESS: lambda v: any(p["reviewSettings"]["isEnabled"]
                                             and p["reviewSettings"]["expirationBehavior"] == "keepAccess"
                                             for p in v.policies),
+    Plant.DUPLICATE_GROUP: lambda v: len([g for g in v.t.groups if g["displayName"] == "Tier 1 Analyst"]) > 1,
     Plant.NO_SELF_EXTEND: lambda v: any(not p["requestorSettings"]["enableTargetsToSelfUpdateAccess"]
                                         for p in v.tier_policies()),
     Plant.MISSING_TIER2: lambda v: _em(v, lambda v: not any(p["displayName"] == "Tier 2 Analyst"
