@@ -23,9 +23,9 @@ from audit.history import Drift, apply_retention, compute_drift, previous_run
 from audit.models import CheckResult, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant, write_normalized
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
-from audit.render.excel import write_customer_workbook, write_portfolio_workbook
+from audit.render.batch import RenderJob, render_customers
+from audit.render.excel import write_portfolio_workbook
 from audit.render.filenames import safe_filename
-from audit.render.pdf import render_customer_pdf
 from audit.render.viewmodel import PortfolioReport
 from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
 
@@ -148,6 +148,7 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
     info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
     reports_dir = store.reports_dir
     outcomes, summaries, licences, expiry, findings, errors = [], [], [], [], [], []
+    jobs: list[RenderJob] = []
     for customer in config.customers:
         tenant_id = customer.tenant_id.lower()
         data, results = evaluate_tenant(config, store, tenant_id, as_of)
@@ -157,20 +158,17 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
         report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift)
         full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
                                evidence_limit=None, appendix_limit=None)
-        pdf = render_customer_pdf(report, reports_dir / safe_filename(customer.name, suffix=".pdf"))
-        workbook = write_customer_workbook(full, reports_dir / safe_filename(customer.name, suffix=".xlsx"))
+        pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
+        workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
+        jobs.append(RenderJob(report, full, pdf, workbook))
         summaries.append(summary_row(customer, report, pdf.name, workbook.name))
         licences.append(licence_row(customer, data, config))
         expiry.extend(expiry_rows(customer, data, config))
         findings.extend((customer.name, f) for f in full.findings if f.status != Status.PASS.value)
         errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
-        failing: dict[tuple[str, str], int] = {}
-        for r in results:
-            if r.status in (Status.FAIL, Status.WARN, Status.ERROR):
-                key = (r.status.value, SPECS[r.check_id].severity.value)
-                failing[key] = failing.get(key, 0) + 1
         outcomes.append(CustomerOutcome(customer.name, tenant_id, data.manifest.token_ok, data.manifest.token_reason,
-                                        result_score, report.status_counts, pdf, workbook, failing))
+                                        result_score, report.status_counts, pdf, workbook, _failing(results)))
+    render_customers(jobs, reports_dir)
     collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
     portfolio = write_portfolio_workbook(PortfolioReport(
         run_id=store.run_id, collected_at=collected, generated_at=info.generated_at,
@@ -179,6 +177,15 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
         findings=tuple(findings), errors=tuple(errors)), reports_dir / "portfolio.xlsx")
     _finish_run_manifest(config, store, outcomes)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
+
+
+def _failing(results: list[CheckResult]) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for r in results:
+        if r.status in (Status.FAIL, Status.WARN, Status.ERROR):
+            key = (r.status.value, SPECS[r.check_id].severity.value)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:

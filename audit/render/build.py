@@ -94,8 +94,14 @@ def appendix(data: TenantData, limit: int | None = PDF_APPENDIX_ROWS) -> tuple[T
             "target_name": "Holder", "target_upn": "Account", "package_name": "Package", "state": "State",
             "end": "Ends"}, limit))
     if "review_instances" in t:
-        out.append(_table("Access review instances", "review_instances", t["review_instances"].sort("end"), {
-            "definition_id": "Definition", "start": "Start", "end": "End", "status": "Status"}, limit))
+        instances = t["review_instances"].sort("end")
+        if "review_definitions" in t:
+            names = t["review_definitions"].select(definition_id="id", review="display_name")
+            instances = instances.join(names, on="definition_id", how="left")
+        else:
+            instances = instances.with_columns(review=pl.col("definition_id"))
+        out.append(_table("Access review instances", "review_instances", instances, {
+            "review": "Review", "start": "Start", "end": "End", "status": "Status"}, limit))
     if "review_decisions" in t:
         out.append(_table("Access review decisions", "review_decisions", t["review_decisions"], {
             "principal_name": "Principal", "decision": "Decision", "reviewed": "Reviewed",

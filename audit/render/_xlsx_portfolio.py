@@ -1,0 +1,282 @@
+"""The portfolio workbook's sheets: Summary, Licences, Expiry, Findings, Errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Side
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from audit.models import Status
+from audit.render._xlsx_findings import (
+    COUNT,
+    FINDING_COLUMNS,
+    FINDING_STATUS_COLUMN,
+    TOP,
+    WRAP,
+    finding_values,
+    status_highlighter,
+)
+from audit.render._xlsx_safe import (
+    NOTE_STYLE,
+    TITLE_STYLE,
+    CellStyle,
+    font,
+    formula_cell,
+    text_cell,
+    value_cell,
+)
+from audit.render._xlsx_sheet import (
+    Column,
+    Highlight,
+    SheetNames,
+    TableSheetWriter,
+    append_note,
+    highlight_values,
+)
+from audit.render.viewmodel import ExpiryRow, LicenceRow, PortfolioReport
+
+# Licences: the seed's sizing, "(analysts(current) + proj additional (12 month)) × 1.5" guest
+# accounts and "1 AAD P2 licence per every 5 MSSP soc analyst accounts" (20 + 20 → 60 → 12).
+GUEST_FACTOR = 1.5
+GUESTS_PER_P2 = 5
+
+# Excel's own "Input" and "Calculation" cell styles: a manager sees at once which cells to edit.
+_INPUT = CellStyle(named="Input", number_format="#,##0")
+_CALC = CellStyle(named="Calculation", number_format="#,##0.0")
+_CALC_INT = CellStyle(named="Calculation", number_format="#,##0")
+_CALC_TEXT = CellStyle(named="Calculation")
+_VALUE = CellStyle(number_format="#,##0", alignment=Alignment(vertical="top"))
+_TOTAL = CellStyle(font=font(bold=True), border=Border(top=Side(style="thin"), bottom=Side(style="double")),
+                   number_format="#,##0.##")
+_NOTE_WRAP = CellStyle(font=font(italic=True, color="475467"), alignment=Alignment(wrap_text=True, vertical="top"))
+
+LICENCE_HIGHLIGHTS = (
+    Highlight("SHORT", "F9D0CC", "912018"),
+    Highlight("OK", "D1FADF", "05603A"),
+    Highlight("UNKNOWN", "EAECF0", "475467"),
+)
+
+BUCKET_EXPIRED = "expired"
+BUCKET_7 = "≤7 days"
+BUCKET_30 = "≤30 days"
+BUCKET_90 = "≤90 days"
+BUCKET_LATER = "later"
+BUCKET_NO_END = "no end"
+EXPIRY_HIGHLIGHTS = (
+    Highlight(BUCKET_EXPIRED, "F9D0CC", "912018"),
+    Highlight(BUCKET_7, "FDDCAB", "93370D"),
+    Highlight(BUCKET_30, "FEF0C7", "93370D"),
+    Highlight(BUCKET_90, "FEF7E0", "475467"),
+    Highlight(BUCKET_NO_END, "EAECF0", "475467"),
+)
+
+
+def write_portfolio_sheets(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
+    _summary(wb, names, portfolio)
+    _licences(wb, names, portfolio)
+    _expiry(wb, names, portfolio)
+    _findings(wb, names, portfolio)
+    _errors(wb, names, portfolio)
+
+
+def _status_keys(portfolio: PortfolioReport) -> list[str]:
+    keys = [s.value for s in Status]
+    for row in portfolio.customers:
+        keys += [k for k in row.status_counts if k not in keys]
+    return keys
+
+
+def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
+    statuses = _status_keys(portfolio)
+    columns = [
+        Column("Customer", 36, TOP),
+        Column("Tenant ID", 38, TOP),
+        Column("Score", 8, CellStyle(number_format="0.0")),
+        *(Column(status, max(7.0, len(status) + 3), COUNT) for status in statuses),
+        Column("Collection OK", 13, TOP),
+        Column("PDF", 40, TOP),
+        Column("Workbook", 40, TOP),
+    ]
+    ok_column = 4 + len(statuses)
+
+    def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
+        highlight_values(ws, ok_column, first, last, (Highlight("no", "F9D0CC", "912018"),))
+
+    writer = TableSheetWriter(wb, names, "Summary", columns, decorate=decorate)
+    for row in portfolio.customers:
+        writer.append([
+            row.customer,
+            row.tenant_id,
+            row.score,
+            *(row.status_counts.get(status, 0) for status in statuses),
+            "yes" if row.collection_ok else "no",
+            row.pdf,
+            row.workbook,
+        ])
+    ws = writer.close()[-1]
+    ws.append([])
+    for label, value in (
+        ("Run ID", portfolio.run_id),
+        ("Evidence collected (UTC)", portfolio.collected_at),
+        ("Generated (UTC)", portfolio.generated_at),
+        ("Days left counted from", portfolio.as_of),
+    ):
+        ws.append([text_cell(ws, label, NOTE_STYLE), value_cell(ws, value)])
+
+
+LICENCE_COLUMNS = (
+    Column("Customer", 36, TOP),
+    Column("Tenant ID", 38, TOP),
+    Column("Current analysts", 12, _INPUT),
+    Column("Projected growth (12 months)", 14, _INPUT),
+    Column("Guest accounts", 11, _CALC),
+    Column("P2 needed", 10, _CALC_INT),
+    Column("P2 owned", 10, _VALUE),
+    Column("Gap (owned - needed)", 12, _CALC_INT),
+    Column("Status", 11, _CALC_TEXT),
+    Column("Active guests, 30 days (MAU model)", 16, _VALUE),
+)
+
+
+def _licence_cells(row: LicenceRow) -> Callable[[WriteOnlyWorksheet, int], list[Any]]:
+    """One customer's row: inputs as values, everything derived from them as a formula on row `r`."""
+    styles = [c.style for c in LICENCE_COLUMNS]
+
+    def build(ws: WriteOnlyWorksheet, r: int) -> list[Any]:
+        return [
+            value_cell(ws, row.customer, styles[0]),
+            value_cell(ws, row.tenant_id, styles[1]),
+            value_cell(ws, row.current_analysts, styles[2]),
+            value_cell(ws, row.projected_growth, styles[3]),
+            formula_cell(ws, f"=(C{r}+D{r})*{GUEST_FACTOR}", styles[4]),
+            formula_cell(ws, f"=ROUNDUP(E{r}/{GUESTS_PER_P2},0)", styles[5]),
+            value_cell(ws, row.p2_owned, styles[6]),
+            formula_cell(ws, f'=IF(G{r}="","",G{r}-F{r})', styles[7]),
+            formula_cell(ws, f'=IF(G{r}="","UNKNOWN",IF(H{r}>=0,"OK","SHORT"))', styles[8]),
+            value_cell(ws, row.guests_active_30d, styles[9]),
+        ]
+
+    return build
+
+
+def _licences(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
+    def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
+        highlight_values(ws, 9, first, last, LICENCE_HIGHLIGHTS)
+        inputs = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                                showErrorMessage=True, error="A whole number of analysts, 0 or more.")
+        inputs.add(f"C{first}:D{last}")
+        ws.data_validations.append(inputs)
+
+    writer = TableSheetWriter(wb, names, "Licences", LICENCE_COLUMNS, decorate=decorate)
+    first = writer.header_row + 1
+    last = first - 1
+    for licence in portfolio.licences:
+        last = writer.append_built(_licence_cells(licence))
+    if last < first:
+        last = writer.append([None] * len(LICENCE_COLUMNS))   # the table's one (empty) data row
+    ws = writer.close()[-1]
+    span = (first, last)
+    total = [text_cell(ws, "Total", _TOTAL), value_cell(ws, None, _TOTAL)]
+    total += [formula_cell(ws, f"=SUM({col}{span[0]}:{col}{span[1]})", _TOTAL) for col in "CDEFGH"]
+    total += [formula_cell(ws, f'=COUNTIF(I{span[0]}:I{span[1]},"SHORT")&" short"', _TOTAL),
+              formula_cell(ws, f"=SUM(J{span[0]}:J{span[1]})", _TOTAL)]
+    ws.append(total)
+    ws.append([])
+    for offset, line in enumerate(_LICENCE_NOTES):
+        append_note(ws, span[1] + 3 + offset, line, LICENCE_COLUMNS, TITLE_STYLE if offset == 0 else _NOTE_WRAP)
+
+
+_LICENCE_NOTES = (
+    "How the P2 figures are computed",
+    "Guest accounts = (current analysts + projected 12-month growth) × 1.5, i.e. the analysts plus 50 % "
+    "headroom; P2 needed = guest accounts ÷ 5, rounded up (one Entra ID P2 licence per five MSSP analyst "
+    "guest accounts).",
+    "Source: 'Multi-tenant access for Managed Security Service Providers', section 'Entitlement Management "
+    "requires AAD P2': 20 analysts + 20 projected → 60 guest accounts → 12 P2 licences.",
+    "Edit the Input cells (current analysts, projected growth); guest accounts, P2 needed, gap and status "
+    "recalculate. P2 owned comes from the tenant's subscribedSkus; blank means it could not be read.",
+    "MAU model: where guests are billed per monthly active user instead of by the 1:5 ratio, the last "
+    "column estimates that count from guests with a successful sign-in in the last 30 days.",
+)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+def days_left(end: datetime | None, as_of: date) -> int | None:
+    """Whole days from `as_of` to the UTC calendar day of `end`; negative once it has passed."""
+    return None if end is None else (_naive_utc(end).date() - as_of).days
+
+
+def expiry_bucket(days: int | None) -> str:
+    if days is None:
+        return BUCKET_NO_END
+    if days < 0:
+        return BUCKET_EXPIRED
+    if days <= 7:
+        return BUCKET_7
+    if days <= 30:
+        return BUCKET_30
+    if days <= 90:
+        return BUCKET_90
+    return BUCKET_LATER
+
+
+def sorted_expiry(rows: Sequence[ExpiryRow]) -> list[ExpiryRow]:
+    """Soonest end first; rows without an end date last."""
+    return sorted(rows, key=lambda r: (r.end is None, _naive_utc(r.end) if r.end else datetime.min,
+                                       r.customer, r.kind, r.subject))
+
+
+def _expiry(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
+    # No per-column styles: this is the sheet that can run to a million rows, and a plain value
+    # is appended as is, where a styled one costs a cell object each (dates get their format anyway).
+    columns = (
+        Column("Customer", 32),
+        Column("Kind", 26),
+        Column("Subject", 36),
+        Column("Item", 36),
+        Column("End (UTC)", 18),
+        Column(f"Days left (from {portfolio.as_of.isoformat()})", 14),
+        Column("Bucket", 11),
+        Column("State", 16),
+    )
+
+    def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
+        highlight_values(ws, 7, first, last, EXPIRY_HIGHLIGHTS)
+
+    writer = TableSheetWriter(wb, names, "Expiry", columns, decorate=decorate)
+    for row in sorted_expiry(portfolio.expiry):
+        days = days_left(row.end, portfolio.as_of)
+        writer.append([row.customer, row.kind, row.subject, row.item, row.end, days, expiry_bucket(days), row.state])
+    writer.close()
+
+
+def _findings(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
+    columns = (Column("Customer", 32, TOP), *FINDING_COLUMNS)
+    writer = TableSheetWriter(wb, names, "Findings", columns, decorate=status_highlighter(FINDING_STATUS_COLUMN + 1))
+    for customer, finding in portfolio.findings:
+        if finding.status == Status.PASS.value:
+            continue
+        writer.append([customer, *finding_values(finding)])
+    writer.close()
+
+
+def _errors(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
+    columns = (
+        Column("Customer", 32, TOP),
+        Column("Resource", 26, TOP),
+        Column("Endpoint", 60, TOP),
+        Column("Status", 14, TOP),
+        Column("Reason", 60, WRAP),
+    )
+    writer = TableSheetWriter(wb, names, "Errors", columns)
+    for customer, resource in portfolio.errors:
+        writer.append([customer, resource.name, resource.endpoint, resource.status, resource.reason])
+    writer.close()

@@ -1,0 +1,152 @@
+"""Workbooks for the MSSP manager: one per customer, and the portfolio across customers.
+
+Every sheet is written in write-only mode (rows stream to disk; memory stays flat on large
+portfolios) as an Excel table with a frozen header. Tenant text only ever becomes string cells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment
+
+from audit.models import Severity, Status
+from audit.render._xlsx_findings import (
+    COUNT,
+    FINDING_COLUMNS,
+    FINDING_STATUS_COLUMN,
+    TOP,
+    WRAP,
+    finding_values,
+    status_highlighter,
+)
+from audit.render._xlsx_portfolio import write_portfolio_sheets
+from audit.render._xlsx_safe import CellStyle
+from audit.render._xlsx_sheet import (
+    Column,
+    Highlight,
+    SheetNames,
+    TableSheetWriter,
+    highlight_values,
+    widths_for,
+    write_only_workbook,
+)
+from audit.render.templates import ordered_keys
+from audit.render.viewmodel import CustomerReport, PortfolioReport
+
+__all__ = ["write_customer_workbook", "write_portfolio_workbook"]
+
+_LEFT = CellStyle(alignment=Alignment(horizontal="left", vertical="top"))
+
+
+def _summary_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("Customer", report.customer),
+        ("Tenant ID", report.tenant_id),
+        ("Run ID", report.run_id),
+        ("Evidence collected (UTC)", report.collected_at),
+        ("Report generated (UTC)", report.generated_at),
+        ("Tool version", report.tool_version),
+        ("Score (0-100)", report.score if report.score is not None else "n/a"),
+        ("Token obtained", "yes" if report.token_ok else "no"),
+        ("Token failure reason", report.token_reason),
+        ("Tenant manifest SHA-256", report.manifest_sha256),
+        ("Granted permissions", ", ".join(report.granted_permissions)),
+        ("Requests made", "GET only (including GETs carried in $batch)"),
+    ]
+    rows += [(f"Results {s}", report.status_counts.get(s, 0))
+             for s in ordered_keys(report.status_counts, [s.value for s in Status])]
+    rows += [(f"FAIL + WARN {s}", report.failed_by_severity.get(s, 0))
+             for s in ordered_keys(report.failed_by_severity, [s.value for s in Severity])]
+    for item, value in rows:
+        writer.append([item, value])
+    writer.close()
+
+
+def _findings_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
+    for finding in report.findings:
+        writer.append(finding_values(finding))
+    writer.close()
+
+
+def _appendix_sheets(wb: Workbook, names: SheetNames, report: CustomerReport) -> None:
+    for table in report.appendix:
+        widths = widths_for(table.columns, table.rows)
+        columns = [Column(header, width, TOP) for header, width in zip(table.columns, widths, strict=True)]
+        preamble = [table.title, f"Source: {table.source}" if table.source else "Source: not recorded"]
+        if table.truncated:
+            preamble.append(f"Showing {len(table.rows):,} of {table.total:,} rows.")
+        writer = TableSheetWriter(wb, names, table.title, columns, preamble=preamble)
+        for row in table.rows:
+            writer.append(row)
+        writer.close()
+
+
+def _provenance_writer(wb: Workbook, names: SheetNames) -> TableSheetWriter:
+    columns = (
+        Column("Resource", 26, TOP),
+        Column("Endpoint", 60, TOP),
+        Column("Status", 14, TOP),
+        Column("Reason", 40, WRAP),
+        Column("Items", 10, COUNT),
+        Column("Requests", 10, COUNT),
+        Column("SHA-256", 68, TOP),
+    )
+
+    def decorate(ws: Any, first: int, last: int) -> None:
+        highlight_values(ws, 3, first, last, (Highlight("ok", "D1FADF", "05603A"),))
+
+    return TableSheetWriter(wb, names, "Provenance", columns, decorate=decorate)
+
+
+def _provenance_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
+    for r in report.resources:
+        writer.append([r.name, r.endpoint, r.status, r.reason, r.items, r.requests, r.sha256])
+    writer.close()
+
+
+def write_customer_workbook(report: CustomerReport, path: Path) -> Path:
+    """Summary, Findings, one sheet per evidence table, Provenance; written atomically to `path`."""
+    with write_only_workbook(path) as wb:
+        _customer_sheets(wb, report)
+    return path
+
+
+def _customer_sheets(wb: Workbook, report: CustomerReport) -> None:
+    names = SheetNames()
+    # Writers claim their sheet names when built and create their sheets on first use: the fixed
+    # names are claimed first, so an evidence table titled "Summary" becomes "Summary (2)".
+    summary = TableSheetWriter(wb, names, "Summary", (Column("Item", 30, TOP), Column("Value", 80, _LEFT)),
+                               landscape=False)
+    findings = TableSheetWriter(wb, names, "Findings", FINDING_COLUMNS,
+                                decorate=status_highlighter(FINDING_STATUS_COLUMN))
+    provenance = _provenance_writer(wb, names)
+    _summary_sheet(summary, report)
+    _findings_sheet(findings, report)
+    _changes_sheet(wb, names, report)
+    _appendix_sheets(wb, names, report)
+    _provenance_sheet(provenance, report)
+
+
+def _changes_sheet(wb: Workbook, names: SheetNames, report: CustomerReport) -> None:
+    """Drift since the previous run; on a first run the sheet says so instead of staying empty."""
+    columns = [Column("Change", 22, TOP), Column("Subject", 60, TOP), Column("Detail", 50, WRAP)]
+    if report.changes is None:
+        preamble = ["Changes since the previous run", "This is the first stored run for this customer."]
+        rows: tuple[tuple[object, ...], ...] = ()
+    else:
+        preamble = ["Changes since the previous run", f"Compared with run {report.previous_run}."]
+        rows = report.changes.rows
+    writer = TableSheetWriter(wb, names, "Changes", columns, preamble=preamble)
+    for row in rows:
+        writer.append(row)
+    writer.close()
+
+
+def write_portfolio_workbook(portfolio: PortfolioReport, path: Path) -> Path:
+    """Summary, Licences, Expiry, Findings, Errors across all customers; written atomically to `path`."""
+    with write_only_workbook(path) as wb:
+        write_portfolio_sheets(wb, SheetNames(), portfolio)
+    return path

@@ -1,0 +1,88 @@
+"""Output file names derived from hostile customer names, and atomic writing of output files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MAX_STEM_CHARS = 80
+HASH_CHARS = 10
+FALLBACK_STEM = "customer"
+
+# Bidi embeddings, overrides, isolates and marks: they reorder what a person sees (U+202E turns
+# "invoice‮fdp.exe" into "invoiceexe.pdf"), so they never survive into a file name.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"COM{i}" for i in range(10)}
+    | {f"LPT{i}" for i in range(10)}
+)
+
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+_DASH_RUN = re.compile(r"-{2,}")
+_DOT_RUN = re.compile(r"\.{2,}")
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+
+
+def _visible(text: str) -> str:
+    """Drop bidi controls, control characters and other invisible format characters."""
+    return "".join(
+        ch for ch in text if ch not in BIDI_CONTROLS and unicodedata.category(ch) not in {"Cc", "Cf", "Cs"}
+    )
+
+
+def _name_hash(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_CHARS]
+
+
+def safe_filename(name: str, *, suffix: str) -> str:
+    """A portable file name for `name`; when the name had to change, a hash of the original keeps it unique.
+
+    `suffix` is the extension, with or without its dot (".pdf", "xlsx").
+    """
+    suffix = suffix if suffix.startswith(".") else f".{suffix}"
+    if not _SUFFIX.fullmatch(suffix):
+        raise ValueError(f"not a file extension: {suffix!r}")
+
+    stem = _visible(unicodedata.normalize("NFKC", name))
+    # "Müller" → "Muller": decompose and drop the combining marks rather than lose the letter.
+    stem = "".join(ch for ch in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(ch))
+    stem = _UNSAFE_RUN.sub("-", stem)
+    stem = _DOT_RUN.sub(".", _DASH_RUN.sub("-", stem))
+    # Leading dots hide the file (and "." / ".." walk the tree); Windows drops trailing dots.
+    stem = stem.lstrip(".-_").rstrip(".-")
+    if not stem:
+        stem = FALLBACK_STEM
+    if stem.split(".", 1)[0].upper() in WINDOWS_RESERVED:
+        stem = f"_{stem}"   # Windows reserves "CON" and "CON.anything"
+    if len(stem) > MAX_STEM_CHARS:
+        stem = stem[:MAX_STEM_CHARS].rstrip(".-")
+
+    if stem != name:
+        stem = f"{stem.rstrip('-')}-{_name_hash(name)}"
+    return f"{stem}{suffix}"
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success it replaces `path`, on failure it is deleted.
+
+    A reader never sees a half-written report, and a crash leaves no partial file behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.stem[:40]}.{secrets.token_hex(6)}.part"
+    # Not mkstemp: its 0600 would stick to the report; 0666 here is narrowed by the umask as usual.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,165 @@
+"""The per-customer PDF for the auditor: Jinja2 HTML + CSS, laid out by WeasyPrint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from audit.models import Severity, Status
+from audit.render.filenames import atomic_output
+from audit.render.templates import make_environment, ordered_keys, templates_dir
+from audit.render.viewmodel import CustomerReport, FindingView, Table
+
+TEMPLATE = "customer.html"
+PRODUCT_NAME = "mssp-audit"
+
+# WeasyPrint lays out ~0.27 s per dense page; the full lists live in the workbook.
+MAX_TABLE_ROWS = 200
+# Characters of 7.5 pt text across the text column: A4 portrait, and landscape (the appendix).
+PORTRAIT_BUDGET = 125.0
+LANDSCAPE_BUDGET = 190.0
+SHORT_COLUMN_CHARS = 24   # "2025-01-14 02:03 UTC" plus padding fits
+
+# Results that need the auditor's attention get the full block; the rest one table row each.
+FULL_BLOCK_STATUSES = frozenset({Status.FAIL.value, Status.WARN.value, Status.ERROR.value})
+
+SEVERITY_COLOURS: Mapping[str, str] = {
+    Severity.CRITICAL.value: "#7a1d14",
+    Severity.HIGH.value: "#b42318",
+    Severity.MEDIUM.value: "#dc6803",
+    Severity.LOW.value: "#5b7aa6",
+    Severity.INFO.value: "#98a2b3",
+}
+_OTHER_COLOUR = "#98a2b3"
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    label: str
+    count: int
+    y: float
+    width: float
+    colour: str
+
+
+@dataclass(frozen=True)
+class SeverityChart:
+    """A horizontal bar chart laid out here, so the template only places numbers into SVG."""
+
+    bars: tuple[ChartBar, ...]
+    width: int
+    height: int
+    label_width: int
+    bar_height: int
+    max_count: int
+
+
+def severity_chart(counts: Mapping[str, int], *, width: int = 360, bar_height: int = 16) -> SeverityChart:
+    keys = ordered_keys(counts, (s.value for s in Severity))
+    label_width, gap, count_room = 70, 8, 36
+    max_count = max((counts.get(key, 0) for key in keys), default=0)
+    scale = (width - label_width - count_room) / max_count if max_count else 0.0
+    bars = tuple(
+        ChartBar(
+            label=key.capitalize(),
+            count=counts.get(key, 0),
+            y=index * (bar_height + gap),
+            width=round(counts.get(key, 0) * scale, 1),
+            colour=SEVERITY_COLOURS.get(key, _OTHER_COLOUR),
+        )
+        for index, key in enumerate(keys)
+    )
+    height = len(bars) * (bar_height + gap) - gap if bars else bar_height
+    return SeverityChart(bars, width, height, label_width, bar_height, max_count)
+
+
+def bounded(table: Table, limit: int = MAX_TABLE_ROWS) -> Table:
+    """The first `limit` rows, with `total` kept so the PDF can say what was left out."""
+    if len(table.rows) <= limit:
+        return table
+    return replace(table, rows=table.rows[:limit], total=max(table.total or 0, len(table.rows)))
+
+
+def _text_need(value: Any) -> int:
+    """Characters a cell wants on one line (dates print as `YYYY-MM-DD HH:MM UTC`)."""
+    if value is None:
+        return 1
+    if hasattr(value, "isoformat"):
+        return 20
+    return len(str(value))
+
+
+def column_widths(table: Table, *, sample: int = 50, budget: float = PORTRAIT_BUDGET) -> list[float]:
+    """Percent widths for a fixed-layout table: short columns (dates, flags, names) stay on one line,
+    long ones (UPNs, ids, free text) share what is left and wrap.
+
+    Fixed layout because WeasyPrint's automatic layout measures every wrap opportunity of every
+    cell, which is very slow for long tenant strings.
+    """
+    if not table.columns:
+        return []
+    cap = int(budget / 3)
+    needs = [max((len(word) for word in str(h).split()), default=1) * 1.5 for h in table.columns]
+    for row in table.rows[:sample]:
+        for index, value in enumerate(row[: len(needs)]):
+            needs[index] = max(needs[index], float(min(_text_need(value), cap)))
+    needs = [n + 2 for n in needs]   # cell padding
+    widths = list(needs)
+    if sum(needs) > budget:
+        short = [i for i, n in enumerate(needs) if n <= SHORT_COLUMN_CHARS]
+        long = [i for i, n in enumerate(needs) if n > SHORT_COLUMN_CHARS]
+        short_total = sum(needs[i] for i in short)
+        if long and short_total <= 0.8 * budget:
+            long_total = sum(needs[i] for i in long)
+            for i in long:
+                widths[i] = (budget - short_total) * needs[i] / long_total
+        else:
+            widths = [budget / len(needs)] * len(needs)
+    total = sum(widths)
+    return [round(100 * w / total, 2) for w in widths]
+
+
+def status_class(status: str) -> str:
+    return "status-" + "".join(ch for ch in status.lower() if ch.isalnum() or ch == "_")
+
+
+def _bounded_finding(finding: FindingView) -> FindingView:
+    return replace(finding, evidence=bounded(finding.evidence))
+
+
+def build_context(report: CustomerReport) -> dict[str, Any]:
+    findings = tuple(_bounded_finding(f) for f in report.findings)
+    return {
+        "product": PRODUCT_NAME,
+        "report": report,
+        "findings_full": [f for f in findings if f.status in FULL_BLOCK_STATUSES],
+        "findings_brief": [f for f in findings if f.status not in FULL_BLOCK_STATUSES],
+        "appendix": [bounded(t) for t in report.appendix],
+        "changes": bounded(report.changes) if report.changes is not None else None,
+        "status_order": ordered_keys(report.status_counts, (s.value for s in Status)),
+        "severity_order": ordered_keys(report.failed_by_severity, (s.value for s in Severity)),
+        "chart": severity_chart(report.failed_by_severity),
+        "status_class": status_class,
+        "column_widths": column_widths,
+        "max_table_rows": MAX_TABLE_ROWS,
+        "wide_budget": LANDSCAPE_BUDGET,
+    }
+
+
+def render_customer_html(report: CustomerReport) -> str:
+    """The HTML handed to WeasyPrint; exposed so tests can look at it without laying out a PDF."""
+    return make_environment().get_template(TEMPLATE).render(build_context(report))
+
+
+def render_customer_pdf(report: CustomerReport, path: Path) -> Path:
+    """Write the customer's audit report to `path` atomically and return `path`."""
+    # Imported here: WeasyPrint loads pango/harfbuzz on import, which workbook-only callers never need.
+    from weasyprint import HTML
+
+    html = render_customer_html(report)
+    document = HTML(string=html, base_url=str(templates_dir()) + "/")
+    with atomic_output(path) as tmp:
+        document.write_pdf(tmp)
+    return path

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.workbook.workbook import Workbook
+
+from audit.render import _xlsx_sheet
+from audit.render._xlsx_portfolio import days_left, expiry_bucket
+from audit.render.excel import write_portfolio_workbook
+
+from . import factories
+from .factories import HOSTILE_STRINGS, LICENCE_INPUTS, without_controls
+
+SHEETS = ["Summary", "Licences", "Expiry", "Findings", "Errors"]
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Workbook:
+    path = tmp_path_factory.mktemp("xlsx") / "portfolio.xlsx"
+    assert write_portfolio_workbook(factories.portfolio_report(), path) == path
+    return load_workbook(path)
+
+
+@pytest.fixture(scope="module")
+def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> Workbook:
+    path = tmp_path_factory.mktemp("xlsx") / "hostile.xlsx"
+    write_portfolio_workbook(factories.portfolio_report(hostile=True), path)
+    return load_workbook(path)
+
+
+def test_sheets_tables_and_frozen_headers(book: Workbook) -> None:
+    assert book.sheetnames == SHEETS
+    for ws in book.worksheets:
+        assert ws.freeze_panes == "A2", ws.title
+        assert len(ws.tables) == 1, ws.title
+        assert ws.column_dimensions["A"].width >= 30
+    summary = book["Summary"]
+    assert [c.value for c in summary[1]] == ["Customer", "Tenant ID", "Score", "PASS", "FAIL", "WARN", "ERROR",
+                                             "NOT_APPLICABLE", "MANUAL", "ATTESTED", "ACCEPTED", "Collection OK",
+                                             "PDF", "Workbook"]
+    assert summary["M2"].value == "customer-0.pdf" and summary["L4"].value == "no"
+
+
+def test_licences_are_live_formulas_over_input_cells(book: Workbook) -> None:
+    ws = book["Licences"]
+    assert [c.value for c in ws[1]][:9] == ["Customer", "Tenant ID", "Current analysts",
+                                            "Projected growth (12 months)", "Guest accounts", "P2 needed",
+                                            "P2 owned", "Gap (owned - needed)", "Status"]
+    for row, (current, growth, owned) in enumerate(LICENCE_INPUTS, 2):
+        assert ws[f"C{row}"].value == current and ws[f"C{row}"].style == "Input"
+        assert ws[f"D{row}"].value == growth and ws[f"D{row}"].style == "Input"
+        assert ws[f"E{row}"].value == f"=(C{row}+D{row})*1.5"
+        assert ws[f"F{row}"].value == f"=ROUNDUP(E{row}/5,0)"
+        assert ws[f"G{row}"].value == owned            # blank when subscribedSkus could not be read
+        assert ws[f"H{row}"].value == f'=IF(G{row}="","",G{row}-F{row})'
+        assert ws[f"I{row}"].value == f'=IF(G{row}="","UNKNOWN",IF(H{row}>=0,"OK","SHORT"))'
+    last = 1 + len(LICENCE_INPUTS)
+    total = last + 1
+    assert ws[f"A{total}"].value == "Total"
+    assert ws[f"E{total}"].value == f"=SUM(E2:E{last})"
+    notes = " ".join(str(c.value) for c in ws["A"][total:] if c.value)
+    assert "× 1.5" in notes and "60 guest accounts → 12 P2" in notes
+    rules = {str(r.sqref): [x.formula[0] for x in r.rules] for r in ws.conditional_formatting}
+    assert rules[f"I2:I{last}"] == ['$I2="SHORT"', '$I2="OK"', '$I2="UNKNOWN"']
+    assert any(str(dv.sqref) == f"C2:D{last}" for dv in ws.data_validations.dataValidation)
+
+
+def test_expiry_is_sorted_bucketed_and_counted_from_as_of(book: Workbook) -> None:
+    ws = book["Expiry"]
+    assert ws["F1"].value == "Days left (from 2025-01-14)"
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 40
+    ends = [r[4] for r in rows]
+    dated = [e for e in ends if e is not None]
+    assert dated == sorted(dated) and ends[len(dated):] == [None] * (len(ends) - len(dated))
+    for _customer, _kind, _subject, _item, end, days, bucket, _state in rows:
+        if end is None:
+            assert days is None and bucket == "no end"
+        else:
+            assert days == (end.date() - factories.AS_OF).days
+            assert bucket == expiry_bucket(days)
+    assert {r[6] for r in rows} == {"expired", "≤7 days", "≤30 days", "≤90 days", "later", "no end"}
+    assert ws["E2"].number_format == "yyyy-mm-dd hh:mm"
+    assert any(str(r.sqref) == "G2:G41" for r in ws.conditional_formatting)
+
+
+@pytest.mark.parametrize(("offset", "bucket"), [(-1, "expired"), (0, "≤7 days"), (7, "≤7 days"), (8, "≤30 days"),
+                                                (30, "≤30 days"), (31, "≤90 days"), (90, "≤90 days"),
+                                                (91, "later")])
+def test_buckets(offset: int, bucket: str) -> None:
+    end = datetime.combine(factories.AS_OF, datetime.min.time(), factories.COLLECTED_AT.tzinfo)
+    assert expiry_bucket(days_left(end + timedelta(days=offset, hours=23), factories.AS_OF)) == bucket
+    assert expiry_bucket(None) == "no end"
+
+
+def test_findings_and_errors(book: Workbook) -> None:
+    findings = list(book["Findings"].iter_rows(min_row=2, values_only=True))
+    assert findings and all(row[5] != "PASS" for row in findings)
+    assert book["Findings"]["A1"].value == "Customer" and book["Findings"]["B1"].value == "Check"
+    errors = list(book["Errors"].iter_rows(values_only=True))
+    assert errors[0] == ("Customer", "Resource", "Endpoint", "Status", "Reason")
+    assert (errors[1][1], errors[1][3]) == ("gdap_relationships", "forbidden")
+
+
+def test_hostile_strings_are_text_not_formulas(hostile_book: Workbook) -> None:
+    licences = hostile_book["Licences"]
+    for row, text in enumerate(HOSTILE_STRINGS, 2):
+        cell = licences[f"A{row}"]
+        assert cell.data_type == "s", text
+        assert cell.value == without_controls(text)
+    subjects = [c for c in hostile_book["Expiry"]["C"][1:]]
+    assert {c.value for c in subjects} == {without_controls(t) for t in HOSTILE_STRINGS}
+    assert all(c.data_type == "s" for c in subjects)
+    ours = {"Licences"}
+    for ws in hostile_book.worksheets:
+        formulas = [c for row in ws.iter_rows() for c in row if c.data_type == "f"]
+        if ws.title not in ours:
+            assert formulas == [], ws.title
+        for cell in formulas:
+            assert cell.column_letter in "CDEFGHIJ", cell.coordinate
+
+
+def test_a_sheet_past_the_row_limit_continues_on_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_xlsx_sheet, "MAX_SHEET_ROWS", 11)       # header + 10 rows per sheet
+    portfolio = factories.portfolio_report(expiry_rows=35)
+    book = load_workbook(write_portfolio_workbook(portfolio, tmp_path / "split.xlsx"))
+    parts = ["Expiry", "Expiry (2)", "Expiry (3)", "Expiry (4)"]
+    assert [n for n in book.sheetnames if n.startswith("Expiry")] == parts
+    subjects: list[str] = []
+    for name in parts:
+        ws = book[name]
+        assert ws["A1"].value == "Customer" and ws.freeze_panes == "A2"
+        assert ws.max_row <= 11
+        (table,) = ws.tables.values()
+        assert table.ref == f"A1:H{ws.max_row}"
+        subjects += [c.value for c in ws["C"][1:]]
+    assert len(subjects) == 35
+    table_names = [t for ws in book.worksheets for t in ws.tables]
+    assert len(set(table_names)) == len(table_names)
+
+
+def test_an_empty_portfolio_still_has_every_sheet(tmp_path: Path) -> None:
+    empty = replace(factories.portfolio_report(), customers=(), licences=(), expiry=(), findings=(), errors=())
+    book = load_workbook(write_portfolio_workbook(empty, tmp_path / "empty.xlsx"))
+    assert book.sheetnames == SHEETS
+    assert book["Licences"]["A3"].value == "Total"

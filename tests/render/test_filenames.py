@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from audit.render.filenames import MAX_STEM_CHARS, atomic_output, safe_filename
+
+SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.[a-z]+")
+RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+def _assert_portable(name: str) -> None:
+    assert SAFE.fullmatch(name), name
+    assert name.split(".", 1)[0].upper() not in RESERVED
+    assert len(name) <= MAX_STEM_CHARS + 20
+
+
+def test_plain_names_are_kept() -> None:
+    assert safe_filename("Contoso", suffix=".pdf") == "Contoso.pdf"
+    assert safe_filename("fabrikam-2.eu_west", suffix="xlsx") == "fabrikam-2.eu_west.xlsx"
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\windows\\system32", "/etc/passwd", "a/../../b", ".."])
+def test_traversal_cannot_leave_the_folder(name: str, tmp_path: Path) -> None:
+    result = safe_filename(name, suffix=".pdf")
+    _assert_portable(result)
+    assert "/" not in result and "\\" not in result and not result.startswith(".")
+    assert (tmp_path / result).resolve().parent == tmp_path.resolve()
+
+
+@pytest.mark.parametrize("name", ["CON", "con", "Nul", "COM1", "lpt9", "con.txt", "AUX.tar.gz", "ＣＯＮ", "COM¹"])
+def test_windows_reserved_names_are_avoided(name: str) -> None:
+    _assert_portable(safe_filename(name, suffix=".pdf"))
+
+
+@pytest.mark.parametrize("name", ["", "   ", "...", "\u202e\u202c", "\x07\x00", "日本語", "--"])
+def test_empty_results_get_a_fallback(name: str) -> None:
+    result = safe_filename(name, suffix=".pdf")
+    _assert_portable(result)
+    assert result.startswith("customer-")
+
+
+def test_unicode_is_folded_and_bidi_controls_dropped() -> None:
+    assert safe_filename("Müller GmbH", suffix=".pdf").startswith("Muller-GmbH-")
+    spoof = safe_filename("invoice\u202efdp.exe", suffix=".pdf")
+    _assert_portable(spoof)
+    assert "\u202e" not in spoof and spoof.startswith("invoicefdp.exe-")
+    _assert_portable(safe_filename("<script>alert(1)</script>", suffix=".pdf"))
+    _assert_portable(safe_filename('=HYPERLINK("http://x","y")', suffix=".xlsx"))
+
+
+def test_long_names_are_cut_and_stay_unique() -> None:
+    a = safe_filename("A" * 10_000, suffix=".pdf")
+    b = safe_filename("A" * 10_001, suffix=".pdf")
+    _assert_portable(a)
+    assert a != b
+    assert len(a) <= MAX_STEM_CHARS + 1 + 10 + len(".pdf")
+
+
+def test_names_that_clean_up_alike_do_not_collide() -> None:
+    names = ["Contoso Ltd", "Contoso/Ltd", "Contoso\\Ltd", "Contoso:Ltd", "Contoso\u202eLtd", "Contoso-Ltd",
+             "Contoso  Ltd", "contoso ltd"]
+    results = [safe_filename(n, suffix=".pdf") for n in names]
+    assert len(set(results)) == len(names)
+    assert len({r.lower() for r in results}) == len(names)
+
+
+def test_the_same_name_always_gives_the_same_file() -> None:
+    assert safe_filename("Contoso Ltd", suffix=".pdf") == safe_filename("Contoso Ltd", suffix=".pdf")
+
+
+def test_a_bad_suffix_is_refused() -> None:
+    with pytest.raises(ValueError):
+        safe_filename("x", suffix="./../pdf")
+
+
+def test_atomic_output_replaces_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "report.pdf"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("layout failed")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["report.pdf"]
+
+    with atomic_output(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert os.listdir(tmp_path) == ["report.pdf"]

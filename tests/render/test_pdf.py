@@ -1,0 +1,153 @@
+"""The customer PDF, read back with pypdf: text, footer, contents, bookmarks, hostile input."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from audit.render import pdf as pdf_module
+from audit.render.pdf import MAX_TABLE_ROWS, render_customer_html, render_customer_pdf
+from audit.render.viewmodel import CustomerReport
+
+from . import factories
+
+
+def _text(reader: PdfReader) -> list[str]:
+    # Bidi isolates and soft break characters are layout, not content.
+    return [(page.extract_text() or "").replace("\u2068", "").replace("\u2069", "") for page in reader.pages]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _outline_titles(items: list[Any], depth: int = 0) -> list[tuple[int, str]]:
+    titles: list[tuple[int, str]] = []
+    for item in items:
+        if isinstance(item, list):
+            titles += _outline_titles(item, depth + 1)
+        else:
+            titles.append((depth, item.title))
+    return titles
+
+
+@dataclass(frozen=True)
+class Rendered:
+    reader: PdfReader
+    pages: list[str]        # extracted once: pypdf takes seconds per pass
+
+
+def _render(report: CustomerReport, path: Path) -> Rendered:
+    reader = PdfReader(render_customer_pdf(report, path))
+    return Rendered(reader, _text(reader))
+
+
+@pytest.fixture(scope="module")
+def normal(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return _render(factories.customer_report(), tmp_path_factory.mktemp("pdf") / "contoso.pdf")
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return _render(factories.customer_report(hostile=True), tmp_path_factory.mktemp("pdf") / "hostile.pdf")
+
+
+def test_the_report_names_the_customer_and_every_requirement(normal: Rendered) -> None:
+    text = _flat(" ".join(normal.pages))
+    assert len(normal.pages) > 1
+    assert "Contoso Pharmaceuticals Ltd" in text
+    assert "Delegated-access audit" in text
+    assert factories.RUN_ID in text and factories.TENANT_ID in text
+    for requirement in factories.REQUIREMENTS.values():
+        assert requirement in text
+    assert "Only HTTP GET requests were made" in text
+    assert "showing 25 of 260 — the full list is in the workbook" in text
+
+
+def test_every_page_has_the_page_n_of_m_footer(normal: Rendered) -> None:
+    pages = normal.pages
+    for number, text in enumerate(pages, 1):
+        assert f"page {number} of {len(pages)}" in text
+    assert f"page 1 of {len(pages)}" in pages[0]
+
+
+def test_contents_point_at_the_pages_that_hold_the_sections(normal: Rendered) -> None:
+    pages = normal.pages
+    contents = next(p for p in pages if "Contents" in p)
+    for heading in ("Executive summary", "Methodology and provenance"):
+        match = re.search(re.escape(heading) + r"[ .]*?(\d+)\s*$", contents, re.MULTILINE)
+        assert match, f"no page number after {heading!r} in the contents"
+        target = pages[int(match.group(1)) - 1]
+        assert heading in target
+
+
+def test_bookmarks_cover_sections_and_findings(normal: Rendered) -> None:
+    titles = _outline_titles(normal.reader.outline)
+    top = [t for depth, t in titles if depth == 0]
+    assert top == ["Executive summary", "Changes since the previous run", "Findings", "Evidence appendix",
+                   "Methodology and provenance"]
+    nested = " ".join(t for depth, t in titles if depth > 0)
+    for finding in factories.findings(hostile=False):
+        assert finding.versioned_id in nested
+
+
+def test_the_pdf_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import weasyprint
+
+    def broken(self: object, target: Path, **_: object) -> None:
+        Path(target).write_bytes(b"%PDF-1.7 half")
+        raise RuntimeError("layout failed")
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", broken)
+    with pytest.raises(RuntimeError):
+        render_customer_pdf(factories.customer_report(guests=3), tmp_path / "x.pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hostile_text_is_printed_not_interpreted(hostile: Rendered) -> None:
+    text = _flat(" ".join(hostile.pages))
+    assert "<script>alert(1)</script>" in text
+    assert '=HYPERLINK("http://x","y")' in text
+    assert "../../etc/passwd" in text
+    assert "\x07" not in text
+    assert "shortened from" in text           # the 10,000-character name is cut, not laid out whole
+    assert 1 < len(hostile.pages) < 40
+    footer = hostile.pages[1]
+    assert f"page 2 of {len(hostile.pages)}" in footer
+
+
+def test_hostile_html_is_escaped_everywhere() -> None:
+    html = render_customer_html(factories.customer_report(hostile=True))
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "\x07" not in html
+
+
+def test_an_unreachable_tenant_says_so(tmp_path: Path) -> None:
+    report = factories.customer_report(token_ok=False)
+    html = render_customer_html(report)
+    assert "The tenant could not be reached" in html
+    assert "AADSTS7000215" in html
+    assert ">n/a<" in html
+
+
+def test_summary_counts_every_status_and_draws_a_vector_chart() -> None:
+    html = render_customer_html(factories.customer_report())
+    for status in ("PASS", "FAIL", "WARN", "ERROR", "NOT_APPLICABLE", "MANUAL", "ATTESTED", "ACCEPTED"):
+        assert f">{status}<" in html
+    assert "<svg" in html and "<rect" in html
+    assert "<img" not in html and "<script" not in html
+
+
+def test_long_tables_are_bounded_for_the_pdf() -> None:
+    report = factories.customer_report(guests=MAX_TABLE_ROWS + 50)
+    context = pdf_module.build_context(report)
+    guests = context["appendix"][0]
+    assert len(guests.rows) == MAX_TABLE_ROWS and guests.total == MAX_TABLE_ROWS + 50
+    html = render_customer_html(report)
+    assert f"showing {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 50} — the full list is in the workbook" in html
