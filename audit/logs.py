@@ -61,3 +61,5 @@ def setup_logging(*, verbose: bool = False, quiet: bool = False, json_lines: boo
     root.setLevel(level)
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose and name in ("httpx", "msal") else logging.WARNING)
+    # WeasyPrint warns about CSS it ignores; that is our template's business, not the operator's.
+    logging.getLogger("weasyprint").setLevel(logging.DEBUG if verbose else logging.ERROR)

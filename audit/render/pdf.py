@@ -134,8 +134,10 @@ def build_context(report: CustomerReport) -> dict[str, Any]:
     return {
         "product": PRODUCT_NAME,
         "report": report,
-        "findings_full": [f for f in findings if f.status in FULL_BLOCK_STATUSES],
-        "findings_brief": [f for f in findings if f.status not in FULL_BLOCK_STATUSES],
+        # An unreachable tenant errs on every check for one reason, said once in the summary box:
+        # forty full ERROR blocks repeating it would bury that reason, so they go in the brief table.
+        "findings_full": [f for f in findings if f.status in FULL_BLOCK_STATUSES and report.token_ok],
+        "findings_brief": [f for f in findings if f.status not in FULL_BLOCK_STATUSES or not report.token_ok],
         "appendix": [bounded(t) for t in report.appendix],
         "changes": bounded(report.changes) if report.changes is not None else None,
         "status_order": ordered_keys(report.status_counts, (s.value for s in Status)),
