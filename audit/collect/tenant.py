@@ -76,9 +76,22 @@ class TenantCollector:
         self._roles = self.tokens.roles
         self.store.write_tenant_manifest(self.manifest())
         todo = [s for s in self.specs.values() if s.name not in self.records]
-        # Parents before children: a fan-out reads its parent's committed raw file.
-        for wave in _waves(todo, self.specs):
-            await asyncio.gather(*(self._collect(spec) for spec in wave))
+        # A fan-out starts the moment its own parent's raw file is committed, not after every other
+        # top-level read: the tenant's chain of dependent requests is as short as Graph allows.
+        finished = {name: asyncio.Event() for name in self.specs}
+        for name in self.records:
+            if name in finished:
+                finished[name].set()
+
+        async def collect_after_parent(spec: ResourceSpec) -> None:
+            try:
+                if spec.parent:
+                    await finished[spec.parent].wait()
+                await self._collect(spec)
+            finally:
+                finished[spec.name].set()
+
+        await asyncio.gather(*(collect_after_parent(spec) for spec in todo))
         return self.manifest()
 
     async def _collect(self, spec: ResourceSpec) -> None:
@@ -101,7 +114,7 @@ class TenantCollector:
                 first = await self.client.get(resource_url(self.client, spec), tally) if spec.api == "beta" else None
                 items = await self._pages(spec.path, None, writer, tally, first=first)
                 bound = _chain_bound(items, spec.page_size)
-            sha = writer.commit()
+            sha = await asyncio.to_thread(writer.commit)    # fsync off the event loop
             record = ResourceRecord(spec.name, spec.path, ResourceStatus.OK, pages=tally.pages, items=items,
                                     requests=tally.requests, retries=tally.retries, lower_bound=bound,
                                     file=f"raw/{spec.name}.jsonl", sha256=sha)
@@ -122,7 +135,7 @@ class TenantCollector:
     async def _record(self, record: ResourceRecord) -> None:
         async with self._lock:
             self.records[record.name] = record
-            self.store.write_tenant_manifest(self.manifest())
+            await asyncio.to_thread(self.store.write_tenant_manifest, self.manifest())
 
     async def _pages(self, path: str, parent: str | None, writer: RawWriter, tally: Tally,
                      first: Any = None) -> int:
@@ -190,10 +203,3 @@ def resource_url(client: GraphClient, spec: ResourceSpec) -> str:
 
 class _Skipped(Exception):
     pass
-
-
-def _waves(todo: list[ResourceSpec], specs: Mapping[str, ResourceSpec]) -> Iterator[list[ResourceSpec]]:
-    def depth(spec: ResourceSpec) -> int:
-        return 0 if spec.parent is None else 1 + depth(specs[spec.parent])
-    for level in sorted({depth(s) for s in todo}):
-        yield [s for s in todo if depth(s) == level]

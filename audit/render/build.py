@@ -18,8 +18,8 @@ from audit.normalize import TenantData
 from audit.render.viewmodel import (Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     ResourceView, Table)
 
-PDF_EVIDENCE_ROWS = 40       # the PDF shows this many evidence rows; the workbook has them all
-PDF_APPENDIX_ROWS = 200      # WeasyPrint lays out ~0.27 s per dense page (stack-notes.md)
+PDF_EVIDENCE_ROWS = 25       # the PDF shows this many evidence rows; the workbook has them all
+PDF_APPENDIX_ROWS = 60      # WeasyPrint lays out ~0.27 s per dense page (stack-notes.md)
 STATUS_ORDER = (Status.FAIL, Status.WARN, Status.ERROR, Status.MANUAL, Status.ACCEPTED, Status.ATTESTED,
                 Status.NOT_APPLICABLE, Status.PASS)
 SOURCES = {
