@@ -147,6 +147,7 @@ class Customer(_Strict):
     name: str = Field(min_length=1)
     tenant_id: TenantId
     contacts: tuple[str, ...] = ()
+    auditors: tuple[str, ...] = ()                     # receive the customer's PDF when delivery is on
     current_analysts: int | None = Field(None, ge=0)   # default: MSSP guests counted in the tenant
     projected_growth: int = Field(0, ge=0)
     setup_admin: str | None = None                      # the temporary GA that must be gone
@@ -157,6 +158,20 @@ class Customer(_Strict):
 class OutputSettings(_Strict):
     data_dir: Path = Path("mssp-audit-data")
     metrics_file: Path | None = None                 # Prometheus textfile collector, e.g. /var/lib/node_exporter/mssp_audit.prom
+
+
+class DeliverySettings(_Strict):
+    """Mail each customer's PDF to its auditors (customers[].auditors). Off unless enabled."""
+
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    username_env: str | None = None                  # the NAMES of environment variables, never values
+    password_env: str | None = None
+    sender: str = "mssp-audit@localhost"
+    ca_bundle: Path | None = None                    # trust for the SMTP server's certificate
+    timeout_seconds: float = Field(60.0, gt=0)
 
 
 class RetentionSettings(_Strict):
@@ -180,6 +195,7 @@ class Config(_Strict):
     collect: CollectSettings = CollectSettings()
     output: OutputSettings = OutputSettings()
     retention: RetentionSettings = RetentionSettings()
+    delivery: DeliverySettings = DeliverySettings()
     customers: tuple[Customer, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -237,7 +253,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     cloud = config.cloud.model_copy(update={"ca_bundle": resolve(config.cloud.ca_bundle)})
     output = config.output.model_copy(update={"data_dir": resolve(config.output.data_dir),
                                                "metrics_file": resolve(config.output.metrics_file)})
-    return config.model_copy(update={"app": app, "cloud": cloud, "output": output})
+    delivery = config.delivery.model_copy(update={"ca_bundle": resolve(config.delivery.ca_bundle)})
+    return config.model_copy(update={"app": app, "cloud": cloud, "output": output, "delivery": delivery})
 
 
 def new_run_id(now_utc_iso: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
 from audit.collect.run import collect_all
 from audit.config import Config, new_run_id
+from audit.deliver.mail import Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
 from audit.history import Drift, apply_retention, compute_drift, previous_run
@@ -208,6 +209,15 @@ def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
                        "workbook": str(c.workbook) if c.workbook else None} for c in outcome.customers],
         "portfolio": str(outcome.portfolio) if outcome.portfolio else None,
     }
+    if config.delivery.enabled:
+        auditors = {c.tenant_id.lower(): tuple(c.auditors) for c in config.customers}
+        parcels = [Parcel(c.name, auditors.get(c.tenant_id, ()), c.pdf, outcome.run_id)
+                   for c in outcome.customers if c.pdf is not None]
+        deliveries = send_reports(config.delivery, parcels)
+        for failed in (d for d in deliveries if not d.ok):
+            log.error("mail to %s for %s failed: %s (the report is kept at its path)",
+                      ", ".join(failed.recipients), failed.customer, failed.reason)
+        summary["delivery"] = [d.to_json() for d in deliveries]
     write_summary(store.root / "summary.json", summary)
     write_summary(config.output.data_dir / "last-run.json", summary)
     point_latest(config.output.data_dir, store.root)
