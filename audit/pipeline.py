@@ -23,6 +23,7 @@ from audit.graph.auth import load_credential
 from audit.history import Drift, apply_retention, compute_drift, previous_run
 from audit.models import CheckResult, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant, write_normalized
+from audit.render.csv_out import write_findings_csv
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
 from audit.render.batch import RenderJob, render_customers
 from audit.render.excel import write_portfolio_workbook
@@ -176,6 +177,7 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
         as_of=(as_of or collected).date(), customers=tuple(summaries), licences=tuple(licences),
         expiry=tuple(sorted(expiry, key=lambda e: (e.end is None, e.end or collected))),
         findings=tuple(findings), errors=tuple(errors)), reports_dir / "portfolio.xlsx")
+    write_findings_csv(findings, reports_dir / "findings.csv")
     _finish_run_manifest(config, store, outcomes)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
 

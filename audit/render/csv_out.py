@@ -1,0 +1,33 @@
+"""Findings of every customer as CSV, for ticketing systems and spreadsheets.
+
+A CSV has no cell types: a value starting with =, +, -, @, tab or CR would run as a formula when
+opened in Excel, so such values get a leading apostrophe (OWASP's CSV-injection advice).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+from audit.render.viewmodel import FindingView
+from audit.snapshot.store import atomic_open
+
+COLUMNS = ("customer", "check_id", "title", "area", "severity", "status", "summary", "reason", "evidence_rows")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_findings_csv(rows: Iterable[tuple[str, FindingView]], path: Path) -> Path:
+    with atomic_open(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for customer, f in rows:
+            total = f.evidence.total if f.evidence.total is not None else len(f.evidence.rows)
+            writer.writerow([inert(v) for v in (customer, f.versioned_id, f.title, f.area, f.severity, f.status,
+                                                f.summary, f.reason, total)])
+    return path
