@@ -75,3 +75,9 @@ def test_cli_exit_code_2_with_one_line(tmp_path: Path) -> None:
 def test_cli_missing_config_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "absent.toml")])
     assert result.exit_code == 2 and "absent.toml" in result.output and "cannot read" in result.output
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.toml")
+    assert config.customers[0].attestations and config.customers[0].accepted_risks
+    assert config.delivery.password_env == "MSSP_AUDIT_SMTP_PASSWORD"
