@@ -81,6 +81,21 @@ def previous_run(data_dir: Path, run_id: str, tenant_id: str) -> RunEntry | None
     return earlier[-1] if earlier else None
 
 
+def score_history(data_dir: Path, run_id: str, tenant_id: str, *, limit: int = 30) -> list[tuple[str, float | None]]:
+    """(collection date, score) of this tenant in earlier complete runs, oldest first."""
+    runs = list_runs(data_dir)
+    current = next((r for r in runs if r.run_id == run_id), None)
+    points = []
+    for entry in runs:
+        if entry.run_id == run_id or entry.status != "complete" or (
+                current is not None and entry.collected_at >= current.collected_at):
+            continue
+        path = entry.root / "tenants" / tenant_id / "results.json"
+        if path.exists():
+            points.append((entry.collected_at.strftime("%Y-%m-%d"), read_json(path).get("score")))
+    return points[-limit:]
+
+
 def apply_retention(data_dir: Path, *, keep_runs: int, keep_days: int, now: datetime | None = None) -> list[str]:
     """Delete runs beyond the newest `keep_runs` and older than `keep_days`; never the newest."""
     now = now or datetime.now(UTC)

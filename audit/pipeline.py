@@ -20,7 +20,7 @@ from audit.config import Config, new_run_id
 from audit.deliver.mail import Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
-from audit.history import Drift, apply_retention, compute_drift, previous_run
+from audit.history import Drift, apply_retention, compute_drift, previous_run, score_history
 from audit.models import CheckResult, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant, write_normalized
 from audit.render.csv_out import write_findings_csv
@@ -157,7 +157,13 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
         drift = tenant_drift(config, store, tenant_id)
         result_score = score(results, SPECS)
         manifest_sha = sha256_file(store.manifest_path(tenant_id))
-        report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift)
+        tenant_dir = store.tenant_dir(tenant_id)
+        # The PDF carries its own evidence manifest and results (PDF/A-3b attachments).
+        attachments = (("manifest.json", store.manifest_path(tenant_id).read_bytes()),
+                       ("results.json", (tenant_dir / "results.json").read_bytes()))
+        report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
+                                 config=config, attachments=attachments,
+                                 history=score_history(config.output.data_dir, store.run_id, tenant_id))
         full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
                                evidence_limit=None, appendix_limit=None)
         pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")

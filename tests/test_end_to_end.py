@@ -148,3 +148,14 @@ def test_run_leaves_latest_pointer_summary_and_metrics(demo) -> None:
     metrics = (data_dir / "mssp_audit.prom").read_text()
     assert 'mssp_audit_tenants{outcome="error"}' in metrics
     assert re.search(r'mssp_audit_findings\{status="FAIL",severity="critical"\} [1-9]', metrics)
+
+
+def test_pdf_is_pdfa_and_carries_its_evidence(demo) -> None:
+    outcome, *_ = demo
+    customer = next(c for c in outcome.customers if c.reachable)
+    reader = PdfReader(customer.pdf)
+    tenant_dir = outcome.root / "tenants" / customer.tenant_id
+    assert reader.attachments["manifest.json"] == [(tenant_dir / "manifest.json").read_bytes()]
+    assert reader.attachments["results.json"] == [(tenant_dir / "results.json").read_bytes()]
+    xmp = reader.xmp_metadata
+    assert xmp is not None and b"pdfaid" in xmp.stream.get_data()

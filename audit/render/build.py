@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,9 @@ SOURCES = {
     "role_assignments": "GET /v1.0/roleManagement/directory/roleAssignments?$expand=principal",
     "gdap_relationships": "GET /v1.0/tenantRelationships/delegatedAdminRelationships (partner tenant)",
 }
+EXPIRED, LATER, NO_END = "Expired", "Later", "No end"
+EXPIRY_LIMITS_DAYS = (7, 30, 90, 180, 365)   # the seed's assignments last 365 days at most
+HISTORY_POINTS = 30                           # runs shown in the score trend, this one included
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,16 @@ def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
 def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],
                     specs: Mapping[str, CheckSpec], score: float | None, manifest_sha256: str, run: RunInfo, *,
                     evidence_limit: int | None = PDF_EVIDENCE_ROWS,
-                    appendix_limit: int | None = PDF_APPENDIX_ROWS, drift: Drift | None = None) -> CustomerReport:
+                    appendix_limit: int | None = PDF_APPENDIX_ROWS, drift: Drift | None = None,
+                    config: Config | None = None, attachments: Sequence[tuple[str, bytes]] = (),
+                    history: Sequence[tuple[str, float | None]] = ()) -> CustomerReport:
+    """The view-model of one customer's report.
+
+    `config` names the MSSP access packages whose assignments are counted by time left at the
+    collection time (no expiry figures without it). `attachments` are (file name, exact bytes)
+    embedded in the PDF. `history` is the earlier runs' (date label, score), oldest first; this
+    run is appended to it.
+    """
     counts = {s.value: 0 for s in Status}
     failing = {s.value: 0 for s in Severity}
     for r in results:
@@ -144,7 +156,44 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
         findings=finding_views(results, specs, evidence_limit), appendix=appendix(data, appendix_limit),
         resources=resource_views(data), granted_permissions=data.manifest.granted_roles,
         token_ok=data.manifest.token_ok, token_reason=data.manifest.token_reason, manifest_sha256=manifest_sha256,
-        previous_run=drift.previous_run if drift else None, changes=changes_table(drift))
+        previous_run=drift.previous_run if drift else None, changes=changes_table(drift),
+        attachments=tuple((name, bytes(content)) for name, content in attachments),
+        expiry_buckets=expiry_buckets(data, mssp_package_names(config), data.manifest.collected_at)
+        if config is not None else (),
+        score_history=score_history(history, data.manifest.collected_at, score))
+
+
+def expiry_label(limit_days: int) -> str:
+    return f"≤ {limit_days} days"
+
+
+def _expiry_bucket(end: datetime | None, now: datetime) -> str:
+    if end is None:
+        return NO_END
+    left = end - now
+    if left <= timedelta(0):
+        return EXPIRED
+    return next((expiry_label(d) for d in EXPIRY_LIMITS_DAYS if left <= timedelta(days=d)), LATER)
+
+
+def expiry_buckets(data: TenantData, packages: Collection[str], now: datetime) -> tuple[tuple[str, int], ...]:
+    """Delivered assignments of `packages` by time left at `now`, soonest first; () when not collected.
+
+    A delivered assignment whose end has passed counts as expired: Graph removes it some time later.
+    """
+    if "assignments" not in data.tables:
+        return ()
+    counts = dict.fromkeys((EXPIRED, *map(expiry_label, EXPIRY_LIMITS_DAYS), LATER, NO_END), 0)
+    delivered = data.tables["assignments"].filter(
+        (pl.col("state") == "delivered") & pl.col("package_name").is_in(list(packages)))
+    for end in delivered["end"]:
+        counts[_expiry_bucket(end, now)] += 1
+    return tuple(counts.items())
+
+
+def score_history(earlier: Sequence[tuple[str, float | None]], collected_at: datetime,
+                  score: float | None) -> tuple[tuple[str, float | None], ...]:
+    return (*earlier, (collected_at.strftime("%Y-%m-%d"), score))[-HISTORY_POINTS:]
 
 
 def changes_table(drift: Drift | None) -> Table | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from audit.models import Severity, Status
+from audit.render._charts import expiry_chart, severity_chart, trend_chart
 from audit.render.filenames import atomic_output
 from audit.render.templates import make_environment, ordered_keys, templates_dir
 from audit.render.viewmodel import CustomerReport, FindingView, Table
@@ -25,54 +27,27 @@ SHORT_COLUMN_CHARS = 24   # "2025-01-14 02:03 UTC" plus padding fits
 # Results that need the auditor's attention get the full block; the rest one table row each.
 FULL_BLOCK_STATUSES = frozenset({Status.FAIL.value, Status.WARN.value, Status.ERROR.value})
 
-SEVERITY_COLOURS: Mapping[str, str] = {
-    Severity.CRITICAL.value: "#7a1d14",
-    Severity.HIGH.value: "#b42318",
-    Severity.MEDIUM.value: "#dc6803",
-    Severity.LOW.value: "#5b7aa6",
-    Severity.INFO.value: "#98a2b3",
+# PDF/A-3 (ISO 19005-3) is the archival PDF that may carry embedded files of any type: the report
+# travels with the evidence manifest and results it was drawn from. Level B: appearance is preserved.
+PDF_VARIANT = "pdf/a-3b"
+ATTACHMENT_DESCRIPTIONS: Mapping[str, str] = {
+    "manifest.json": "Tenant evidence manifest: per resource the endpoint, status, counts and SHA-256 of the raw "
+                     "Graph responses",
+    "results.json": "Check results of this run, with their evidence rows",
 }
-_OTHER_COLOUR = "#98a2b3"
+TREND_MIN_POINTS = 2
 
 
 @dataclass(frozen=True)
-class ChartBar:
-    label: str
-    count: int
-    y: float
-    width: float
-    colour: str
+class AttachedFile:
+    name: str
+    size: int
+    sha256: str
 
 
-@dataclass(frozen=True)
-class SeverityChart:
-    """A horizontal bar chart laid out here, so the template only places numbers into SVG."""
-
-    bars: tuple[ChartBar, ...]
-    width: int
-    height: int
-    label_width: int
-    bar_height: int
-    max_count: int
-
-
-def severity_chart(counts: Mapping[str, int], *, width: int = 360, bar_height: int = 16) -> SeverityChart:
-    keys = ordered_keys(counts, (s.value for s in Severity))
-    label_width, gap, count_room = 70, 8, 36
-    max_count = max((counts.get(key, 0) for key in keys), default=0)
-    scale = (width - label_width - count_room) / max_count if max_count else 0.0
-    bars = tuple(
-        ChartBar(
-            label=key.capitalize(),
-            count=counts.get(key, 0),
-            y=index * (bar_height + gap),
-            width=round(counts.get(key, 0) * scale, 1),
-            colour=SEVERITY_COLOURS.get(key, _OTHER_COLOUR),
-        )
-        for index, key in enumerate(keys)
-    )
-    height = len(bars) * (bar_height + gap) - gap if bars else bar_height
-    return SeverityChart(bars, width, height, label_width, bar_height, max_count)
+def attached_files(report: CustomerReport) -> list[AttachedFile]:
+    return [AttachedFile(name, len(content), hashlib.sha256(content).hexdigest())
+            for name, content in report.attachments]
 
 
 def bounded(table: Table, limit: int = MAX_TABLE_ROWS) -> Table:
@@ -143,6 +118,9 @@ def build_context(report: CustomerReport) -> dict[str, Any]:
         "status_order": ordered_keys(report.status_counts, (s.value for s in Status)),
         "severity_order": ordered_keys(report.failed_by_severity, (s.value for s in Severity)),
         "chart": severity_chart(report.failed_by_severity),
+        "expiry_chart": expiry_chart(report.expiry_buckets) if report.expiry_buckets else None,
+        "trend_chart": trend_chart(report.score_history) if len(report.score_history) >= TREND_MIN_POINTS else None,
+        "attachments": attached_files(report),
         "status_class": status_class,
         "column_widths": column_widths,
         "max_table_rows": MAX_TABLE_ROWS,
@@ -158,10 +136,21 @@ def render_customer_html(report: CustomerReport) -> str:
 def render_customer_pdf(report: CustomerReport, path: Path) -> Path:
     """Write the customer's audit report to `path` atomically and return `path`."""
     # Imported here: WeasyPrint loads pango/harfbuzz on import, which workbook-only callers never need.
-    from weasyprint import HTML
+    from weasyprint import HTML, Attachment
 
     html = render_customer_html(report)
     document = HTML(string=html, base_url=str(templates_dir()) + "/")
+    # "Data": the files the report's tables and figures were derived from (ISO 32000-2, 7.11.3).
+    attachments = [Attachment(string=content, name=name, description=ATTACHMENT_DESCRIPTIONS.get(name, ""),
+                              created=report.generated_at, modified=report.generated_at, relationship="Data")
+                   for name, content in report.attachments]
     with atomic_output(path) as tmp:
-        document.write_pdf(tmp)
+        document.write_pdf(tmp, pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_unique_associated_files)
     return path
+
+
+def _unique_associated_files(_document: object, pdf: Any) -> None:
+    """WeasyPrint 70 lists every attachment twice in the catalog's /AF array; one entry each is meant."""
+    files = pdf.catalog.get("AF")
+    if files:
+        files[:] = list(dict.fromkeys(files))

@@ -80,6 +80,11 @@ class CustomerReport:
     extra: dict[str, Any] = field(default_factory=dict)
     previous_run: str | None = None  # the run the changes are measured against; None on a first run
     changes: Table | None = None     # "changes since last run": kind, subject, detail
+    attachments: tuple[tuple[str, bytes], ...] = ()   # (file name, exact bytes) embedded in the PDF
+    # Delivered MSSP assignments by time left, soonest first: ("Expired", 2), ("≤ 7 days", 1), …, ("No end", 0);
+    # () when the assignments were not collected.
+    expiry_buckets: tuple[tuple[str, int], ...] = ()
+    score_history: tuple[tuple[str, float | None], ...] = ()   # (run date, score), oldest first, this run last
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
 
 from audit.models import Severity, Status
@@ -39,6 +40,20 @@ HOSTILE_STRINGS: tuple[str, ...] = (
     LONG_NAME,
 )
 HOSTILE_CUSTOMER = '<script>alert(1)</script> =HYPERLINK("http://x","y") \u202eLtd\x07 ' + LONG_NAME
+
+
+# What the pipeline attaches to the PDF: the tenant manifest and results.json, byte for byte.
+MANIFEST_JSON = json.dumps({"schema": "mssp-audit/tenant/1", "tenant_id": TENANT_ID,
+                            "collected_at": "2025-01-14T02:03:11Z",
+                            "resources": {"guests": {"status": "ok", "items": 150}}}, indent=2).encode()
+RESULTS_JSON = json.dumps({"schema": "mssp-audit/results/1", "run_id": RUN_ID, "score": 61.5,
+                           "results": [{"check_id": "EM-004", "status": "FAIL", "name": "Zoë \u202e"}]},
+                          ensure_ascii=False).encode()
+ATTACHMENTS = (("manifest.json", MANIFEST_JSON), ("results.json", RESULTS_JSON))
+EXPIRY_BUCKETS = (("Expired", 2), ("≤ 7 days", 1), ("≤ 30 days", 3), ("≤ 90 days", 0), ("≤ 180 days", 5),
+                  ("≤ 365 days", 12), ("Later", 0), ("No end", 4))
+SCORE_HISTORY = (("2024-12-17", 48.0), ("2024-12-24", 52.5), ("2024-12-31", None), ("2025-01-07", 58.0),
+                 ("2025-01-14", 61.5))
 
 
 def without_controls(text: str) -> str:
@@ -227,7 +242,10 @@ def customer_report(*, hostile: bool = False, guests: int = 150, token_ok: bool 
                              "Policy.Read.All", "Organization.Read.All", "AuditLog.Read.All"),
         token_ok=token_ok,
         token_reason="" if token_ok else "AADSTS7000215: Invalid client secret provided.",
-        manifest_sha256=_sha("manifest"),
+        manifest_sha256=hashlib.sha256(MANIFEST_JSON).hexdigest(),
+        attachments=ATTACHMENTS,
+        expiry_buckets=EXPIRY_BUCKETS if token_ok else (),
+        score_history=SCORE_HISTORY if token_ok else (("2025-01-14", None),),
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,54 @@ def test_long_tables_are_bounded_for_the_pdf() -> None:
     assert len(guests.rows) == MAX_TABLE_ROWS and guests.total == MAX_TABLE_ROWS + 50
     html = render_customer_html(report)
     assert f"showing {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 50} — the full list is in the workbook" in html
+
+
+def test_the_pdf_is_pdf_a_3b_and_carries_the_evidence_byte_for_byte(normal: Rendered) -> None:
+    reader = normal.reader
+    assert dict(reader.attachments.items()) == {
+        name: [content] for name, content in factories.ATTACHMENTS}
+    xmp = reader.xmp_metadata
+    assert xmp is not None and (xmp.pdfaid_part, xmp.pdfaid_conformance) == ("3", "B")
+    root: Any = reader.trailer["/Root"]
+    assert [i["/S"] for i in root["/OutputIntents"]] == ["/GTS_PDFA1"]
+    associated = [f.get_object() for f in root["/AF"]]       # PDF/A-3: each embedded file tied to the document
+    assert sorted((f["/UF"], f["/AFRelationship"]) for f in associated) == [
+        ("manifest.json", "/Data"), ("results.json", "/Data")]
+    assert len(reader.pages) == len(normal.pages) > 5 and reader.outline
+
+
+def test_the_methodology_lists_the_attached_files_with_their_hashes(normal: Rendered) -> None:
+    methodology = _flat(next(p for p in normal.pages if "Attached files" in p))
+    assert "Attached to this PDF" in methodology and "manifest.json" in methodology
+    html = render_customer_html(factories.customer_report())
+    for name, content in factories.ATTACHMENTS:
+        assert hashlib.sha256(content).hexdigest() in html and f">{name}<" in html
+    bare = render_customer_html(replace(factories.customer_report(guests=3), attachments=()))
+    assert "No files are attached to this PDF." in bare
+
+
+def test_the_summary_draws_expiry_and_score_trend_as_vector_charts() -> None:
+    html = render_customer_html(factories.customer_report())
+    summary = html[html.index('id="summary"'):html.index('id="changes"')]
+    assert summary.count("<svg") == 3 and "<polyline" in summary and "<image" not in summary
+    for label, _ in factories.EXPIRY_BUCKETS:
+        assert f">{label}<" in summary
+    assert "27 delivered assignments of the MSSP access packages" in _flat(summary)
+    assert "Gaps are runs without a score." in summary     # one past run has no score
+    assert "Trend appears from the second run on." not in summary
+
+
+def test_one_run_gives_a_note_instead_of_a_trend_and_missing_assignments_say_so() -> None:
+    report = replace(factories.customer_report(guests=3), score_history=(("2025-01-14", 61.5),), expiry_buckets=())
+    html = render_customer_html(report)
+    summary = html[html.index('id="summary"'):html.index('id="changes"')]
+    assert "Trend appears from the second run on." in summary and "<polyline" not in summary
+    assert "the access-package assignments were not collected in this run" in _flat(summary)
+    assert summary.count("<svg") == 1                        # the severity chart only
+    none_delivered = replace(report, expiry_buckets=tuple((label, 0) for label, _ in factories.EXPIRY_BUCKETS))
+    assert "No assignment of the MSSP access packages is delivered." in render_customer_html(none_delivered)
+
+
+def test_an_unreachable_tenant_is_not_called_all_clear() -> None:
+    html = render_customer_html(factories.customer_report(token_ok=False))
+    assert "No check failed, warned or ended in error." not in html
