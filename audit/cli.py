@@ -151,6 +151,8 @@ def run(
         cfg = select_customers(load_config(config), customers, shard)
     except ConfigError as exc:
         _fail(str(exc))
+    if cfg.output.data_dir.exists() and not cfg.output.data_dir.is_dir():
+        _fail(f"{config}: key 'output.data_dir': {cfg.output.data_dir} exists and is not a directory")
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
