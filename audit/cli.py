@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import json
@@ -10,6 +11,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Annotated, NoReturn
 
 import typer
@@ -157,15 +159,30 @@ def run(
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
     try:
-        with run_lock(cfg.output.data_dir):
+        with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
+            def on_tenant(manifest: object) -> None:
+                _tenant_done(manifest)
+                if progress is not None:
+                    progress.tenant_done(manifest)  # type: ignore[arg-type]
             outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume,
-                                   resume=resume is not None, as_of=_parse_as_of(as_of),
-                                   on_tenant=_tenant_done)
+                                   resume=resume is not None, as_of=_parse_as_of(as_of), on_tenant=on_tenant)
     except AlreadyRunning as exc:
         _fail(str(exc), Exit.LOCKED)
     except (CredentialError, RunNotFound, FileExistsError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
     raise typer.Exit(_report(outcome, quiet=quiet))
+
+
+@contextlib.contextmanager
+def _progress(cfg: Config, quiet: bool) -> Iterator[object | None]:
+    """A live progress line on a terminal; nothing when cron or a pipe is listening."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from audit.progress import TenantProgress
+    total = len(cfg.customers) + (1 if cfg.mssp.partner_tenant_id else 0)
+    with TenantProgress(total, cfg.collect.tenant_concurrency) as progress:
+        yield progress
 
 
 def _tenant_done(manifest: object) -> None:
