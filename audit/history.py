@@ -72,18 +72,17 @@ def list_runs(data_dir: Path) -> list[RunEntry]:
     return sorted(runs, key=lambda r: (r.collected_at, r.run_id))
 
 
-def previous_run(data_dir: Path, run_id: str, tenant_id: str) -> RunEntry | None:
-    """The latest complete run before `run_id` that evaluated this tenant."""
-    runs = list_runs(data_dir)
+def previous_run(runs: list[RunEntry], run_id: str, tenant_id: str) -> RunEntry | None:
+    """The latest complete run before `run_id` that evaluated this tenant (`runs` from list_runs)."""
     current = next((r for r in runs if r.run_id == run_id), None)
     earlier = [r for r in runs if r.run_id != run_id and r.status == "complete" and tenant_id in r.tenants
                and (current is None or r.collected_at < current.collected_at)]
     return earlier[-1] if earlier else None
 
 
-def score_history(data_dir: Path, run_id: str, tenant_id: str, *, limit: int = 30) -> list[tuple[str, float | None]]:
+def score_history(runs: list[RunEntry], run_id: str, tenant_id: str, *,
+                  limit: int = 30) -> list[tuple[str, float | None]]:
     """(collection date, score) of this tenant in earlier complete runs, oldest first."""
-    runs = list_runs(data_dir)
     current = next((r for r in runs if r.run_id == run_id), None)
     points = []
     for entry in runs:

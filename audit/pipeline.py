@@ -16,19 +16,21 @@ from pathlib import Path
 
 from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
 from audit.collect.run import collect_all
-from audit.config import Config, new_run_id
+from audit.config import Config, Customer, new_run_id
 from audit.deliver.mail import Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
-from audit.history import Drift, apply_retention, compute_drift, previous_run, score_history
+from audit.history import (Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run,
+                           score_history)
 from audit.models import CheckResult, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant, write_normalized
 from audit.render.csv_out import write_findings_csv
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
-from audit.render.batch import RenderJob, render_customers
+from audit.render.batch import Renderer, RenderJob
 from audit.render.excel import write_portfolio_workbook
 from audit.render.filenames import safe_filename
-from audit.render.viewmodel import PortfolioReport
+from audit.render.viewmodel import (CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow, PortfolioReport,
+                                    ResourceView)
 from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
 
 log = logging.getLogger("audit.pipeline")
@@ -137,9 +139,9 @@ def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
     return data, results
 
 
-def tenant_drift(config: Config, store: RunStore, tenant_id: str) -> Drift:
+def tenant_drift(config: Config, store: RunStore, tenant_id: str, runs: list[RunEntry] | None = None) -> Drift:
     """Changes since the previous complete run of this tenant, also kept in results.json."""
-    previous = previous_run(config.output.data_dir, store.run_id, tenant_id)
+    previous = previous_run(runs if runs is not None else list_runs(config.output.data_dir), store.run_id, tenant_id)
     drift = compute_drift(previous.root, store.root, tenant_id, previous.run_id) if previous else Drift(None)
     results_path = store.tenant_dir(tenant_id) / "results.json"
     write_json(results_path, {**read_json(results_path), "drift": drift.to_json()})
@@ -149,43 +151,62 @@ def tenant_drift(config: Config, store: RunStore, tenant_id: str) -> Drift:
 def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None) -> RunOutcome:
     info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
     reports_dir = store.reports_dir
-    outcomes, summaries, licences, expiry, findings, errors = [], [], [], [], [], []
-    jobs: list[RenderJob] = []
-    for customer in config.customers:
-        tenant_id = customer.tenant_id.lower()
-        data, results = evaluate_tenant(config, store, tenant_id, as_of)
-        drift = tenant_drift(config, store, tenant_id)
-        result_score = score(results, SPECS)
-        manifest_sha = sha256_file(store.manifest_path(tenant_id))
-        tenant_dir = store.tenant_dir(tenant_id)
-        # The PDF carries its own evidence manifest and results (PDF/A-3b attachments).
-        attachments = (("manifest.json", store.manifest_path(tenant_id).read_bytes()),
-                       ("results.json", (tenant_dir / "results.json").read_bytes()))
-        report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
-                                 config=config, attachments=attachments,
-                                 history=score_history(config.output.data_dir, store.run_id, tenant_id))
-        full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
-                               evidence_limit=None, appendix_limit=None)
-        pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
-        workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
-        jobs.append(RenderJob(report, full, pdf, workbook))
-        summaries.append(summary_row(customer, report, pdf.name, workbook.name))
-        licences.append(licence_row(customer, data, config))
-        expiry.extend(expiry_rows(customer, data, config))
-        findings.extend((customer.name, f) for f in full.findings if f.status != Status.PASS.value)
-        errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
-        outcomes.append(CustomerOutcome(customer.name, tenant_id, data.manifest.token_ok, data.manifest.token_reason,
-                                        result_score, report.status_counts, pdf, workbook, _failing(results)))
-    render_customers(jobs, reports_dir)
+    outcomes: list[CustomerOutcome] = []
+    rows = _PortfolioRows()
+    runs = list_runs(config.output.data_dir)       # read once: drift and trends look back through them
+    with Renderer(reports_dir) as renderer:
+        for customer in config.customers:
+            outcomes.append(_evaluate_customer(config, store, customer, info, renderer, rows, runs, as_of=as_of))
     collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
     portfolio = write_portfolio_workbook(PortfolioReport(
         run_id=store.run_id, collected_at=collected, generated_at=info.generated_at,
-        as_of=(as_of or collected).date(), customers=tuple(summaries), licences=tuple(licences),
-        expiry=tuple(sorted(expiry, key=lambda e: (e.end is None, e.end or collected))),
-        findings=tuple(findings), errors=tuple(errors)), reports_dir / "portfolio.xlsx")
-    write_findings_csv(findings, reports_dir / "findings.csv")
+        as_of=(as_of or collected).date(), customers=tuple(rows.summaries), licences=tuple(rows.licences),
+        expiry=tuple(sorted(rows.expiry, key=lambda e: (e.end is None, e.end or collected))),
+        findings=tuple(rows.findings), errors=tuple(rows.errors)), reports_dir / "portfolio.xlsx")
+    write_findings_csv(rows.findings, reports_dir / "findings.csv")
     _finish_run_manifest(config, store, outcomes)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
+
+
+@dataclass
+class _PortfolioRows:
+    """What each customer adds to the portfolio workbook, gathered while customers are evaluated."""
+
+    summaries: list[CustomerSummaryRow] = field(default_factory=list)
+    licences: list[LicenceRow] = field(default_factory=list)
+    expiry: list[ExpiryRow] = field(default_factory=list)
+    findings: list[tuple[str, FindingView]] = field(default_factory=list)
+    errors: list[tuple[str, ResourceView]] = field(default_factory=list)
+
+
+def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
+                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None) -> CustomerOutcome:
+    """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio."""
+    reports_dir = store.reports_dir
+    tenant_id = customer.tenant_id.lower()
+    data, results = evaluate_tenant(config, store, tenant_id, as_of)
+    drift = tenant_drift(config, store, tenant_id, runs)
+    result_score = score(results, SPECS)
+    manifest_sha = sha256_file(store.manifest_path(tenant_id))
+    tenant_dir = store.tenant_dir(tenant_id)
+    # The PDF carries its own evidence manifest and results (PDF/A-3b attachments).
+    attachments = (("manifest.json", store.manifest_path(tenant_id).read_bytes()),
+                   ("results.json", (tenant_dir / "results.json").read_bytes()))
+    report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
+                             config=config, attachments=attachments,
+                             history=score_history(runs, store.run_id, tenant_id))
+    full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
+                           evidence_limit=None, appendix_limit=None)
+    pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
+    workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
+    renderer.submit(RenderJob(report, full, pdf, workbook))
+    rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name))
+    rows.licences.append(licence_row(customer, data, config))
+    rows.expiry.extend(expiry_rows(customer, data, config))
+    rows.findings.extend((customer.name, f) for f in full.findings if f.status != Status.PASS.value)
+    rows.errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
+    return CustomerOutcome(customer.name, tenant_id, data.manifest.token_ok, data.manifest.token_reason,
+                           result_score, report.status_counts, pdf, workbook, _failing(results))
 
 
 def _failing(results: list[CheckResult]) -> dict[tuple[str, str], int]:

@@ -48,33 +48,67 @@ def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> None:
         write_customer_workbook(job.full_report, job.workbook)
 
 
+class Renderer:
+    """Renders customers as they are evaluated: a bounded number of reports waits in memory, so a
+    run over thousands of tenants holds a few view-models at a time, not all of them."""
+
+    def __init__(self, out_dir: Path, *, workers: int | None = None) -> None:
+        self._cache_path = out_dir / CACHE_FILE
+        try:
+            self._cache: dict[str, str] = json.loads(self._cache_path.read_text()) if self._cache_path.exists() else {}
+        except ValueError:
+            self._cache = {}
+        self._workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[Future[None], RenderJob, bool, bool]] = []
+        self.written = 0
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self._drain(0)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=exc[0] is not None)
+            write_json(self._cache_path, self._cache)
+
+    def submit(self, job: RenderJob) -> None:
+        pdf_key, workbook_key = content_key(job.pdf_report), content_key(job.full_report)
+        do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != pdf_key
+        do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != workbook_key
+        if not (do_pdf or do_workbook):
+            return
+        if self._workers <= 1:
+            _render(job, do_pdf, do_workbook)
+            self._done(job, do_pdf, do_workbook)
+            return
+        if self._pool is None:
+            # forkserver, not fork: the parent may run threads (the emulator, MSAL) that fork would copy mid-lock.
+            self._pool = ProcessPoolExecutor(max_workers=self._workers,
+                                             mp_context=multiprocessing.get_context("forkserver"))
+        self._pending.append((self._pool.submit(_render, job, do_pdf, do_workbook), job, do_pdf, do_workbook))
+        self._drain(2 * self._workers)
+
+    def _drain(self, keep: int) -> None:
+        while len(self._pending) > keep:
+            future, job, do_pdf, do_workbook = self._pending.pop(0)
+            future.result()
+            self._done(job, do_pdf, do_workbook)
+
+    def _done(self, job: RenderJob, do_pdf: bool, do_workbook: bool) -> None:
+        if do_pdf:
+            self._cache[job.pdf.name] = content_key(job.pdf_report)
+        if do_workbook:
+            self._cache[job.workbook.name] = content_key(job.full_report)
+        self.written += int(do_pdf) + int(do_workbook)
+
+
 def render_customers(jobs: Sequence[RenderJob], out_dir: Path, *, workers: int | None = None) -> int:
     """Render what changed; returns how many files were (re)written."""
-    cache_path = out_dir / CACHE_FILE
-    try:
-        cache: dict[str, str] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    except ValueError:
-        cache = {}
-    todo: list[tuple[RenderJob, bool, bool]] = []
-    for job in jobs:
-        do_pdf = not job.pdf.exists() or cache.get(job.pdf.name) != content_key(job.pdf_report)
-        do_workbook = not job.workbook.exists() or cache.get(job.workbook.name) != content_key(job.full_report)
-        if do_pdf or do_workbook:
-            todo.append((job, do_pdf, do_workbook))
-    workers = min(workers or os.cpu_count() or 1, len(todo))
-    if workers <= 1:
-        for job, do_pdf, do_workbook in todo:
-            _render(job, do_pdf, do_workbook)
-    else:
-        # forkserver, not fork: the parent may run threads (the emulator, MSAL) that fork would copy mid-lock.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-            futures: list[Future[None]] = [pool.submit(_render, *item) for item in todo]
-            for future in futures:
-                future.result()
-    for job, do_pdf, do_workbook in todo:
-        if do_pdf:
-            cache[job.pdf.name] = content_key(job.pdf_report)
-        if do_workbook:
-            cache[job.workbook.name] = content_key(job.full_report)
-    write_json(cache_path, cache)
-    return sum(int(p) + int(w) for _, p, w in todo)
+    with Renderer(out_dir, workers=workers) as renderer:
+        for job in jobs:
+            renderer.submit(job)
+    return renderer.written
