@@ -408,7 +408,7 @@ def markdown(args: argparse.Namespace, facts: dict[str, str], info: dict[str, An
         if later["rendered"]:
             if later["render_pool_s"] is not None:
                 lines.append(
-                    f"| Customer PDFs + workbooks (audit.render.batch.render_customers, up to {later['render_workers']} "
+                    f"| Customer PDFs + workbooks (audit.render.batch.Renderer, up to {later['render_workers']} "
                     f"worker processes) | {fmt_s(later['render_pool_s'])} for {n} customers = "
                     f"{later['render_pool_s'] / max(1, n):.2f} s per customer (per-PDF median: bench/render_bench.py) "
                     f"| ≤ 1.5 s median per PDF | |")

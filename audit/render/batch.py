@@ -13,7 +13,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,11 +103,3 @@ class Renderer:
         if do_workbook:
             self._cache[job.workbook.name] = content_key(job.full_report)
         self.written += int(do_pdf) + int(do_workbook)
-
-
-def render_customers(jobs: Sequence[RenderJob], out_dir: Path, *, workers: int | None = None) -> int:
-    """Render what changed; returns how many files were (re)written."""
-    with Renderer(out_dir, workers=workers) as renderer:
-        for job in jobs:
-            renderer.submit(job)
-    return renderer.written
