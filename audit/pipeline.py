@@ -192,15 +192,16 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
     # The PDF carries its own evidence manifest and results (PDF/A-3b attachments).
     attachments = (("manifest.json", store.manifest_path(tenant_id).read_bytes()),
                    ("results.json", (tenant_dir / "results.json").read_bytes()))
+    history = score_history(runs, store.run_id, tenant_id)
     report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
-                             config=config, attachments=attachments,
-                             history=score_history(runs, store.run_id, tenant_id))
+                             config=config, attachments=attachments, history=history)
     full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
                            evidence_limit=None, appendix_limit=None)
     pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
     workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
     renderer.submit(RenderJob(report, full, pdf, workbook))
-    rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name))
+    rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name,
+                                      previous_score=history[-1][1] if history else None))
     rows.licences.append(licence_row(customer, data, config))
     rows.expiry.extend(expiry_rows(customer, data, config))
     rows.findings.extend((customer.name, f) for f in full.findings if f.status != Status.PASS.value)

@@ -90,6 +90,18 @@ def test_drift_is_in_the_pdf_and_the_workbook(two_nights) -> None:
     assert kinds.count("assignment extended") == 1 and kinds.count("guest removed") == 1
 
 
+def test_portfolio_summary_shows_the_score_trend(two_nights) -> None:
+    first, second, _ = two_nights
+    sheet = openpyxl.load_workbook(second.portfolio)["Summary"]
+    rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+    header = next(i for i, r in enumerate(rows) if r and r[0] == "Customer")
+    columns = rows[header]
+    row = dict(zip(columns, rows[header + 1], strict=False))
+    assert row["Previous score"] == first.customers[0].score
+    assert row["Change"] == round(second.customers[0].score - first.customers[0].score, 1)
+    assert row["Change"] < 0                   # allowInvitesFrom = everyone made it worse
+
+
 def test_runs_are_listed_and_retention_keeps_the_newest(two_nights, tmp_path: Path) -> None:
     first, second, _ = two_nights
     data_dir = second.root.parent.parent

@@ -97,12 +97,14 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
         Column("Customer", 36, TOP),
         Column("Tenant ID", 38, TOP),
         Column("Score", 8, CellStyle(number_format="0.0")),
+        Column("Previous score", 10, CellStyle(number_format="0.0")),
+        Column("Change", 9, CellStyle(number_format="+0.0;-0.0;0.0")),
         *(Column(status, max(7.0, len(status) + 3), COUNT) for status in statuses),
         Column("Collection OK", 13, TOP),
         Column("PDF", 40, TOP),
         Column("Workbook", 40, TOP),
     ]
-    ok_column = 4 + len(statuses)
+    ok_column = 6 + len(statuses)
 
     def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
         highlight_values(ws, ok_column, first, last, (Highlight("no", "F9D0CC", "912018"),))
@@ -113,6 +115,9 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
             row.customer,
             row.tenant_id,
             row.score,
+            row.previous_score,
+            (round(row.score - row.previous_score, 1)
+             if row.score is not None and row.previous_score is not None else None),
             *(row.status_counts.get(status, 0) for status in statuses),
             "yes" if row.collection_ok else "no",
             row.pdf,

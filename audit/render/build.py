@@ -235,7 +235,8 @@ def expiry_rows(customer: Customer, data: TenantData, config: Config) -> list[Ex
     return rows
 
 
-def summary_row(customer: Customer, report: CustomerReport, pdf: str, workbook: str) -> CustomerSummaryRow:
+def summary_row(customer: Customer, report: CustomerReport, pdf: str, workbook: str,
+                previous_score: float | None = None) -> CustomerSummaryRow:
     failed = sum(1 for r in report.resources if r.status not in ("ok", "skipped"))
     return CustomerSummaryRow(customer.name, customer.tenant_id, report.score, report.status_counts,
-                              report.token_ok and failed == 0, pdf, workbook)
+                              report.token_ok and failed == 0, pdf, workbook, previous_score)

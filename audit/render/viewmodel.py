@@ -118,6 +118,7 @@ class CustomerSummaryRow:
     collection_ok: bool
     pdf: str                         # file name relative to the reports folder
     workbook: str
+    previous_score: float | None = None   # the score of the previous complete run, for the trend
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,10 @@ def test_sheets_tables_and_frozen_headers(book: Workbook) -> None:
         assert len(ws.tables) == 1, ws.title
         assert ws.column_dimensions["A"].width >= 30
     summary = book["Summary"]
-    assert [c.value for c in summary[1]] == ["Customer", "Tenant ID", "Score", "PASS", "FAIL", "WARN", "ERROR",
-                                             "NOT_APPLICABLE", "MANUAL", "ATTESTED", "ACCEPTED", "Collection OK",
-                                             "PDF", "Workbook"]
-    assert summary["M2"].value == "customer-0.pdf" and summary["L4"].value == "no"
+    assert [c.value for c in summary[1]] == ["Customer", "Tenant ID", "Score", "Previous score", "Change", "PASS",
+                                             "FAIL", "WARN", "ERROR", "NOT_APPLICABLE", "MANUAL", "ATTESTED",
+                                             "ACCEPTED", "Collection OK", "PDF", "Workbook"]
+    assert summary["O2"].value == "customer-0.pdf" and summary["N4"].value == "no"
 
 
 def test_licences_are_live_formulas_over_input_cells(book: Workbook) -> None:
