@@ -7,6 +7,7 @@ Each stage after collection reads only what the previous one left on disk, so `e
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,24 +188,23 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
     data, results = evaluate_tenant(config, store, tenant_id, as_of)
     drift = tenant_drift(config, store, tenant_id, runs)
     result_score = score(results, SPECS)
-    manifest_sha = sha256_file(store.manifest_path(tenant_id))
-    tenant_dir = store.tenant_dir(tenant_id)
-    # The PDF carries its own evidence manifest and results (PDF/A-3b attachments).
-    attachments = (("manifest.json", store.manifest_path(tenant_id).read_bytes()),
-                   ("results.json", (tenant_dir / "results.json").read_bytes()))
+    # One read of the manifest serves its hash and the PDF's attachment (PDF/A-3b).
+    manifest_bytes = store.manifest_path(tenant_id).read_bytes()
+    attachments = (("manifest.json", manifest_bytes),
+                   ("results.json", (store.tenant_dir(tenant_id) / "results.json").read_bytes()))
     history = score_history(runs, store.run_id, tenant_id)
-    report = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
-                             config=config, attachments=attachments, history=history)
-    full = customer_report(customer, data, results, SPECS, result_score, manifest_sha, info, drift=drift,
-                           evidence_limit=None, appendix_limit=None)
+    # Every row goes into the one view-model: the workbook shows them all, the PDF bounds its tables.
+    report = customer_report(customer, data, results, SPECS, result_score, hashlib.sha256(manifest_bytes).hexdigest(),
+                             info, drift=drift, config=config, attachments=attachments, history=history,
+                             evidence_limit=None, appendix_limit=None)
     pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
     workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
-    renderer.submit(RenderJob(report, full, pdf, workbook))
+    renderer.submit(RenderJob(report, pdf, workbook))
     rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name,
                                       previous_score=history[-1][1] if history else None))
     rows.licences.append(licence_row(customer, data, config))
     rows.expiry.extend(expiry_rows(customer, data, config))
-    rows.findings.extend((customer.name, f) for f in full.findings if f.status != Status.PASS.value)
+    rows.findings.extend((customer.name, f) for f in report.findings if f.status != Status.PASS.value)
     rows.errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
     return CustomerOutcome(customer.name, tenant_id, data.manifest.token_ok, data.manifest.token_reason,
                            result_score, report.status_counts, pdf, workbook, _failing(results))

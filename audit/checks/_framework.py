@@ -8,6 +8,7 @@ Never a FAIL for evidence we did not get (DESIGN.md, "Error ≠ Fail").
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,7 +153,7 @@ def _apply_overrides(result: CheckResult, context: Context) -> CheckResult:
 
 
 def _with(result: CheckResult, **changes: Any) -> CheckResult:
-    return CheckResult(**{**result.__dict__, **changes})
+    return dataclasses.replace(result, **changes)
 
 
 def evaluate(data: TenantData, context: Context, catalogue: Sequence[Check]) -> list[CheckResult]:

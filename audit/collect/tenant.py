@@ -7,6 +7,7 @@ A resource is `ok` only when its whole page chain was read and written; anything
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -130,7 +131,7 @@ class TenantCollector:
         except BaseException:
             writer.abort()
             raise
-        await self._record(record.__class__(**{**record.__dict__, "started_at": started, "finished_at": _now()}))
+        await self._record(dataclasses.replace(record, started_at=started, finished_at=_now()))
 
     async def _record(self, record: ResourceRecord) -> None:
         async with self._lock:

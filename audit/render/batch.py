@@ -29,8 +29,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class RenderJob:
-    pdf_report: CustomerReport       # bounded tables for the PDF
-    full_report: CustomerReport      # every row, for the workbook
+    report: CustomerReport           # every row: the PDF shows the first ones, the workbook all
     pdf: Path
     workbook: Path
 
@@ -42,9 +41,9 @@ def content_key(report: CustomerReport) -> str:
 
 def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> None:
     if do_pdf:
-        render_customer_pdf(job.pdf_report, job.pdf)
+        render_customer_pdf(job.report, job.pdf)
     if do_workbook:
-        write_customer_workbook(job.full_report, job.workbook)
+        write_customer_workbook(job.report, job.workbook)
 
 
 class Renderer:
@@ -59,7 +58,7 @@ class Renderer:
             self._cache = {}
         self._workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: list[tuple[Future[None], RenderJob, bool, bool]] = []
+        self._pending: list[tuple[Future[None], RenderJob, str, bool, bool]] = []
         self.written = 0
 
     def __enter__(self) -> Renderer:
@@ -75,31 +74,31 @@ class Renderer:
             write_json(self._cache_path, self._cache)
 
     def submit(self, job: RenderJob) -> None:
-        pdf_key, workbook_key = content_key(job.pdf_report), content_key(job.full_report)
-        do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != pdf_key
-        do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != workbook_key
+        key = content_key(job.report)
+        do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != key
+        do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != key
         if not (do_pdf or do_workbook):
             return
         if self._workers <= 1:
             _render(job, do_pdf, do_workbook)
-            self._done(job, do_pdf, do_workbook)
+            self._done(job, key, do_pdf, do_workbook)
             return
         if self._pool is None:
             # forkserver, not fork: the parent may run threads (the emulator, MSAL) that fork would copy mid-lock.
             self._pool = ProcessPoolExecutor(max_workers=self._workers,
                                              mp_context=multiprocessing.get_context("forkserver"))
-        self._pending.append((self._pool.submit(_render, job, do_pdf, do_workbook), job, do_pdf, do_workbook))
+        self._pending.append((self._pool.submit(_render, job, do_pdf, do_workbook), job, key, do_pdf, do_workbook))
         self._drain(2 * self._workers)
 
     def _drain(self, keep: int) -> None:
         while len(self._pending) > keep:
-            future, job, do_pdf, do_workbook = self._pending.pop(0)
+            future, job, key, do_pdf, do_workbook = self._pending.pop(0)
             future.result()
-            self._done(job, do_pdf, do_workbook)
+            self._done(job, key, do_pdf, do_workbook)
 
-    def _done(self, job: RenderJob, do_pdf: bool, do_workbook: bool) -> None:
+    def _done(self, job: RenderJob, key: str, do_pdf: bool, do_workbook: bool) -> None:
         if do_pdf:
-            self._cache[job.pdf.name] = content_key(job.pdf_report)
+            self._cache[job.pdf.name] = key
         if do_workbook:
-            self._cache[job.workbook.name] = content_key(job.full_report)
+            self._cache[job.workbook.name] = key
         self.written += int(do_pdf) + int(do_workbook)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.models import Severity, Status
+from audit.render.build import PDF_APPENDIX_ROWS, PDF_EVIDENCE_ROWS
 from audit.render._charts import expiry_chart, severity_chart, trend_chart
 from audit.render.filenames import atomic_output
 from audit.render.templates import make_environment, ordered_keys, templates_dir
@@ -18,7 +19,11 @@ TEMPLATE = "customer.html"
 PRODUCT_NAME = "mssp-audit"
 
 # WeasyPrint lays out ~0.27 s per dense page; the full lists live in the workbook.
-MAX_TABLE_ROWS = 200
+# The PDF shows the first rows of each table; the workbook, written from the same view-model,
+# has them all. WeasyPrint lays out ~0.27 s per dense page (stack-notes.md).
+MAX_TABLE_ROWS = PDF_APPENDIX_ROWS
+MAX_EVIDENCE_ROWS = PDF_EVIDENCE_ROWS
+MAX_CHANGE_ROWS = 200
 # Characters of 7.5 pt text across the text column: A4 portrait, and landscape (the appendix).
 PORTRAIT_BUDGET = 125.0
 LANDSCAPE_BUDGET = 190.0
@@ -101,7 +106,7 @@ def status_class(status: str) -> str:
 
 
 def _bounded_finding(finding: FindingView) -> FindingView:
-    return replace(finding, evidence=bounded(finding.evidence))
+    return replace(finding, evidence=bounded(finding.evidence, MAX_EVIDENCE_ROWS))
 
 
 def build_context(report: CustomerReport) -> dict[str, Any]:
@@ -114,7 +119,7 @@ def build_context(report: CustomerReport) -> dict[str, Any]:
         "findings_full": [f for f in findings if f.status in FULL_BLOCK_STATUSES and report.token_ok],
         "findings_brief": [f for f in findings if f.status not in FULL_BLOCK_STATUSES or not report.token_ok],
         "appendix": [bounded(t) for t in report.appendix],
-        "changes": bounded(report.changes) if report.changes is not None else None,
+        "changes": bounded(report.changes, MAX_CHANGE_ROWS) if report.changes is not None else None,
         "status_order": ordered_keys(report.status_counts, (s.value for s in Status)),
         "severity_order": ordered_keys(report.failed_by_severity, (s.value for s in Severity)),
         "chart": severity_chart(report.failed_by_severity),

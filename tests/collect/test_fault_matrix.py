@@ -7,7 +7,6 @@ import asyncio
 import logging
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
