@@ -158,6 +158,9 @@ class Customer(_Strict):
 class OutputSettings(_Strict):
     data_dir: Path = Path("mssp-audit-data")
     metrics_file: Path | None = None                 # Prometheus textfile collector, e.g. /var/lib/node_exporter/mssp_audit.prom
+    # The PDF shows each finding's first rows and lists the evidence tables; the workbook has every row.
+    pdf_evidence_rows: int = Field(10, ge=0, le=500)
+    pdf_appendix_rows: int = Field(0, ge=0, le=1000)  # > 0 adds a landscape appendix: this many rows per table
 
 
 class DeliverySettings(_Strict):

@@ -21,17 +21,38 @@ from audit.config import Config, Customer, new_run_id
 from audit.deliver.mail import Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
-from audit.history import (Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run,
-                           score_history)
+from audit.history import (
+    Drift,
+    RunEntry,
+    apply_retention,
+    compute_drift,
+    list_runs,
+    previous_run,
+    score_history,
+)
 from audit.models import CheckResult, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant, write_normalized
-from audit.render.csv_out import write_findings_csv
-from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
 from audit.render.batch import Renderer, RenderJob
+from audit.render.build import (
+    RunInfo,
+    customer_report,
+    expiry_rows,
+    licence_row,
+    summary_row,
+)
+from audit.render.csv_out import write_findings_csv
 from audit.render.excel import write_portfolio_workbook
 from audit.render.filenames import safe_filename
-from audit.render.viewmodel import (CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow, PortfolioReport,
-                                    ResourceView)
+from audit.render.pdf import PdfOptions
+from audit.render.viewmodel import (
+    CustomerReport,
+    CustomerSummaryRow,
+    ExpiryRow,
+    FindingView,
+    LicenceRow,
+    PortfolioReport,
+    ResourceView,
+)
 from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
 
 log = logging.getLogger("audit.pipeline")
@@ -180,10 +201,20 @@ class _PortfolioRows:
     errors: list[tuple[str, ResourceView]] = field(default_factory=list)
 
 
-def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
-                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None) -> CustomerOutcome:
-    """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio."""
-    reports_dir = store.reports_dir
+@dataclass(frozen=True)
+class CustomerView:
+    """One evaluated customer: its tables, results and the view-model both reports are drawn from."""
+
+    data: TenantData
+    results: list[CheckResult]
+    score: float | None
+    history: tuple[tuple[str, float | None], ...]
+    report: CustomerReport
+
+
+def customer_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, runs: list[RunEntry], *,
+                  as_of: datetime | None = None) -> CustomerView:
+    """Evaluate one customer of a collected run and build its view-model, as the nightly run does."""
     tenant_id = customer.tenant_id.lower()
     data, results = evaluate_tenant(config, store, tenant_id, as_of)
     drift = tenant_drift(config, store, tenant_id, runs)
@@ -192,22 +223,35 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
     manifest_bytes = store.manifest_path(tenant_id).read_bytes()
     attachments = (("manifest.json", manifest_bytes),
                    ("results.json", (store.tenant_dir(tenant_id) / "results.json").read_bytes()))
-    history = score_history(runs, store.run_id, tenant_id)
+    history = tuple(score_history(runs, store.run_id, tenant_id))
     # Every row goes into the one view-model: the workbook shows them all, the PDF bounds its tables.
     report = customer_report(customer, data, results, SPECS, result_score, hashlib.sha256(manifest_bytes).hexdigest(),
-                             info, drift=drift, config=config, attachments=attachments, history=history,
-                             evidence_limit=None, appendix_limit=None)
+                             info, drift=drift, config=config, attachments=attachments, history=history)
+    return CustomerView(data, results, result_score, history, report)
+
+
+def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
+                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None) -> CustomerOutcome:
+    """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio."""
+    reports_dir = store.reports_dir
+    view = customer_view(config, store, customer, info, runs, as_of=as_of)
+    report, data = view.report, view.data
     pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
     workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
-    renderer.submit(RenderJob(report, pdf, workbook))
+    renderer.submit(RenderJob(report, pdf, workbook, pdf_options(config)))
     rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name,
-                                      previous_score=history[-1][1] if history else None))
+                                      previous_score=view.history[-1][1] if view.history else None))
     rows.licences.append(licence_row(customer, data, config))
     rows.expiry.extend(expiry_rows(customer, data, config))
     rows.findings.extend((customer.name, f) for f in report.findings if f.status != Status.PASS.value)
     rows.errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
-    return CustomerOutcome(customer.name, tenant_id, data.manifest.token_ok, data.manifest.token_reason,
-                           result_score, report.status_counts, pdf, workbook, _failing(results))
+    return CustomerOutcome(customer.name, customer.tenant_id.lower(), data.manifest.token_ok,
+                           data.manifest.token_reason, view.score, report.status_counts, pdf, workbook,
+                           _failing(view.results))
+
+
+def pdf_options(config: Config) -> PdfOptions:
+    return PdfOptions(evidence_rows=config.output.pdf_evidence_rows, appendix_rows=config.output.pdf_appendix_rows)
 
 
 def _failing(results: list[CheckResult]) -> dict[tuple[str, str], int]:

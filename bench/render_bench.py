@@ -3,8 +3,8 @@
 The customer report comes from the real pipeline, not from hand-built view-models: an in-process
 emulator (audit.demo.demo_environment) serves one demo customer (Contoso Retail, the first
 profile: E5, planted problems) resized to --guests/--assignments/--reviews; our collector reads
-it, audit.pipeline.evaluate_tenant evaluates it, audit.render.build.customer_report builds the
-CustomerReport exactly as the pipeline does. Then:
+it, audit.pipeline.customer_view evaluates it and builds the CustomerReport exactly as the nightly
+run does (drift, attachments, expiry figures); the PDF uses the default [output] options. Then:
 
   PDF       one cold render (fonts, templates, WeasyPrint's first layout), reported apart, then
             --renders timed renders; the figure is their median
@@ -31,16 +31,24 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import append_markdown, command_line, fmt_s, machine_facts, machine_line, peak_rss_mib, reset_peak_rss
+from _common import (
+    append_markdown,
+    command_line,
+    fmt_s,
+    machine_facts,
+    machine_line,
+    peak_rss_mib,
+    reset_peak_rss,
+)
 
-from audit.checks import SPECS, score
 from audit.collect.run import collect_all
 from audit.config import Config, new_run_id
 from audit.demo import demo_config, demo_environment
 from audit.graph.auth import load_credential
+from audit.history import list_runs
 from audit.models import Status
-from audit.pipeline import evaluate_tenant, tool_version
-from audit.render.build import RunInfo, customer_report
+from audit.pipeline import customer_view, pdf_options, tool_version
+from audit.render.build import RunInfo
 from audit.render.excel import write_customer_workbook, write_portfolio_workbook
 from audit.render.pdf import render_customer_pdf
 from audit.render.viewmodel import (
@@ -51,7 +59,7 @@ from audit.render.viewmodel import (
     LicenceRow,
     PortfolioReport,
 )
-from audit.snapshot.store import RunStore, sha256_file, write_json
+from audit.snapshot.store import RunStore, write_json
 
 KINDS = ("Access package assignment", "Access package assignment", "Access package assignment",
          "GDAP relationship", "Access review due")
@@ -75,8 +83,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def real_report(args: argparse.Namespace, data_dir: Path) -> tuple[CustomerReport, CustomerReport, dict[str, int]]:
-    """(PDF report, full report, sizes) of one demo customer, through collect → evaluate → build."""
+def real_report(args: argparse.Namespace, data_dir: Path) -> tuple[CustomerReport, Config, dict[str, int]]:
+    """(report, config, table sizes) of one demo customer, through collect → evaluate → view-model,
+    by the nightly run's own audit.pipeline.customer_view (drift, attachments, expiry figures included)."""
     now = datetime.now(UTC)
     with demo_environment(now=now, customers=1, seed=args.seed, guests_per_tenant=args.guests,
                           assignments_per_tenant=args.assignments, reviews_per_tenant=args.reviews,
@@ -86,17 +95,10 @@ def real_report(args: argparse.Namespace, data_dir: Path) -> tuple[CustomerRepor
         write_json(store.run_manifest_path, {"run_id": store.run_id, "collected_at": now.isoformat()})
         credential = load_credential(config.app.certificate_path, None, None)
         asyncio.run(collect_all(config, store, credential, now))
-    customer = config.customers[0]
-    tenant_id = customer.tenant_id.lower()
-    data, results = evaluate_tenant(config, store, tenant_id)
     info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
-    result_score = score(results, SPECS)
-    sha = sha256_file(store.manifest_path(tenant_id))
-    report = customer_report(customer, data, results, SPECS, result_score, sha, info)
-    full = customer_report(customer, data, results, SPECS, result_score, sha, info,
-                           evidence_limit=None, appendix_limit=None)
-    sizes = {name: frame.height for name, frame in data.tables.items()}
-    return report, full, sizes
+    view = customer_view(config, store, config.customers[0], info, list_runs(data_dir))
+    sizes = {name: frame.height for name, frame in view.data.tables.items()}
+    return view.report, config, sizes
 
 
 def _timed(call, repeats: int) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
@@ -150,14 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     findings: tuple[FindingView, ...] = ()
     with tempfile.TemporaryDirectory(prefix="render-bench-", dir=args.out) as scratch:
         started = time.perf_counter()
-        report, full, sizes = real_report(args, Path(scratch))
-        findings = tuple(f for f in full.findings if f.status != Status.PASS.value)
+        report, config, sizes = real_report(args, Path(scratch))
+        options = pdf_options(config)
+        findings = tuple(f for f in report.findings if f.status != Status.PASS.value)
         prepare = time.perf_counter() - started
     print(f"report built through the pipeline in {prepare:.1f} s: {sizes}", flush=True)
     if not args.skip_pdf:
         pdf_path = args.out / "customer.pdf"
         reset_peak_rss()
-        cold, warm = _timed(lambda: render_customer_pdf(report, pdf_path), args.renders)
+        cold, warm = _timed(lambda: render_customer_pdf(report, pdf_path, options), args.renders)
         pdf_rss = peak_rss_mib()
         pages = _pages(pdf_path)
         figures["pdf"] = {"cold_s": cold, "warm_s": warm, "median_s": median(warm), "pages": pages,
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{pdf_path.stat().st_size / 1024:.0f} KiB; peak RSS {pdf_rss:.0f} MiB | ≤ 1.5 s median | "
             f"{'**met**' if median(warm) <= 1.5 else '**missed**'} |")
         book_path = args.out / "customer.xlsx"
-        cold_b, warm_b = _timed(lambda: write_customer_workbook(full, book_path), args.renders)
+        cold_b, warm_b = _timed(lambda: write_customer_workbook(report, book_path), args.renders)
         figures["customer_workbook"] = {"cold_s": cold_b, "warm_s": warm_b}
         rows.append(f"| Customer workbook, same customer (full lists) | median {fmt_s(median(warm_b), 3)} of "
                     f"{args.renders}; cold {fmt_s(cold_b)} | | |")
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{command_line()}`", "",
         machine_line(facts, args.note or "Other processes were running on the machine during this run."), "",
         f"The customer report was built through the real pipeline (in-process emulator, collect, evaluate, "
-        f"customer_report) in {prepare:.1f} s; its tables: "
+        f"customer_view) in {prepare:.1f} s; its tables: "
         + ", ".join(f"{k} {v}" for k, v in sorted(sizes.items())) + ".", "",
         "| Figure | Measured | Target | Where it stands |",
         "|---|---|---|---|",

@@ -32,8 +32,10 @@ def test_hostile_strings_are_rendered_inert(tmp_path) -> None:
             guest["displayName"] = name
         tenant.authorization_policy["allowInvitesFrom"] = "<b>everyone</b>"
         config = demo_config(env.estate, env.server, env.certificate_path, tmp_path)
-        config = config.model_copy(update={"customers": (config.customers[0].model_copy(
-            update={"name": "../../<script>Evil</script> =cmd"}),)})
+        # The evidence appendix prints every guest's name, so the hostile ones reach the PDF's layout.
+        config = config.model_copy(update={
+            "customers": (config.customers[0].model_copy(update={"name": "../../<script>Evil</script> =cmd"}),),
+            "output": config.output.model_copy(update={"pdf_appendix_rows": 1000})})
         outcome = run(config, now=NOW)
 
     customer = outcome.customers[0]

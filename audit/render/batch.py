@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.render.excel import write_customer_workbook
-from audit.render.pdf import render_customer_pdf
+from audit.render.pdf import DEFAULT_PDF_OPTIONS, PdfOptions, render_customer_pdf
 from audit.render.viewmodel import CustomerReport
 from audit.snapshot.store import write_json
 
@@ -32,16 +32,18 @@ class RenderJob:
     report: CustomerReport           # every row: the PDF shows the first ones, the workbook all
     pdf: Path
     workbook: Path
+    pdf_options: PdfOptions = DEFAULT_PDF_OPTIONS
 
 
-def content_key(report: CustomerReport) -> str:
-    """What the file shows, minus when it was generated."""
-    return hashlib.sha256(repr(dataclasses.replace(report, generated_at=_EPOCH)).encode()).hexdigest()
+def content_key(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> str:
+    """What the files show, minus when they were generated."""
+    shown = repr((dataclasses.replace(report, generated_at=_EPOCH), options))
+    return hashlib.sha256(shown.encode()).hexdigest()
 
 
 def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> None:
     if do_pdf:
-        render_customer_pdf(job.report, job.pdf)
+        render_customer_pdf(job.report, job.pdf, job.pdf_options)
     if do_workbook:
         write_customer_workbook(job.report, job.workbook)
 
@@ -74,7 +76,7 @@ class Renderer:
             write_json(self._cache_path, self._cache)
 
     def submit(self, job: RenderJob) -> None:
-        key = content_key(job.report)
+        key = content_key(job.report, job.pdf_options)
         do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != key
         do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != key
         if not (do_pdf or do_workbook):

@@ -15,11 +15,17 @@ from audit.config import Config, Customer
 from audit.history import Drift
 from audit.models import CheckResult, CheckSpec, ResourceStatus, Severity, Status
 from audit.normalize import TenantData
-from audit.render.viewmodel import (Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
-                                    ResourceView, Table)
+from audit.render.viewmodel import (
+    Cell,
+    CustomerReport,
+    CustomerSummaryRow,
+    ExpiryRow,
+    FindingView,
+    LicenceRow,
+    ResourceView,
+    Table,
+)
 
-PDF_EVIDENCE_ROWS = 25       # the PDF shows this many evidence rows; the workbook has them all
-PDF_APPENDIX_ROWS = 60      # WeasyPrint lays out ~0.27 s per dense page (stack-notes.md)
 STATUS_ORDER = (Status.FAIL, Status.WARN, Status.ERROR, Status.MANUAL, Status.ACCEPTED, Status.ATTESTED,
                 Status.NOT_APPLICABLE, Status.PASS)
 SOURCES = {
@@ -43,7 +49,7 @@ class RunInfo:
     tool_version: str
 
 
-def evidence_table(rows: Sequence[Mapping[str, Any]], limit: int | None = PDF_EVIDENCE_ROWS) -> Table:
+def evidence_table(rows: Sequence[Mapping[str, Any]], limit: int | None = None) -> Table:
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
@@ -59,7 +65,7 @@ def _cell(value: Any) -> Cell:
 
 
 def finding_views(results: Iterable[CheckResult], specs: Mapping[str, CheckSpec],
-                  limit: int | None = PDF_EVIDENCE_ROWS) -> tuple[FindingView, ...]:
+                  limit: int | None = None) -> tuple[FindingView, ...]:
     order = {c: i for i, c in enumerate(specs)}
     views = [FindingView(
         check_id=r.check_id, versioned_id=specs[r.check_id].versioned_id, title=specs[r.check_id].title,
@@ -80,7 +86,7 @@ def _table(title: str, resource: str, frame: pl.DataFrame, columns: Mapping[str,
     return Table(title, tuple(columns.values()), rows, source=SOURCES.get(resource, resource), total=frame.height)
 
 
-def appendix(data: TenantData, limit: int | None = PDF_APPENDIX_ROWS) -> tuple[Table, ...]:
+def appendix(data: TenantData, limit: int | None = None) -> tuple[Table, ...]:
     t = data.tables
     out = []
     if "guests" in t:
@@ -132,11 +138,11 @@ def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
 
 def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],
                     specs: Mapping[str, CheckSpec], score: float | None, manifest_sha256: str, run: RunInfo, *,
-                    evidence_limit: int | None = PDF_EVIDENCE_ROWS,
-                    appendix_limit: int | None = PDF_APPENDIX_ROWS, drift: Drift | None = None,
+                    drift: Drift | None = None,
                     config: Config | None = None, attachments: Sequence[tuple[str, bytes]] = (),
                     history: Sequence[tuple[str, float | None]] = ()) -> CustomerReport:
-    """The view-model of one customer's report.
+    """The view-model of one customer's report, with every row: the workbook shows them all and the
+    PDF bounds its own tables (audit.render.pdf.PdfOptions).
 
     `config` names the MSSP access packages whose assignments are counted by time left at the
     collection time (no expiry figures without it). `attachments` are (file name, exact bytes)
@@ -153,7 +159,7 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
         customer=customer.name, tenant_id=customer.tenant_id, run_id=run.run_id,
         collected_at=data.manifest.collected_at, generated_at=run.generated_at, tool_version=run.tool_version,
         score=score, status_counts=counts, failed_by_severity=failing,
-        findings=finding_views(results, specs, evidence_limit), appendix=appendix(data, appendix_limit),
+        findings=finding_views(results, specs), appendix=appendix(data),
         resources=resource_views(data), granted_permissions=data.manifest.granted_roles,
         token_ok=data.manifest.token_ok, token_reason=data.manifest.token_reason, manifest_sha256=manifest_sha256,
         previous_run=drift.previous_run if drift else None, changes=changes_table(drift),

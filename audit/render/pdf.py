@@ -5,24 +5,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.models import Severity, Status
-from audit.render.build import PDF_APPENDIX_ROWS, PDF_EVIDENCE_ROWS
 from audit.render._charts import expiry_chart, severity_chart, trend_chart
 from audit.render.filenames import atomic_output
 from audit.render.templates import make_environment, ordered_keys, templates_dir
 from audit.render.viewmodel import CustomerReport, FindingView, Table
 
+if TYPE_CHECKING:
+    from jinja2 import Template
+
 TEMPLATE = "customer.html"
 PRODUCT_NAME = "mssp-audit"
 
-# WeasyPrint lays out ~0.27 s per dense page; the full lists live in the workbook.
-# The PDF shows the first rows of each table; the workbook, written from the same view-model,
-# has them all. WeasyPrint lays out ~0.27 s per dense page (stack-notes.md).
-MAX_TABLE_ROWS = PDF_APPENDIX_ROWS
-MAX_EVIDENCE_ROWS = PDF_EVIDENCE_ROWS
 MAX_CHANGE_ROWS = 200
 # Characters of 7.5 pt text across the text column: A4 portrait, and landscape (the appendix).
 PORTRAIT_BUDGET = 125.0
@@ -44,6 +42,29 @@ TREND_MIN_POINTS = 2
 
 
 @dataclass(frozen=True)
+class PdfOptions:
+    """How much of each table the PDF shows; the workbook, written from the same view-model, has every row.
+
+    WeasyPrint lays out ~0.25 s per dense page (BENCHMARKS.md), so the auditor's PDF stays short by
+    default: each finding with its first `evidence_rows` rows, and the evidence tables listed with
+    their row counts. `appendix_rows` > 0 adds a landscape appendix with that many rows per table.
+    """
+
+    evidence_rows: int = 10
+    appendix_rows: int = 0
+
+
+DEFAULT_PDF_OPTIONS = PdfOptions()
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    title: str
+    source: str | None
+    rows: int
+
+
+@dataclass(frozen=True)
 class AttachedFile:
     name: str
     size: int
@@ -55,7 +76,7 @@ def attached_files(report: CustomerReport) -> list[AttachedFile]:
             for name, content in report.attachments]
 
 
-def bounded(table: Table, limit: int = MAX_TABLE_ROWS) -> Table:
+def bounded(table: Table, limit: int) -> Table:
     """The first `limit` rows, with `total` kept so the PDF can say what was left out."""
     if len(table.rows) <= limit:
         return table
@@ -105,12 +126,12 @@ def status_class(status: str) -> str:
     return "status-" + "".join(ch for ch in status.lower() if ch.isalnum() or ch == "_")
 
 
-def _bounded_finding(finding: FindingView) -> FindingView:
-    return replace(finding, evidence=bounded(finding.evidence, MAX_EVIDENCE_ROWS))
+def _bounded_finding(finding: FindingView, rows: int) -> FindingView:
+    return replace(finding, evidence=bounded(finding.evidence, rows))
 
 
-def build_context(report: CustomerReport) -> dict[str, Any]:
-    findings = tuple(_bounded_finding(f) for f in report.findings)
+def build_context(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> dict[str, Any]:
+    findings = tuple(_bounded_finding(f, options.evidence_rows) for f in report.findings)
     return {
         "product": PRODUCT_NAME,
         "report": report,
@@ -118,7 +139,8 @@ def build_context(report: CustomerReport) -> dict[str, Any]:
         # forty full ERROR blocks repeating it would bury that reason, so they go in the brief table.
         "findings_full": [f for f in findings if f.status in FULL_BLOCK_STATUSES and report.token_ok],
         "findings_brief": [f for f in findings if f.status not in FULL_BLOCK_STATUSES or not report.token_ok],
-        "appendix": [bounded(t) for t in report.appendix],
+        "appendix": [bounded(t, options.appendix_rows) for t in report.appendix] if options.appendix_rows else [],
+        "inventory": [InventoryRow(t.title, t.source, max(t.total or 0, len(t.rows))) for t in report.appendix],
         "changes": bounded(report.changes, MAX_CHANGE_ROWS) if report.changes is not None else None,
         "status_order": ordered_keys(report.status_counts, (s.value for s in Status)),
         "severity_order": ordered_keys(report.failed_by_severity, (s.value for s in Severity)),
@@ -128,22 +150,28 @@ def build_context(report: CustomerReport) -> dict[str, Any]:
         "attachments": attached_files(report),
         "status_class": status_class,
         "column_widths": column_widths,
-        "max_table_rows": MAX_TABLE_ROWS,
+        "max_table_rows": options.appendix_rows,
         "wide_budget": LANDSCAPE_BUDGET,
     }
 
 
-def render_customer_html(report: CustomerReport) -> str:
+@cache
+def _template() -> Template:
+    """Compiled once per process: compiling the report template costs more than rendering it."""
+    return make_environment().get_template(TEMPLATE)
+
+
+def render_customer_html(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> str:
     """The HTML handed to WeasyPrint; exposed so tests can look at it without laying out a PDF."""
-    return make_environment().get_template(TEMPLATE).render(build_context(report))
+    return _template().render(build_context(report, options))
 
 
-def render_customer_pdf(report: CustomerReport, path: Path) -> Path:
+def render_customer_pdf(report: CustomerReport, path: Path, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> Path:
     """Write the customer's audit report to `path` atomically and return `path`."""
     # Imported here: WeasyPrint loads pango/harfbuzz on import, which workbook-only callers never need.
     from weasyprint import HTML, Attachment
 
-    html = render_customer_html(report)
+    html = render_customer_html(report, options)
     document = HTML(string=html, base_url=str(templates_dir()) + "/")
     # "Data": the files the report's tables and figures were derived from (ISO 32000-2, 7.11.3).
     attachments = [Attachment(string=content, name=name, description=ATTACHMENT_DESCRIPTIONS.get(name, ""),

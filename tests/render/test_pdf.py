@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from audit.render import pdf as pdf_module
-from audit.render.pdf import MAX_TABLE_ROWS, render_customer_html, render_customer_pdf
+from audit.render.pdf import FULL_BLOCK_STATUSES, PdfOptions, render_customer_html, render_customer_pdf
 from audit.render.viewmodel import CustomerReport
 
 from . import factories
@@ -58,16 +58,21 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return _render(factories.customer_report(hostile=True), tmp_path_factory.mktemp("pdf") / "hostile.pdf")
 
 
-def test_the_report_names_the_customer_and_every_requirement(normal: Rendered) -> None:
+def test_the_report_names_the_customer_and_every_check(normal: Rendered) -> None:
     text = _flat(" ".join(normal.pages))
     assert len(normal.pages) > 1
     assert "Contoso Pharmaceuticals Ltd" in text
     assert "Delegated-access audit" in text
     assert factories.RUN_ID in text and factories.TENANT_ID in text
-    for requirement in factories.REQUIREMENTS.values():
-        assert requirement in text
+    findings = factories.findings(hostile=False)
+    # Findings that need attention in full (requirement, summary); the others one line each, by title.
+    for finding in findings:
+        assert finding.title in text
+        if finding.status in FULL_BLOCK_STATUSES:
+            assert finding.requirement in text and finding.summary in text
+    assert {f.status for f in findings} - FULL_BLOCK_STATUSES, "the brief table is exercised too"
     assert "Only HTTP GET requests were made" in text
-    assert "showing 25 of 260 — the full list is in the workbook" in text
+    assert "showing 10 of 260 — the full list is in the workbook" in text
 
 
 def test_every_page_has_the_page_n_of_m_footer(normal: Rendered) -> None:
@@ -90,8 +95,7 @@ def test_contents_point_at_the_pages_that_hold_the_sections(normal: Rendered) ->
 def test_bookmarks_cover_sections_and_findings(normal: Rendered) -> None:
     titles = _outline_titles(normal.reader.outline)
     top = [t for depth, t in titles if depth == 0]
-    assert top == ["Executive summary", "Changes since the previous run", "Findings", "Evidence appendix",
-                   "Methodology and provenance"]
+    assert top == ["Executive summary", "Changes since the previous run", "Findings", "Methodology and provenance"]
     nested = " ".join(t for depth, t in titles if depth > 0)
     for finding in factories.findings(hostile=False):
         assert finding.versioned_id in nested
@@ -145,13 +149,33 @@ def test_summary_counts_every_status_and_draws_a_vector_chart() -> None:
     assert "<img" not in html and "<script" not in html
 
 
-def test_long_tables_are_bounded_for_the_pdf() -> None:
-    report = factories.customer_report(guests=MAX_TABLE_ROWS + 50)
+def test_by_default_the_evidence_tables_are_listed_with_their_row_counts_not_printed() -> None:
+    report = factories.customer_report(guests=120)
     context = pdf_module.build_context(report)
-    guests = context["appendix"][0]
-    assert len(guests.rows) == MAX_TABLE_ROWS and guests.total == MAX_TABLE_ROWS + 50
+    assert context["appendix"] == []
+    assert [(row.title, row.rows) for row in context["inventory"]] == [
+        (t.title, max(t.total or 0, len(t.rows))) for t in report.appendix]
     html = render_customer_html(report)
-    assert f"showing {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 50} — the full list is in the workbook" in html
+    inventory = _flat(html[html.index('id="evidence-tables"'):html.index("What was collected")])
+    guests = report.appendix[0]
+    assert f"{guests.title}</td>" in inventory and ">120<" in inventory
+    assert 'id="appendix"' not in html
+
+
+def test_the_appendix_when_asked_for_is_bounded_and_says_so(tmp_path: Path) -> None:
+    options = PdfOptions(evidence_rows=5, appendix_rows=30)
+    report = factories.customer_report(guests=80)
+    context = pdf_module.build_context(report, options)
+    guests = context["appendix"][0]
+    assert len(guests.rows) == 30 and guests.total == 80
+    assert all(len(f.evidence.rows) <= 5 for f in context["findings_full"])
+    reader = PdfReader(render_customer_pdf(report, tmp_path / "appendix.pdf", options))
+    text = _flat(" ".join(_text(reader)))
+    assert "showing 30 of 80 — the full list is in the workbook" in text
+    assert "showing 5 of 260 — the full list is in the workbook" in text
+    top = [t for depth, t in _outline_titles(reader.outline) if depth == 0]
+    assert top == ["Executive summary", "Changes since the previous run", "Findings", "Evidence appendix",
+                   "Methodology and provenance"]
 
 
 def test_the_pdf_is_pdf_a_3b_and_carries_the_evidence_byte_for_byte(normal: Rendered) -> None:
