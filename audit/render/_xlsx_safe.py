@@ -66,7 +66,8 @@ _PLAIN = CellStyle()
 
 def clean_text(text: str) -> str:
     """`text` without XML-illegal characters, cut to what one Excel cell holds."""
-    text = _XML_ILLEGAL.sub("", text)
+    if not text.isprintable():       # every XML-illegal character is unprintable: the common case skips the regex
+        text = _XML_ILLEGAL.sub("", text)
     if len(text) > EXCEL_MAX_CELL_CHARS:
         text = text[: EXCEL_MAX_CELL_CHARS - 1] + "…"
     return text
@@ -124,7 +125,7 @@ def value_cell(ws: WriteOnlyWorksheet, value: Any, style: CellStyle | None = Non
     """
     value = excel_value(value)
     if isinstance(value, str):
-        return text_cell(ws, value, style)
+        return _string_cell(ws, value, style)
     fmt = None
     if isinstance(value, datetime | date) and (style is None or style.number_format is None):
         fmt = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
@@ -137,7 +138,10 @@ def value_cell(ws: WriteOnlyWorksheet, value: Any, style: CellStyle | None = Non
 
 def text_cell(ws: WriteOnlyWorksheet, text: str, style: CellStyle | None = None) -> Any:
     """A string cell holding exactly `text` (cleaned); never a formula."""
-    text = clean_text(text)
+    return _string_cell(ws, clean_text(text), style)
+
+
+def _string_cell(ws: WriteOnlyWorksheet, text: str, style: CellStyle | None) -> Any:
     if style is None and not text.startswith(FORMULA_TRIGGERS):
         return text
     cell = WriteOnlyCell(ws)
