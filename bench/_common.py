@@ -9,6 +9,7 @@ import resource
 import shlex
 import subprocess
 import sys
+import sysconfig
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
@@ -44,11 +45,21 @@ def machine_facts() -> dict[str, str]:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": _run(["nproc"]) or str(os.cpu_count()),
         "memory": mem + " (free -h: total, used)",
-        "python": platform.python_version(),
+        "python": f"{platform.python_version()} ({_python_build()})",
         "cpu": _cpu_model(),
         "load": load,
         "commit": commit + (" + uncommitted changes" if dirty else ""),
     }
+
+
+def _python_build() -> str:
+    """Where the interpreter comes from: a distribution build (PGO + LTO) runs our code ~30 % faster
+    than a default pyenv build, so the figures name it."""
+    base = Path(sys.base_prefix)
+    if str(base) == "/usr":
+        return "distribution build, /usr/bin/python3"
+    optimised = "--enable-optimizations" in str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    return f"{base}, {'PGO build' if optimised else 'built without --enable-optimizations'}"
 
 
 def _cpu_model() -> str:
