@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import signal
@@ -89,6 +90,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                    help="python of the venv bench/setup-sdk.sh made")
     p.add_argument("--tenant-concurrency", type=int, default=None, help="[collect] tenant_concurrency (default: config's)")
     p.add_argument("--requests-per-tenant", type=int, default=None, help="[collect] requests_per_tenant")
+    p.add_argument("--profile-collect", type=Path, default=None,
+                   help="write cProfile stats of the collection here (its timings are then not figures)")
     p.add_argument("--out", type=Path, required=True, help="working directory for this run (created)")
     p.add_argument("--append", type=Path, default=None, help="append the markdown section to this file")
     p.add_argument("--label", default="", help="e.g. 'smoke' or 'full'; goes into the section title")
@@ -184,7 +187,7 @@ def bench_config(info: dict[str, Any], data_dir: Path, args: argparse.Namespace)
 
 
 # -- stages ---------------------------------------------------------------------------------------
-def stage_collect(config: Config, store: RunStore, emulator: Emulator) -> dict[str, Any]:
+def stage_collect(config: Config, store: RunStore, emulator: Emulator, profile: Path | None = None) -> dict[str, Any]:
     now = datetime.now(UTC)
     write_json(store.run_manifest_path, {"schema": "mssp-audit/run/1", "run_id": store.run_id,
                                          "collected_at": now.isoformat(), "started_at": now.isoformat(),
@@ -194,7 +197,12 @@ def stage_collect(config: Config, store: RunStore, emulator: Emulator) -> dict[s
     emulator_cpu, cpu = emulator.cpu(), time.process_time()
     started = time.perf_counter()
     # No worker processes here: VmHWM covers it, and no sampler thread competes for the GIL.
-    manifests = asyncio.run(collect_all(config, store, credential, now))
+    if profile is None:
+        manifests = asyncio.run(collect_all(config, store, credential, now))
+    else:   # cProfile slows the collector about twice over: the wall time of a profiled run is not a figure
+        with cProfile.Profile() as profiler:
+            manifests = asyncio.run(collect_all(config, store, credential, now))
+        profiler.dump_stats(profile)
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     emulator_cpu_after = emulator.cpu()
@@ -458,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulator ready: {len(info['customers'])} customers in {info['generated_s']:.1f} s", flush=True)
         config = bench_config(info, args.out / "data", args)
         store = RunStore(config.output.data_dir, new_run_id(datetime.now(UTC).isoformat()))
-        collect = stage_collect(config, store, emulator)
+        collect = stage_collect(config, store, emulator, args.profile_collect)
         collect["tenant_concurrency"] = config.collect.tenant_concurrency
         collect["requests_per_tenant"] = config.collect.requests_per_tenant
         print(f"collected {collect['tenants']} tenants in {collect['wall_s']:.2f} s", flush=True)

@@ -42,11 +42,21 @@ def targets(config: Config) -> list[Target]:
     return out
 
 
-def http_client(config: Config) -> httpx.AsyncClient:
-    context = ssl.create_default_context(cafile=str(config.cloud.ca_bundle) if config.cloud.ca_bundle else None)
-    limits = httpx.Limits(max_connections=config.collect.tenant_concurrency * 2,
-                          max_keepalive_connections=config.collect.tenant_concurrency * 2)
-    return httpx.AsyncClient(verify=context, trust_env=False, limits=limits,
+def tls_context(config: Config) -> ssl.SSLContext:
+    """Built once per run: loading the CA bundle is the expensive part of a client."""
+    return ssl.create_default_context(cafile=str(config.cloud.ca_bundle) if config.cloud.ca_bundle else None)
+
+
+def http_client(config: Config, context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    """One tenant's connection pool, sized to the requests it may have in flight.
+
+    One pool per tenant, not one for the run: httpcore scans every pooled connection and every
+    queued request each time a request starts or ends, which cost a third of the collector's CPU
+    with one shared pool (bench/run.py --profile-collect).
+    """
+    size = config.collect.requests_per_tenant
+    return httpx.AsyncClient(verify=context or tls_context(config), trust_env=False,
+                             limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
                              timeout=httpx.Timeout(config.collect.timeout_seconds))
 
 
@@ -56,31 +66,32 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
     chosen = list(only) if only is not None else targets(config)
     gate = asyncio.Semaphore(config.collect.tenant_concurrency)
     results: dict[str, TenantManifest] = {}
-    async with http_client(config) as http:
-        async def one(target: Target) -> None:
-            async with gate:
-                tokens = TokenProvider(tenant_id=target.tenant_id, client_id=config.app.client_id,
-                                       credential=credential, authority_host=config.cloud.authority,
-                                       scope=config.cloud.scope, ca_bundle=config.cloud.ca_bundle)
-                try:
-                    client = GraphClient(base_url=config.cloud.base_url, tokens=tokens, http=http,
-                                         concurrency=config.collect.requests_per_tenant,
-                                         max_retries=config.collect.max_retries)
-                    collector = TenantCollector(store=store, tenant_id=target.tenant_id, customer=target.name,
-                                                specs=target.specs, client=client, tokens=tokens,
-                                                collected_at=collected_at,
-                                                previous=store.read_tenant_manifest(target.tenant_id))
-                    manifest = await collector.run()
-                except Exception as exc:  # a bug in one tenant must not cost the others their evidence
-                    log.exception("tenant %s: collection crashed", target.tenant_id)
-                    manifest = TenantManifest(target.tenant_id, target.name, collected_at, False,
-                                              f"collection crashed: {type(exc).__name__}")
-                    store.write_tenant_manifest(manifest)
-                finally:
-                    tokens.close()
-            results[target.tenant_id] = manifest
-            if on_done:
-                on_done(manifest)
+    context = tls_context(config)
 
-        await asyncio.gather(*(one(t) for t in chosen))
+    async def one(target: Target) -> None:
+        async with gate, http_client(config, context) as http:
+            tokens = TokenProvider(tenant_id=target.tenant_id, client_id=config.app.client_id,
+                                   credential=credential, authority_host=config.cloud.authority,
+                                   scope=config.cloud.scope, ca_bundle=config.cloud.ca_bundle)
+            try:
+                client = GraphClient(base_url=config.cloud.base_url, tokens=tokens, http=http,
+                                     concurrency=config.collect.requests_per_tenant,
+                                     max_retries=config.collect.max_retries)
+                collector = TenantCollector(store=store, tenant_id=target.tenant_id, customer=target.name,
+                                            specs=target.specs, client=client, tokens=tokens,
+                                            collected_at=collected_at,
+                                            previous=store.read_tenant_manifest(target.tenant_id))
+                manifest = await collector.run()
+            except Exception as exc:  # a bug in one tenant must not cost the others their evidence
+                log.exception("tenant %s: collection crashed", target.tenant_id)
+                manifest = TenantManifest(target.tenant_id, target.name, collected_at, False,
+                                          f"collection crashed: {type(exc).__name__}")
+                store.write_tenant_manifest(manifest)
+            finally:
+                tokens.close()
+        results[target.tenant_id] = manifest
+        if on_done:
+            on_done(manifest)
+
+    await asyncio.gather(*(one(t) for t in chosen))
     return results
