@@ -215,7 +215,7 @@ def stage_collect(config: Config, store: RunStore, emulator: Emulator, profile: 
 
 
 # Names audit.pipeline.evaluate_and_render looks up at call time: wrapped to time each part, so the
-# benchmark measures whatever the pipeline does now (in-process renders or render_customers' pool).
+# benchmark measures whatever the pipeline does now (the Renderer pool included).
 PORTFOLIO_ROWS: dict[str, int] = {}
 TIMED = ("evaluate_tenant", "customer_report", "render_customers", "render_customer_pdf",
          "write_customer_workbook", "write_portfolio_workbook", "write_findings_csv")
@@ -430,7 +430,7 @@ def markdown(args: argparse.Namespace, facts: dict[str, str], info: dict[str, An
                 ]
             rows = later["expiry_rows"]
             lines += [
-                f"| View-models (customer_report ×2 per customer) | {fmt_s(later['viewmodel_s'])} | | |",
+                f"| View-models (customer_report, one per customer) | {fmt_s(later['viewmodel_s'])} | | |",
                 (f"| Portfolio workbook | {fmt_s(later['portfolio_s'])} ({'?' if rows is None else f'{rows:,}'} "
                  "expiry rows) | ≤ 20 s at 100,000 rows (bench/render_bench.py) | |"),
                 f"| evaluate_and_render, whole | {fmt_s(later['wall_s'])} | | |",
