@@ -17,8 +17,11 @@ from audit.render.viewmodel import CustomerReport, FindingView, Table
 
 if TYPE_CHECKING:
     from jinja2 import Template
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
 
 TEMPLATE = "customer.html"
+STYLESHEET = "report.css"
 PRODUCT_NAME = "mssp-audit"
 
 MAX_CHANGE_ROWS = 200
@@ -130,10 +133,12 @@ def _bounded_finding(finding: FindingView, rows: int) -> FindingView:
     return replace(finding, evidence=bounded(finding.evidence, rows))
 
 
-def build_context(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> dict[str, Any]:
+def build_context(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS, *,
+                  link_stylesheet: bool = True) -> dict[str, Any]:
     findings = tuple(_bounded_finding(f, options.evidence_rows) for f in report.findings)
     return {
         "product": PRODUCT_NAME,
+        "link_stylesheet": link_stylesheet,
         "report": report,
         # An unreachable tenant errs on every check for one reason, said once in the summary box:
         # forty full ERROR blocks repeating it would bury that reason, so they go in the brief table.
@@ -161,9 +166,24 @@ def _template() -> Template:
     return make_environment().get_template(TEMPLATE)
 
 
-def render_customer_html(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> str:
-    """The HTML handed to WeasyPrint; exposed so tests can look at it without laying out a PDF."""
-    return _template().render(build_context(report, options))
+@cache
+def _stylesheet() -> tuple[CSS, FontConfiguration]:
+    """report.css parsed once per process, with the font configuration it and every render share."""
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    return CSS(filename=str(templates_dir() / STYLESHEET), font_config=fonts), fonts
+
+
+def render_customer_html(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS, *,
+                         link_stylesheet: bool = True) -> str:
+    """The HTML handed to WeasyPrint; exposed so tests can look at it without laying out a PDF.
+
+    With `link_stylesheet` it links report.css and stands on its own; the PDF renderer passes the
+    parsed stylesheet instead.
+    """
+    return _template().render(build_context(report, options, link_stylesheet=link_stylesheet))
 
 
 def render_customer_pdf(report: CustomerReport, path: Path, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> Path:
@@ -171,14 +191,16 @@ def render_customer_pdf(report: CustomerReport, path: Path, options: PdfOptions 
     # Imported here: WeasyPrint loads pango/harfbuzz on import, which workbook-only callers never need.
     from weasyprint import HTML, Attachment
 
-    html = render_customer_html(report, options)
+    html = render_customer_html(report, options, link_stylesheet=False)
+    stylesheet, fonts = _stylesheet()
     document = HTML(string=html, base_url=str(templates_dir()) + "/")
     # "Data": the files the report's tables and figures were derived from (ISO 32000-2, 7.11.3).
     attachments = [Attachment(string=content, name=name, description=ATTACHMENT_DESCRIPTIONS.get(name, ""),
                               created=report.generated_at, modified=report.generated_at, relationship="Data")
                    for name, content in report.attachments]
     with atomic_output(path) as tmp:
-        document.write_pdf(tmp, pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_unique_associated_files)
+        document.write_pdf(tmp, stylesheets=[stylesheet], font_config=fonts, pdf_variant=PDF_VARIANT,
+                           attachments=attachments, finisher=_unique_associated_files)
     return path
 
 
