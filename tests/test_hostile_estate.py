@@ -35,15 +35,19 @@ def test_hostile_strings_are_rendered_inert(tmp_path) -> None:
         # The evidence appendix prints every guest's name, so the hostile ones reach the PDF's layout.
         config = config.model_copy(update={
             "customers": (config.customers[0].model_copy(update={"name": "../../<script>Evil</script> =cmd"}),),
-            "output": config.output.model_copy(update={"pdf_appendix_rows": 1000})})
+            "output": config.output.model_copy(update={"pdf_appendix_rows": 1000, "pdf_evidence_rows": 3})})
         outcome = run(config, now=NOW)
 
     customer = outcome.customers[0]
     reports = outcome.root / "reports"
     assert customer.pdf.parent == reports and customer.workbook.parent == reports
     assert ".." not in customer.pdf.name and "/" not in customer.pdf.name and "<" not in customer.pdf.name
-    text = " ".join(page.extract_text() for page in PdfReader(customer.pdf).pages)
+    reader = PdfReader(customer.pdf)
+    text = " ".join(page.extract_text() for page in reader.pages)
     assert "<script>alert(1)</script>" in text           # shown as text, never interpreted
+    # [output] reaches the PDF: three evidence rows under a finding, and the appendix.
+    assert re.search(r"showing 3 of \d+ — the full list is in the workbook", " ".join(text.split()))
+    assert "Evidence appendix" in [item.title for item in reader.outline if not isinstance(item, list)]
     assert "<b>everyone</b>" in text
 
     for path in (customer.workbook, outcome.portfolio):

@@ -84,6 +84,8 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
                 manifest = await collector.run()
             except Exception as exc:  # a bug in one tenant must not cost the others their evidence
                 log.exception("tenant %s: collection crashed", target.tenant_id)
+                while isinstance(exc, ExceptionGroup) and exc.exceptions:   # from the tenant's task group
+                    exc = exc.exceptions[0]
                 manifest = TenantManifest(target.tenant_id, target.name, collected_at, False,
                                           f"collection crashed: {type(exc).__name__}")
                 store.write_tenant_manifest(manifest)

@@ -92,7 +92,11 @@ class TenantCollector:
             finally:
                 finished[spec.name].set()
 
-        await asyncio.gather(*(collect_after_parent(spec) for spec in todo))
+        # A task group, not gather: should one resource crash, its siblings are cancelled before the
+        # tenant's HTTP client is closed under them, and none records into the crash manifest.
+        async with asyncio.TaskGroup() as group:
+            for spec in todo:
+                group.create_task(collect_after_parent(spec))
         return self.manifest()
 
     async def _collect(self, spec: ResourceSpec) -> None:

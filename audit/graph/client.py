@@ -102,7 +102,7 @@ def _decode(response: httpx.Response) -> Any:
 
 
 class GraphClient:
-    """Graph for one tenant. `http` is shared by all tenants (one connection pool, global limit)."""
+    """Graph for one tenant, over that tenant's own connection pool `http` (audit.collect.run.http_client)."""
 
     def __init__(self, *, base_url: str, tokens: TokenProvider, http: httpx.AsyncClient,
                  concurrency: int = 4, max_retries: int = 6) -> None:

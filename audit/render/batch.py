@@ -35,10 +35,17 @@ class RenderJob:
     pdf_options: PdfOptions = DEFAULT_PDF_OPTIONS
 
 
-def content_key(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> str:
-    """What the files show, minus when they were generated."""
+def content_key(report: CustomerReport, options: PdfOptions | None = None) -> str:
+    """What a file shows, minus when it was generated: the workbook's key is the report's, the PDF's
+    also covers the options that bound its tables."""
     shown = repr((dataclasses.replace(report, generated_at=_EPOCH), options))
     return hashlib.sha256(shown.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Keys:
+    pdf: str
+    workbook: str
 
 
 def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> None:
@@ -60,7 +67,7 @@ class Renderer:
             self._cache = {}
         self._workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: list[tuple[Future[None], RenderJob, str, bool, bool]] = []
+        self._pending: list[tuple[Future[None], RenderJob, _Keys, bool, bool]] = []
         self.written = 0
 
     def __enter__(self) -> Renderer:
@@ -76,9 +83,9 @@ class Renderer:
             write_json(self._cache_path, self._cache)
 
     def submit(self, job: RenderJob) -> None:
-        key = content_key(job.report, job.pdf_options)
-        do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != key
-        do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != key
+        key = _Keys(content_key(job.report, job.pdf_options), content_key(job.report))
+        do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != key.pdf
+        do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != key.workbook
         if not (do_pdf or do_workbook):
             return
         if self._workers <= 1:
@@ -98,9 +105,9 @@ class Renderer:
             future.result()
             self._done(job, key, do_pdf, do_workbook)
 
-    def _done(self, job: RenderJob, key: str, do_pdf: bool, do_workbook: bool) -> None:
+    def _done(self, job: RenderJob, key: _Keys, do_pdf: bool, do_workbook: bool) -> None:
         if do_pdf:
-            self._cache[job.pdf.name] = key
+            self._cache[job.pdf.name] = key.pdf
         if do_workbook:
-            self._cache[job.workbook.name] = key
+            self._cache[job.workbook.name] = key.workbook
         self.written += int(do_pdf) + int(do_workbook)

@@ -129,11 +129,11 @@ def appendix(data: TenantData, limit: int | None = None) -> tuple[Table, ...]:
 
 
 def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
-    records = dict(data.manifest.resources)
+    records = {name: (r, False) for name, r in data.manifest.resources.items()}
     if data.partner is not None:
-        records.update({k: v for k, v in data.partner.resources.items()})
-    return tuple(ResourceView(r.name, r.endpoint, r.status.value, r.reason, r.items, r.requests, r.sha256)
-                 for r in sorted(records.values(), key=lambda r: r.name))
+        records.update({name: (r, True) for name, r in data.partner.resources.items()})
+    return tuple(ResourceView(r.name, r.endpoint, r.status.value, r.reason, r.items, r.requests, r.sha256, partner)
+                 for r, partner in sorted(records.values(), key=lambda pair: pair[0].name))
 
 
 def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],

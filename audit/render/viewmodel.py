@@ -57,6 +57,7 @@ class ResourceView:
     items: int
     requests: int
     sha256: str
+    partner: bool = False    # read from the MSSP's partner tenant: its hash is not in the customer's manifest
 
 
 @dataclass(frozen=True)
