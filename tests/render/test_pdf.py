@@ -227,3 +227,13 @@ def test_one_run_gives_a_note_instead_of_a_trend_and_missing_assignments_say_so(
 def test_an_unreachable_tenant_is_not_called_all_clear() -> None:
     html = render_customer_html(factories.customer_report(token_ok=False))
     assert "No check failed, warned or ended in error." not in html
+
+
+def test_an_unreachable_tenant_states_its_reason_once_not_on_every_result() -> None:
+    report = factories.customer_report(token_ok=False)
+    html = render_customer_html(report)
+    reason = report.token_reason
+    assert reason and html.count(reason) <= 2          # the summary's alert and the methodology's token line
+    assert 'class="brief-reason"' not in html
+    reachable = render_customer_html(factories.customer_report())
+    assert 'class="brief-reason"' in reachable          # other results keep their own reasons
