@@ -67,6 +67,13 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
         (run_dir,) = (killed_dir / "runs").iterdir()
         assert read_json(run_dir / "run.json")["status"] == "collecting"
 
+        # Requests the killed process had in flight still reach the emulator's log for a moment
+        # (40 ms latency, up to 32 of them): let it settle so they are not counted as the resume's.
+        settled, seen = time.monotonic(), len(env.server.request_log)
+        while time.monotonic() - settled < 0.5:
+            time.sleep(0.05)
+            if len(env.server.request_log) != seen:
+                settled, seen = time.monotonic(), len(env.server.request_log)
         env.server.request_log.clear()
         resumed = subprocess.run(cli("run", "--config", str(killed_cfg), "--resume", run_dir.name),
                                  capture_output=True, text=True, timeout=300)
