@@ -21,38 +21,17 @@ from audit.config import Config, Customer, new_run_id
 from audit.deliver.mail import Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
-from audit.history import (
-    Drift,
-    RunEntry,
-    apply_retention,
-    compute_drift,
-    list_runs,
-    previous_run,
-    score_history,
-)
+from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
 from audit.models import CheckResult, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant, write_normalized
 from audit.render.batch import Renderer, RenderJob
-from audit.render.build import (
-    RunInfo,
-    customer_report,
-    expiry_rows,
-    licence_row,
-    summary_row,
-)
+from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
 from audit.render.csv_out import write_findings_csv
 from audit.render.excel import write_portfolio_workbook
 from audit.render.filenames import safe_filename
 from audit.render.pdf import PdfOptions
-from audit.render.viewmodel import (
-    CustomerReport,
-    CustomerSummaryRow,
-    ExpiryRow,
-    FindingView,
-    LicenceRow,
-    PortfolioReport,
-    ResourceView,
-)
+from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
+                                    PortfolioReport, ResourceView)
 from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
 
 log = logging.getLogger("audit.pipeline")

@@ -31,15 +31,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import (
-    append_markdown,
-    command_line,
-    fmt_s,
-    machine_facts,
-    machine_line,
-    peak_rss_mib,
-    reset_peak_rss,
-)
+from _common import append_markdown, command_line, fmt_s, machine_facts, machine_line, peak_rss_mib, reset_peak_rss
 
 from audit.collect.run import collect_all
 from audit.config import Config, new_run_id

@@ -15,16 +15,8 @@ from audit.config import Config, Customer
 from audit.history import Drift
 from audit.models import CheckResult, CheckSpec, ResourceStatus, Severity, Status
 from audit.normalize import TenantData
-from audit.render.viewmodel import (
-    Cell,
-    CustomerReport,
-    CustomerSummaryRow,
-    ExpiryRow,
-    FindingView,
-    LicenceRow,
-    ResourceView,
-    Table,
-)
+from audit.render.viewmodel import (Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
+                                    ResourceView, Table)
 
 STATUS_ORDER = (Status.FAIL, Status.WARN, Status.ERROR, Status.MANUAL, Status.ACCEPTED, Status.ATTESTED,
                 Status.NOT_APPLICABLE, Status.PASS)
