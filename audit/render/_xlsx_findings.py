@@ -41,11 +41,6 @@ FINDING_COLUMNS: tuple[Column, ...] = (
 FINDING_STATUS_COLUMN = 5   # 1-based, within FINDING_COLUMNS
 
 
-def evidence_count(finding: FindingView) -> int:
-    table = finding.evidence
-    return table.total if table.truncated and table.total is not None else len(table.rows)
-
-
 def finding_values(finding: FindingView) -> list[Any]:
     return [
         finding.versioned_id,
@@ -57,7 +52,7 @@ def finding_values(finding: FindingView) -> list[Any]:
         finding.reason,
         finding.requirement,
         finding.remediation,
-        evidence_count(finding),
+        finding.evidence.row_count,
         "; ".join(finding.references),
         "; ".join(f"{framework} {control}" for framework, control in finding.frameworks),
     ]

@@ -38,8 +38,12 @@ class RenderJob:
 def content_key(report: CustomerReport, options: PdfOptions | None = None) -> str:
     """What a file shows, minus when it was generated: the workbook's key is the report's, the PDF's
     also covers the options that bound its tables."""
-    shown = repr((dataclasses.replace(report, generated_at=_EPOCH), options))
-    return hashlib.sha256(shown.encode()).hexdigest()
+    key = hashlib.sha256(repr(dataclasses.replace(report, generated_at=_EPOCH)).encode()).hexdigest()
+    return key if options is None else _with_options(key, options)
+
+
+def _with_options(report_key: str, options: PdfOptions) -> str:
+    return hashlib.sha256(f"{report_key} {options!r}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ class Renderer:
             write_json(self._cache_path, self._cache)
 
     def submit(self, job: RenderJob) -> None:
-        key = _Keys(content_key(job.report, job.pdf_options), content_key(job.report))
+        workbook_key = content_key(job.report)      # one pass over the report serves both keys
+        key = _Keys(_with_options(workbook_key, job.pdf_options), workbook_key)
         do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != key.pdf
         do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != key.workbook
         if not (do_pdf or do_workbook):

@@ -27,7 +27,6 @@ def write_findings_csv(rows: Iterable[tuple[str, FindingView]], path: Path) -> P
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(COLUMNS)
         for customer, f in rows:
-            total = f.evidence.total if f.evidence.total is not None else len(f.evidence.rows)
             writer.writerow([inert(v) for v in (customer, f.versioned_id, f.title, f.area, f.severity, f.status,
-                                                f.summary, f.reason, total)])
+                                                f.summary, f.reason, f.evidence.row_count)])
     return path

@@ -83,7 +83,7 @@ def bounded(table: Table, limit: int) -> Table:
     """The first `limit` rows, with `total` kept so the PDF can say what was left out."""
     if len(table.rows) <= limit:
         return table
-    return replace(table, rows=table.rows[:limit], total=max(table.total or 0, len(table.rows)))
+    return replace(table, rows=table.rows[:limit], total=table.row_count)
 
 
 def _text_need(value: Any) -> int:
@@ -145,7 +145,7 @@ def build_context(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTI
         "findings_full": [f for f in findings if f.status in FULL_BLOCK_STATUSES and report.token_ok],
         "findings_brief": [f for f in findings if f.status not in FULL_BLOCK_STATUSES or not report.token_ok],
         "appendix": [bounded(t, options.appendix_rows) for t in report.appendix] if options.appendix_rows else [],
-        "inventory": [InventoryRow(t.title, t.source, max(t.total or 0, len(t.rows))) for t in report.appendix],
+        "inventory": [InventoryRow(t.title, t.source, t.row_count) for t in report.appendix],
         "changes": bounded(report.changes, MAX_CHANGE_ROWS) if report.changes is not None else None,
         "status_order": ordered_keys(report.status_counts, (s.value for s in Status)),
         "severity_order": ordered_keys(report.failed_by_severity, (s.value for s in Severity)),

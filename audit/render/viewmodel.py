@@ -27,6 +27,11 @@ class Table:
     def truncated(self) -> bool:
         return self.total is not None and self.total > len(self.rows)
 
+    @property
+    def row_count(self) -> int:
+        """Rows in the full list, shown or not."""
+        return max(self.total or 0, len(self.rows))
+
 
 @dataclass(frozen=True)
 class FindingView:
