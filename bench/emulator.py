@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.emulator._gen_common import new_uuid
-from audit.emulator.certs import make_app_certificate
+from audit.emulator.certs import make_app_certificate, write_private
 from audit.emulator.estate import AppRegistration, Faults, TenantData, generate_estate
 from audit.emulator.server import EmulatorServer
 
@@ -72,14 +72,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _write_private(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
-
-
 def _faults(args: argparse.Namespace, tenant: TenantData) -> Faults:
     faults = replace(tenant.faults, latency_ms=args.latency_ms)
     if args.throttle == "on":
@@ -108,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     generated_s = time.perf_counter() - started
     gc.freeze()   # as `python -m audit.emulator`: millions of long-lived objects out of the GC's sight
     # One PEM with key and certificate (what [app] certificate_path takes), owner-only.
-    _write_private(tls_dir / "app.pem", certificate.private_key_pem + certificate.certificate_pem)
+    write_private(tls_dir / "app.pem", certificate.private_key_pem + certificate.certificate_pem)
     server = EmulatorServer(estate, tls_dir, port=args.port, seed=args.seed).start()
 
     def tenant_info(tenant_id: str, name: str, growth: int | None) -> dict[str, object]:
@@ -137,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "customers": [tenant_info(c.tenant_id, c.name, c.projected_growth) for c in estate.customers],
         "partner": tenant_info(estate.partner_tenant_id, "partner", None),
     }
-    _write_private(tls_dir / "bench-emulator.json", json.dumps(info, indent=2))
+    write_private(tls_dir / "bench-emulator.json", json.dumps(info, indent=2))
     print(f"graph base {server.graph_base}; {len(estate.customers)} customers generated in {generated_s:.1f} s",
           flush=True)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import secrets
 import signal
@@ -21,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from audit.emulator._gen_common import new_uuid
-from audit.emulator.certs import make_app_certificate
+from audit.emulator.certs import make_app_certificate, write_private
 from audit.emulator.estate import AppRegistration, generate_estate
 from audit.emulator.server import EmulatorServer
 
@@ -39,15 +38,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--now", type=datetime.fromisoformat, default=None, help="ISO time the estate is relative to")
     parser.add_argument("--no-broken-tenant", action="store_true", help="let every customer issue tokens")
     return parser.parse_args(argv)
-
-
-def _write_private(path: Path, text: str) -> None:
-    # Owner-only (it holds the secret) and atomic: a waiting client never reads half a file.
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     # A 1,000-tenant estate is ~10 million long-lived objects: move them out of the collector's
     # sight, or every full collection while serving rescans them all.
     gc.freeze()
-    _write_private(tls_dir / "app-key.pem", certificate.private_key_pem)
+    write_private(tls_dir / "app-key.pem", certificate.private_key_pem)
     (tls_dir / "app-cert.pem").write_text(certificate.certificate_pem, encoding="utf-8")
     server = EmulatorServer(estate, tls_dir, port=args.port, seed=args.seed).start()
     info = {
@@ -84,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "partner_tenant_id": estate.partner_tenant_id,
         "customers": [{"name": c.name, "tenant_id": c.tenant_id} for c in estate.customers],
     }
-    _write_private(tls_dir / "emulator.json", json.dumps(info, indent=2))
+    write_private(tls_dir / "emulator.json", json.dumps(info, indent=2))
     print(f"authority host: {server.authority_host}")
     print(f"graph base:     {server.graph_base}")
     print(f"CA file:        {server.ca_file}")

@@ -71,6 +71,16 @@ def _write(path: Path, data: bytes, *, private: bool = False) -> None:
         os.chmod(path, 0o600)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write `text` owner-only (0600 from creation: it holds a key or a secret) and atomically: a
+    client waiting for the file never reads half of it."""
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
 def make_tls_files(directory: Path) -> TlsFiles:
     """Write a fresh CA and a server certificate for 127.0.0.1/localhost into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
