@@ -77,8 +77,16 @@ def licence_level(tenant: TenantData) -> tuple[bool, bool]:
     return p1, p2
 
 
+async def black_hole(stopping: Callable[[], bool]) -> None:
+    """Never answer, until the server stops (then the caller drops the connection quietly)."""
+    while not stopping():
+        await asyncio.sleep(0.05)
+
+
 class GraphService:
-    def __init__(self, estate: Callable[[], Estate], *, root: str, token_secret: bytes, faults: FaultEngine) -> None:
+    def __init__(self, estate: Callable[[], Estate], *, root: str, token_secret: bytes, faults: FaultEngine,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
+        self._stopping = stopping
         self._estate = estate
         self.root = root                       # https://127.0.0.1:PORT
         self._secret = token_secret
@@ -95,8 +103,14 @@ class GraphService:
         except TokenRejected as rejected:
             raise GraphError(401, "InvalidAuthenticationToken", str(rejected),
                              headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'}) from None
-        if claims.get("tid") not in self._estate().tenants:
+        tenant = self._estate().tenants.get(claims.get("tid"))
+        if tenant is None:
             raise GraphError(401, "InvalidAuthenticationToken", "The tenant of the token is unknown.")
+        valid_s = tenant.faults.token_valid_s
+        if valid_s is not None and time.time() - float(claims.get("iat", 0)) > valid_s:
+            # Revoked before its advertised expiry: the client's cache still thinks it good.
+            raise GraphError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.",
+                             headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'})
         return claims
 
     def drop_connection(self, tenant_id: str) -> bool:
@@ -124,6 +138,13 @@ class GraphService:
             await asyncio.sleep(faults.latency_ms / 1000)
         if not in_batch and self._faults.drop_connection(tenant_id, faults):
             return GraphReply(0, drop=True, tenant_id=tenant_id)
+        if matches_prefix(faults.graph_hang, path):
+            await black_hole(self._stopping)         # a black-hole Graph host: accepted, never answered
+            return GraphReply(0, drop=True, tenant_id=tenant_id)
+        if matches_prefix(faults.unauthorized, path) or (
+                matches_prefix(faults.unauthorized_next_pages, path) and "skiptoken" in raw_query.lower()):
+            return failed(GraphError(401, "InvalidAuthenticationToken", "Access token validation failure.",
+                                     headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'}))
         injected = self._faults.before_graph(tenant_id, str(claims.get("appid", "")), faults, path, raw_query)
         if injected is not None:
             return failed(injected)
@@ -230,6 +251,8 @@ class GraphService:
         if query.orderby:
             items = sort_items(items, query.orderby)
         size = self._page_size(resource, query, len(items), sign_in=sign_in)
+        if tenant.faults.page_size_cap is not None and resource.pageable:
+            size = min(size, tenant.faults.page_size_cap)   # Graph may page below $top (§11 "Paging")
         offset, broken = (0, False) if query.skiptoken is None else self._tokens.read(query.skiptoken)
         if broken:
             raise expired_page_token()
@@ -244,7 +267,10 @@ class GraphService:
         if query.count:
             body["@odata.count"] = len(items)
         token: str | None = None
-        if matches_prefix(tenant.faults.truncate_chain, path) and (offset > 0 or following is None):
+        if matches_prefix(tenant.faults.loop_chain, path):
+            # A broken server: the nextLink leads back to the page it came with, for ever.
+            token = self._tokens.make(offset)
+        elif matches_prefix(tenant.faults.truncate_chain, path) and (offset > 0 or following is None):
             # The chain breaks after (at most) two pages: this page links to a dead token.
             token = self._tokens.make(offset + size, broken=True)
         elif following is not None:

@@ -52,6 +52,16 @@ class Faults:
     throttle_budget: int | None = None      # Graph requests per window, then 429 + Retry-After
     throttle_window_s: float = 10.0         # Identity & access limits are per 10 s (§11)
     signin_budget_per_min: int | None = None  # $select=signInActivity: 10/min in Graph; None = off
+    # What a real night brings beyond errors: hosts that never answer, tokens Graph stops
+    # accepting before their advertised expiry, page chains that never end.
+    authority_hang: bool = False            # discovery and token requests are accepted, never answered
+    graph_hang: set[str] = field(default_factory=set)      # Graph path prefixes that never answer
+    token_valid_s: float | None = None      # Graph rejects tokens older than this (401), though
+                                            # the token endpoint advertises an hour (revocation, CAE)
+    unauthorized: set[str] = field(default_factory=set)    # path prefixes answered 401, fresh token or not
+    unauthorized_next_pages: set[str] = field(default_factory=set)  # …only from the second page on
+    page_size_cap: int | None = None        # server-driven paging: fewer items a page than $top asks
+    loop_chain: set[str] = field(default_factory=set)      # path prefixes whose nextLink points at itself
 
 
 @dataclass

@@ -31,8 +31,8 @@ from starlette.routing import Route
 from audit.emulator._batch import BatchItem, parse_batch, run_batch
 from audit.emulator._errors import GraphError, graph_error_body, method_not_allowed
 from audit.emulator._faults import FaultEngine
-from audit.emulator._graph import JSON_TYPE, GraphReply, GraphService, error_reply
-from audit.emulator._identity import IdentityReply, discovery, parse_form, token
+from audit.emulator._graph import JSON_TYPE, GraphReply, GraphService, black_hole, error_reply
+from audit.emulator._identity import IdentityReply, discovery, find_tenant, parse_form, token
 from audit.emulator.certs import TlsFiles, make_tls_files
 from audit.emulator.estate import Estate
 
@@ -153,6 +153,9 @@ class EmulatorServer:
             time.sleep(0.01)
         return self
 
+    def stopping(self) -> bool:
+        return self._server is None or self._server.should_exit
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
@@ -209,7 +212,7 @@ class _Handler:
         self._server = server
         self._secret = secrets.token_bytes(32)
         self._graph = GraphService(lambda: server.estate, root=server.authority_host, token_secret=self._secret,
-                                   faults=FaultEngine(server._seed))
+                                   faults=FaultEngine(server._seed), stopping=server.stopping)
 
     def _log(self, method: str, path: str, query: str, tenant_id: str | None, status: int, in_batch: bool) -> None:
         # Decoded, so outer requests and $batch items read alike ("$filter=userType eq 'Guest'").
@@ -225,6 +228,12 @@ class _Handler:
             match = pattern.match(path)
             if match is None:
                 continue
+            tenant = find_tenant(self._server.estate, match.group(1))
+            if tenant is not None and tenant.faults.authority_hang:
+                # A black-hole authority: the connection is accepted and never answered.
+                self._log(method, path, query, tenant.tenant_id, 0, False)
+                await black_hole(self._server.stopping)
+                return _AbortResponse()
             allowed = "GET" if kind == "discovery" else "POST"
             if method != allowed:
                 self._log(method, path, query, None, 405, False)
