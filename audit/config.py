@@ -186,7 +186,12 @@ class CollectSettings(_Strict):
     tenant_concurrency: int = Field(8, ge=1, le=256)
     requests_per_tenant: int = Field(4, ge=1, le=32)
     max_retries: int = Field(6, ge=0, le=20)
-    timeout_seconds: float = Field(60.0, gt=0)
+    # Deadlines: nothing a tenant's hosts do can hold the night (DESIGN.md, "Nothing hangs").
+    timeout_seconds: float = Field(60.0, gt=0)            # one Graph or token request, to its last byte
+    connect_timeout_seconds: float = Field(10.0, gt=0)    # opening a connection to the authority or Graph
+    tenant_deadline_seconds: float = Field(3600.0, gt=0)  # one tenant, token to last resource
+    max_retry_wait_seconds: float = Field(900.0, ge=0)    # Retry-After and back-off sleeping, per tenant
+    max_pages: int = Field(10_000, ge=1)                  # one page chain; more is a paging loop
 
 
 class Config(_Strict):

@@ -25,6 +25,7 @@ class ResourceSpec:
     kind: Literal["list", "single", "fanout"] = "list"
     parent: str | None = None          # fanout: the resource whose items it fans out over
     child: Callable[[Mapping[str, Any], str | None], str] | None = None  # (parent item, grandparent) → path
+    wanted: Callable[[Mapping[str, Any]], bool] | None = None  # fanout: the parent items it reads (default all)
     partner: bool = False              # read in the MSSP's partner tenant, not the customer's
     absent_ok: bool = False            # 404 means "none configured": evidence of absence, not an error
     page_size: int = 100               # the maximum page size, for the lower bound
@@ -50,7 +51,18 @@ def _gdap_assignments(relationship: Mapping[str, Any], _: str | None) -> str:
     return f"tenantRelationships/delegatedAdminRelationships/{relationship['id']}/accessAssignments"
 
 
-def resource_specs(mssp_tenant_id: str, group_names: tuple[str, ...]) -> tuple[ResourceSpec, ...]:
+def _for_customers(tenant_ids: frozenset[str]) -> Callable[[Mapping[str, Any]], bool]:
+    """GDAP relationships of the audited customers only: a partner tenant may hold thousands
+    (graph-api.md §8), and the others' access assignments are neither needed nor ours to keep."""
+    def wanted(relationship: Mapping[str, Any]) -> bool:
+        customer = relationship.get("customer")
+        tenant_id = customer.get("tenantId") if isinstance(customer, Mapping) else None
+        return isinstance(tenant_id, str) and tenant_id.lower() in tenant_ids
+    return wanted
+
+
+def resource_specs(mssp_tenant_id: str, group_names: tuple[str, ...],
+                   customer_tenant_ids: frozenset[str] = frozenset()) -> tuple[ResourceSpec, ...]:
     quoted = " or ".join(f"displayName eq '{_odata_quote(n)}'" for n in group_names)
     partner = f"policies/crossTenantAccessPolicy/partners/{mssp_tenant_id}"
     return (
@@ -96,7 +108,8 @@ def resource_specs(mssp_tenant_id: str, group_names: tuple[str, ...]) -> tuple[R
         ResourceSpec("gdap_relationships", "tenantRelationships/delegatedAdminRelationships?$top=300",
                      "DelegatedAdminRelationship.Read.All", partner=True, page_size=300),
         ResourceSpec("gdap_access_assignments", "", "DelegatedAdminRelationship.Read.All", kind="fanout",
-                     parent="gdap_relationships", child=_gdap_assignments, partner=True),
+                     parent="gdap_relationships", child=_gdap_assignments, partner=True,
+                     wanted=_for_customers(frozenset(t.lower() for t in customer_tenant_ids))),
     )
 
 

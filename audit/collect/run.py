@@ -33,7 +33,9 @@ class Target:
 
 def targets(config: Config) -> list[Target]:
     m = config.mssp
-    specs = tuple(s for s in resource_specs(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group))
+    customer_ids = frozenset(c.tenant_id.lower() for c in config.customers)
+    specs = tuple(s for s in resource_specs(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group),
+                                            customer_ids)
                   if s.opt_in is None or getattr(config.expectations, s.opt_in))
     customer_specs = tuple(s for s in specs if not s.partner)
     out = [Target(c.tenant_id.lower(), c.name, customer_specs) for c in config.customers]
@@ -57,7 +59,8 @@ def http_client(config: Config, context: ssl.SSLContext | None = None) -> httpx.
     size = config.collect.requests_per_tenant
     return httpx.AsyncClient(verify=context or tls_context(config), trust_env=False,
                              limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                             timeout=httpx.Timeout(config.collect.timeout_seconds))
+                             timeout=httpx.Timeout(config.collect.timeout_seconds,
+                                                   connect=config.collect.connect_timeout_seconds))
 
 
 async def collect_all(config: Config, store: RunStore, credential: Credential, collected_at: datetime, *,
@@ -68,20 +71,31 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
     results: dict[str, TenantManifest] = {}
     context = tls_context(config)
 
+    settings = config.collect
+
     async def one(target: Target) -> None:
         async with gate, http_client(config, context) as http:
             tokens = TokenProvider(tenant_id=target.tenant_id, client_id=config.app.client_id,
                                    credential=credential, authority_host=config.cloud.authority,
-                                   scope=config.cloud.scope, ca_bundle=config.cloud.ca_bundle)
+                                   scope=config.cloud.scope, ca_bundle=config.cloud.ca_bundle,
+                                   timeout=(settings.connect_timeout_seconds, settings.timeout_seconds))
             try:
                 client = GraphClient(base_url=config.cloud.base_url, tokens=tokens, http=http,
-                                     concurrency=config.collect.requests_per_tenant,
-                                     max_retries=config.collect.max_retries)
+                                     concurrency=settings.requests_per_tenant, max_retries=settings.max_retries,
+                                     request_deadline=settings.timeout_seconds, max_pages=settings.max_pages,
+                                     retry_wait_budget=settings.max_retry_wait_seconds)
                 collector = TenantCollector(store=store, tenant_id=target.tenant_id, customer=target.name,
                                             specs=target.specs, client=client, tokens=tokens,
                                             collected_at=collected_at,
                                             previous=store.read_tenant_manifest(target.tenant_id))
-                manifest = await collector.run()
+                try:
+                    async with asyncio.timeout(settings.tenant_deadline_seconds):
+                        manifest = await collector.run()
+                except TimeoutError:
+                    log.error("tenant %s: gave up after its deadline of %g s", target.tenant_id,
+                              settings.tenant_deadline_seconds)
+                    manifest = collector.give_up(f"the tenant's deadline of {settings.tenant_deadline_seconds:g} s "
+                                                 "(collect.tenant_deadline_seconds) passed before this was read")
             except Exception as exc:  # a bug in one tenant must not cost the others their evidence
                 log.exception("tenant %s: collection crashed", target.tenant_id)
                 while isinstance(exc, ExceptionGroup) and exc.exceptions:   # from the tenant's task group

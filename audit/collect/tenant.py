@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -34,14 +35,23 @@ def _now() -> str:
 
 
 def classify(error: GraphError, spec: ResourceSpec) -> tuple[ResourceStatus, str]:
-    """Turn a Graph error into the manifest's vocabulary, with a reason a person can act on."""
-    said = f"Graph said {error.status} {error.code}".rstrip()
+    """Turn a Graph error into the manifest's vocabulary, with a reason a person can act on.
+
+    Only `failed` is retried by `--resume`: authentication failures, deadlines, paging loops and
+    exhausted retries are `failed`, a missing permission or licence is final for the run.
+    """
+    said = f"Graph said {error.status} {error.code}".rstrip() if error.status else f"network: {error.code}"
     if error.code in NOT_LICENSED_CODES:
         return ResourceStatus.NOT_LICENSED, f"the tenant has no licence for this ({said})"
-    if error.status in (401, 403):
+    if error.status == 401 or error.kind == "authentication":
+        return ResourceStatus.FAILED, (f"authentication failed: Graph refused a freshly acquired token ({said}); "
+                                       "check the app's credential and the tenant's consent")[:300]
+    if error.status == 403:
         return ResourceStatus.FORBIDDEN, f"missing permission {spec.permission} ({said})"
     if error.status == 404:
         return ResourceStatus.NOT_FOUND, f"not found ({said})"
+    if error.kind:
+        return ResourceStatus.FAILED, f"{error.kind}: {error.message}"[:300]
     return ResourceStatus.FAILED, f"{said}: {error.message}".strip()[:300]
 
 
@@ -60,23 +70,61 @@ class TenantCollector:
             name: r for name, r in (previous.resources.items() if previous else ())
             if r.status in FINAL and (not r.file or (store.tenant_dir(tenant_id) / r.file).exists())
         }
+        self._previous = previous
         self._roles: tuple[str, ...] = previous.granted_roles if previous else ()
         self._lock = asyncio.Lock()
+        self._have_token = bool(self.records)   # evidence already read was read with a token
+        # Manifest writes happen in threads; a slow older write must never land after a newer one.
+        self._write_lock = threading.Lock()
+        self._seq = self._written = 0
 
     def manifest(self, token_ok: bool = True, token_reason: str = "") -> TenantManifest:
         return TenantManifest(self.tenant_id, self.customer, self.collected_at, token_ok, token_reason,
                               self._roles, dict(self.records))
 
+    def _snapshot(self, **state: Any) -> tuple[int, TenantManifest]:
+        self._seq += 1
+        return self._seq, self.manifest(**state)
+
+    def _write(self, seq: int, manifest: TenantManifest) -> None:
+        with self._write_lock:
+            if seq > self._written:
+                self.store.write_tenant_manifest(manifest)
+                self._written = seq
+
+    def _pending(self) -> list[ResourceSpec]:
+        return [s for s in self.specs.values() if s.name not in self.records]
+
+    def _fail_pending(self, reason: str) -> TenantManifest:
+        """Every resource not yet read ends `failed` with `reason`; what was read stays."""
+        earlier = self._previous.resources if self._previous else {}
+        for spec in self._pending():
+            before = earlier.get(spec.name)      # an earlier attempt's partial pages stay recorded
+            self.records[spec.name] = (dataclasses.replace(before, status=ResourceStatus.FAILED, reason=reason)
+                                       if before is not None else
+                                       ResourceRecord(spec.name, spec.path, ResourceStatus.FAILED, reason=reason))
+        state = {} if self._have_token else {"token_ok": False, "token_reason": reason}
+        manifest = self.manifest(**state)
+        self._write(*self._snapshot(**state))
+        return manifest
+
+    def give_up(self, reason: str) -> TenantManifest:
+        """The tenant's deadline passed: keep what was read, fail the rest with `reason`."""
+        return self._fail_pending(reason)
+
     async def run(self) -> TenantManifest:
+        if self._previous is not None and not self._pending():
+            # Resuming a tenant whose every resource is final: no token is needed, and the
+            # evidence and its manifest stay exactly as collected.
+            return self._previous
         try:
             await self.tokens.token()
         except TokenError as exc:
-            manifest = self.manifest(token_ok=False, token_reason=str(exc))
-            self.store.write_tenant_manifest(manifest)
-            return manifest
+            return self._fail_pending(str(exc) if not self._have_token else f"no token on resume: {exc}")
+        self._have_token = True
         self._roles = self.tokens.roles
-        self.store.write_tenant_manifest(self.manifest())
-        todo = [s for s in self.specs.values() if s.name not in self.records]
+        self._write(*self._snapshot())
+        todo = self._pending()
         # A fan-out starts the moment its own parent's raw file is committed, not after every other
         # top-level read: the tenant's chain of dependent requests is as short as Graph allows.
         finished = {name: asyncio.Event() for name in self.specs}
@@ -127,20 +175,35 @@ class TenantCollector:
             writer.abort()
             record = ResourceRecord(spec.name, spec.path, ResourceStatus.SKIPPED, reason=str(skipped))
         except GraphError as error:
-            writer.abort()
             status, reason = classify(error, spec)
+            kept = await self._keep_partial(spec, writer)
             record = ResourceRecord(spec.name, spec.path, status, reason=reason, http_status=error.status,
-                                    error_code=error.code, pages=tally.pages, requests=tally.requests,
-                                    retries=tally.retries)
+                                    error_code=error.code, pages=tally.pages, items=writer.items,
+                                    requests=tally.requests, retries=tally.retries, **kept)
         except BaseException:
             writer.abort()
             raise
         await self._record(dataclasses.replace(record, started_at=started, finished_at=_now()))
 
+    async def _keep_partial(self, spec: ResourceSpec, writer: RawWriter) -> dict[str, str]:
+        """The pages read before a chain failed are evidence of what happened (a paging loop, a
+        refused token): kept as raw/<name>.partial.jsonl and hashed, never read as the resource."""
+        if not writer.lines:
+            writer.abort()
+            return {}
+        path = self.store.raw_path(self.tenant_id, f"{spec.name}.partial")
+        sha = await asyncio.to_thread(writer.commit, path)
+        return {"file": f"raw/{path.name}", "sha256": sha}
+
     async def _record(self, record: ResourceRecord) -> None:
         async with self._lock:
+            replaced = self.records.get(record.name) or (self._previous.resources.get(record.name)
+                                                         if self._previous else None)
             self.records[record.name] = record
-            await asyncio.to_thread(self.store.write_tenant_manifest, self.manifest())
+            await asyncio.to_thread(self._write, *self._snapshot())
+        if replaced is not None and replaced.file.endswith(".partial.jsonl") and replaced.file != record.file:
+            # A resumed run re-read what an earlier attempt left partial; the manifest no longer names it.
+            (self.store.tenant_dir(self.tenant_id) / replaced.file).unlink(missing_ok=True)
 
     async def _pages(self, path: str, parent: str | None, writer: RawWriter, tally: Tally,
                      first: Any = None) -> int:
@@ -158,7 +221,8 @@ class TenantCollector:
         try:
             items = await self._pages(spec.path, None, writer, tally)
         except GraphError as error:
-            if error.status not in (401, 403) or writer.lines:
+            # 403 only: a 401 was already retried with a fresh token and is an authentication failure.
+            if error.status != 403 or writer.lines:
                 raise
             status, reason = classify(error, ResourceSpec("guest_sign_ins", "", "AuditLog.Read.All"))
             await self._record(ResourceRecord("guest_sign_ins", spec.path, status, reason=reason,
@@ -174,8 +238,8 @@ class TenantCollector:
         parent = self.records.get(spec.parent)
         if parent is None or parent.status is not ResourceStatus.OK:
             raise _Skipped(f"its parent {spec.parent} was not collected")
-        children = {str(i): (spec.child(item, grand), item["id"])
-                    for i, (item, grand) in enumerate(self._parent_items(spec.parent))}
+        parents = (p for p in self._parent_items(spec.parent) if spec.wanted is None or spec.wanted(p[0]))
+        children = {str(i): (spec.child(item, grand), item["id"]) for i, (item, grand) in enumerate(parents)}
         replies = await self.client.batch({i: path for i, (path, _) in children.items()}, tally)
         items = bound = 0
         for index in sorted(children, key=int):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -80,44 +81,73 @@ def token_claims(access_token: str) -> dict[str, Any]:
         return {}
 
 
+# Connect and read timeouts of every request to the authority: MSAL's own session would wait for
+# ever on an authority that accepts the connection and never answers.
+DEFAULT_TOKEN_TIMEOUT = (10.0, 60.0)
+
+
 class TokenProvider:
-    """Tokens for one tenant. MSAL caches them and refreshes ~5 min before expiry."""
+    """Tokens for one tenant. MSAL caches them and refreshes ~5 min before expiry; `token(stale=…)`
+    drops a token Graph refused (revoked before its advertised expiry) and asks for a new one."""
 
     def __init__(self, *, tenant_id: str, client_id: str, credential: Credential, authority_host: str,
-                 scope: str, ca_bundle: Path | None) -> None:
+                 scope: str, ca_bundle: Path | None,
+                 timeout: tuple[float, float] = DEFAULT_TOKEN_TIMEOUT) -> None:
         self.tenant_id = tenant_id
         self._scope = scope
         session = requests.Session()
         session.trust_env = False
         session.verify = str(ca_bundle) if ca_bundle else True
+        # requests has no session-wide timeout; MSAL does the same for its own session.
+        session.request = functools.partial(session.request, timeout=timeout)  # type: ignore[method-assign]
         self._session = session
+        # The thread of a hung request cannot be cancelled; this bounds how long a tenant waits for it.
+        self._deadline = sum(timeout) + 5.0
         self._app: msal.ConfidentialClientApplication | None = None
         self._app_args = dict(client_id=client_id, client_credential=credential.value,
                               authority=f"{authority_host}/{tenant_id}", http_client=session,
                               instance_discovery=False)
         self._lock = asyncio.Lock()
+        self._current: str | None = None
         self.roles: tuple[str, ...] = ()
+        self.refreshed = 0               # tokens dropped because Graph refused them
 
-    def _acquire(self) -> str:
+    def _acquire(self, stale: str | None) -> str:
         try:
             if self._app is None:
                 # The constructor fetches the OpenID discovery document: a network call.
                 self._app = msal.ConfidentialClientApplication(**self._app_args)
+            if stale is not None and stale == self._current:
+                # MSAL rejects force_refresh for client credentials: drop the cached token instead.
+                cache = self._app.token_cache
+                for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+                    cache.remove_at(entry)
+                self.refreshed += 1
             result = self._app.acquire_token_for_client(scopes=[self._scope])
         except (requests.RequestException, ValueError) as exc:
-            raise TokenError(f"cannot reach the token endpoint: {_scrub(str(exc))}") from None
+            raise TokenError(f"cannot reach the token endpoint: {_scrub(_first_line(exc))}") from None
         if "access_token" not in result:
             raise TokenError(_describe_failure(result))
         token: str = result["access_token"]
+        self._current = token
         self.roles = tuple(sorted(token_claims(token).get("roles", [])))
         return token
 
-    async def token(self) -> str:
+    async def token(self, *, stale: str | None = None) -> str:
+        """A valid token; `stale` is one Graph just refused with 401, replaced unless already replaced."""
         async with self._lock:
-            return await asyncio.to_thread(self._acquire)
+            try:
+                return await asyncio.wait_for(asyncio.to_thread(self._acquire, stale), self._deadline)
+            except TimeoutError:
+                raise TokenError(f"no answer from the token endpoint within {self._deadline:g} s") from None
 
     def close(self) -> None:
         self._session.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text.splitlines()[0]}"[:300]
 
 
 def _describe_failure(result: dict[str, Any]) -> str:

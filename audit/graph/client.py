@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from audit.graph.auth import TokenProvider
 
@@ -26,6 +25,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0              # a Retry-After beyond this is a broken server, not a budget
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+# Named defaults of the deadlines ([collect] in the configuration overrides each).
+DEFAULT_REQUEST_DEADLINE = 60.0      # one request, from sending to the whole body
+DEFAULT_MAX_PAGES = 10_000           # one page chain: 5 million guests at 500 a page
+DEFAULT_RETRY_WAIT_BUDGET = 900.0    # seconds of Retry-After and back-off sleeping per tenant
 # graph-api.md §11: reads that select signInActivity are in the reports bucket, 10 per minute per
 # app and tenant. Pacing them ourselves costs less than earning 429s and their Retry-After.
 SIGNIN_BUDGET = (10, 60.0)
@@ -35,13 +38,16 @@ class GraphError(Exception):
     """A Graph request that ended badly, after retries where retrying made sense."""
 
     def __init__(self, status: int | None, code: str, message: str, *, retry_after: float | None = None,
-                 transient: bool | None = None):
+                 transient: bool | None = None, kind: str = ""):
         super().__init__(f"{status or 'network'} {code}: {message}".strip())
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
         self._transient = transient
+        # What went wrong, for the manifest's reason: "authentication", "paging loop", "deadline",
+        # "retry budget"; empty for an ordinary HTTP or network error.
+        self.kind = kind
 
     @property
     def retryable(self) -> bool:
@@ -77,12 +83,9 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def _wait(state: RetryCallState) -> float:
-    """Retry-After when the server gave one; else exponential back-off with full jitter."""
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, GraphError) and exc.retry_after is not None:
-        return exc.retry_after
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** state.attempt_number))
+def _backoff(attempt: int) -> float:
+    """Exponential back-off with full jitter, for errors that came without a Retry-After."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
 
 
 def _error_from(status: int, body: Any, headers: Mapping[str, str]) -> GraphError:
@@ -105,13 +108,18 @@ class GraphClient:
     """Graph for one tenant, over that tenant's own connection pool `http` (audit.collect.run.http_client)."""
 
     def __init__(self, *, base_url: str, tokens: TokenProvider, http: httpx.AsyncClient,
-                 concurrency: int = 4, max_retries: int = 6) -> None:
+                 concurrency: int = 4, max_retries: int = 6, request_deadline: float = DEFAULT_REQUEST_DEADLINE,
+                 max_pages: int = DEFAULT_MAX_PAGES, retry_wait_budget: float = DEFAULT_RETRY_WAIT_BUDGET) -> None:
         self.base_url = base_url.rstrip("/")
         self._origin = urlsplit(self.base_url)[:2]
         self._tokens = tokens
         self._http = http
         self._slots = asyncio.Semaphore(concurrency)
         self._attempts = max_retries + 1
+        self._deadline = request_deadline
+        self._max_pages = max_pages
+        self._wait_budget = retry_wait_budget
+        self.waited = 0.0                # seconds slept before retries, this tenant, so far
         self._signin_sent: deque[float] = deque()
         self._signin_lock = asyncio.Lock()
 
@@ -136,36 +144,63 @@ class GraphClient:
                              transient=False)
 
     async def _send(self, method: str, url: str, tally: Tally, payload: Any = None) -> httpx.Response:
+        """One request; a 401 gets one fresh token and one more try (graph-api.md §11: a cached
+        token may be revoked before its expiry). A second 401 is an authentication failure."""
         if method != "GET" and not (method == "POST" and url == self.url("$batch")):
             raise ValueError(f"read-only client: {method} {url} is not allowed")
         self._check_same_origin(url)
         if "signInActivity" in url:
             await self._pace_signin_reads()
         token = await self._tokens.token()
+        response = await self._send_once(method, url, token, tally, payload)
+        if response.status_code != 401:
+            return response
+        response = await self._send_once(method, url, await self._tokens.token(stale=token), tally, payload)
+        if response.status_code == 401:
+            error = _error_from(401, _safe_json(response), response.headers)
+            raise GraphError(401, error.code, "Graph refused a freshly acquired token too: " + error.message,
+                             transient=False, kind="authentication")
+        return response
+
+    async def _send_once(self, method: str, url: str, token: str, tally: Tally, payload: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"}
         tally.requests += 1
         async with self._slots:
             try:
-                if method == "GET":
-                    return await self._http.get(url, headers=headers)
-                return await self._http.post(url, headers=headers, json=payload)
+                # httpx's timeout bounds each read; this bounds the whole answer (a trickling host).
+                async with asyncio.timeout(self._deadline):
+                    if method == "GET":
+                        return await self._http.get(url, headers=headers)
+                    return await self._http.post(url, headers=headers, json=payload)
+            except TimeoutError:
+                raise GraphError(None, "Timeout", f"no complete answer within {self._deadline:g} s",
+                                 kind="deadline") from None
             except httpx.TransportError as exc:  # resets, timeouts, refused connections
                 raise GraphError(None, type(exc).__name__, str(exc)[:200] or "transport error") from None
 
+    async def sleep(self, seconds: float, cause: GraphError) -> None:
+        """Sleep before a retry, within the tenant's budget of waiting; past it, give up with `cause`."""
+        if self.waited + seconds > self._wait_budget:
+            raise GraphError(cause.status, cause.code,
+                             f"gave up after {self.waited:.0f} s of waiting: another {seconds:.0f} s would pass "
+                             f"this tenant's limit of {self._wait_budget:g} s (collect.max_retry_wait_seconds); "
+                             f"last answer: {cause.message}".strip(), transient=True, kind="retry budget")
+        self.waited += seconds
+        await asyncio.sleep(seconds)
+
     async def _with_retries(self, call: Any, tally: Tally) -> Any:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self._attempts), wait=_wait, reraise=True,
-            retry=retry_if_exception(lambda e: isinstance(e, GraphError) and e.retryable),
-        ):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    tally.retries += 1
-                try:
-                    return await call()
-                except GraphError as exc:
-                    if exc.status == 429:
-                        tally.throttled += 1
+        """`call` until it succeeds, a non-retryable error, the last attempt, or the waiting budget."""
+        for attempt in range(1, self._attempts + 1):
+            if attempt > 1:
+                tally.retries += 1
+            try:
+                return await call()
+            except GraphError as exc:
+                if exc.status == 429:
+                    tally.throttled += 1
+                if not exc.retryable or attempt == self._attempts:
                     raise
+                await self.sleep(exc.retry_after if exc.retry_after is not None else _backoff(attempt), exc)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get(self, url: str, tally: Tally) -> Any:
@@ -183,6 +218,7 @@ class GraphClient:
         `first` is a page already fetched (e.g. inside a $batch); its chain is continued.
         """
         body = first if first is not None else await self.get(self.url(relative), tally)
+        followed: set[str] = set()
         while True:
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise GraphError(200, "MalformedBody", "page has no 'value' list")
@@ -191,7 +227,18 @@ class GraphClient:
             next_link = body.get("@odata.nextLink")
             if not next_link:
                 return
-            body = await self.get(str(next_link), tally)
+            if not isinstance(next_link, str):
+                raise GraphError(200, "MalformedBody", "@odata.nextLink is not a string")
+            # A chain that comes back to a link it already followed, or never ends, would append
+            # pages to disk for ever (graph-api.md §11: follow nextLink until it is absent).
+            if next_link in followed:
+                raise GraphError(200, "PagingLoop", f"page {len(followed) + 1} links to a page already read",
+                                 transient=False, kind="paging loop")
+            if len(followed) + 1 >= self._max_pages:
+                raise GraphError(200, "PagingLoop", f"the chain goes past {self._max_pages} pages "
+                                 "(collect.max_pages)", transient=False, kind="paging loop")
+            followed.add(next_link)
+            body = await self.get(next_link, tally)
 
     async def batch(self, relatives: Mapping[str, str], tally: Tally) -> dict[str, BatchItem]:
         """GETs through `$batch`, ≤ 20 per call; throttled or failing items are retried alone."""
@@ -216,7 +263,8 @@ class GraphClient:
                     else:
                         pending.pop(item_id, None)
             if pending:
-                await asyncio.sleep(max(waits, default=0.0))
+                cause = item_error(results[next(iter(pending))])
+                await self.sleep(max(waits, default=0.0), cause)
         return results
 
     async def _batch_once(self, chunk: Mapping[str, str], tally: Tally) -> dict[str, BatchItem]:

@@ -85,18 +85,23 @@ class RawWriter:
         self._handle = os.fdopen(fd, "wb")
         self._digest = hashlib.sha256()
         self.lines = 0
+        self.items = 0
 
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         self._digest.update(line)
         self._handle.write(line)
         self.lines += 1
+        page = record.get("page")
+        if isinstance(page, dict) and isinstance(page.get("value"), list):
+            self.items += len(page["value"])
 
-    def commit(self) -> str:
+    def commit(self, path: Path | None = None) -> str:
+        """Publish the file under its name (or `path`, e.g. the partial pages of a failed chain)."""
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        os.replace(self._tmp, self.path)
+        os.replace(self._tmp, path or self.path)
         return self._digest.hexdigest()
 
     def abort(self) -> None:
