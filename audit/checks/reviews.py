@@ -63,11 +63,11 @@ def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
     names = dict(data.table("review_definitions").select("id", "display_name").iter_rows())
     done = _recent_done(data, ctx)
     stats = (data.table("review_decisions").filter(pl.col("instance_id").is_in(done["id"].to_list()))
-             .group_by("instance_id")
+             .group_by("instance_id", maintain_order=True)
              .agg(total=pl.len(), not_reviewed=(pl.col("decision") == "NotReviewed").sum(),
                   not_applied=(~pl.col("apply_result").fill_null("").str.starts_with("AppliedSuccessfully")).sum()))
     rows = []
-    for r in done.join(stats, left_on="id", right_on="instance_id", how="inner").sort("end").iter_rows(named=True):
+    for r in done.join(stats, left_on="id", right_on="instance_id", how="inner").sort("end", "id").iter_rows(named=True):
         unanswered, unapplied = r["not_reviewed"] / r["total"], r["not_applied"] / r["total"]
         rows.append({"review": names.get(r["definition_id"], r["definition_id"]), "instance": r["id"],
                      "ended": day(r["end"]), "decisions": r["total"], "not reviewed": r["not_reviewed"],
