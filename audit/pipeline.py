@@ -28,7 +28,7 @@ from audit.render.batch import Renderer, RenderJob
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
 from audit.render.csv_out import write_findings_csv
 from audit.render.excel import write_portfolio_workbook
-from audit.render.filenames import safe_filename
+from audit.render.filenames import report_filename
 from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     PortfolioReport, ResourceView)
@@ -215,8 +215,9 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
     reports_dir = store.reports_dir
     view = customer_view(config, store, customer, info, runs, as_of=as_of)
     report, data = view.report, view.data
-    pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
-    workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
+    # Keyed by tenant id: two customers may share a display name, never a file (DESIGN.md, "Customers never mix").
+    pdf = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".pdf")
+    workbook = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx")
     renderer.submit(RenderJob(report, pdf, workbook, pdf_options(config)))
     rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name,
                                       previous_score=view.history[-1][1] if view.history else None))
