@@ -176,8 +176,8 @@ class _PortfolioRows:
     summaries: list[CustomerSummaryRow] = field(default_factory=list)
     licences: list[LicenceRow] = field(default_factory=list)
     expiry: list[ExpiryRow] = field(default_factory=list)
-    findings: list[tuple[str, FindingView]] = field(default_factory=list)
-    errors: list[tuple[str, ResourceView]] = field(default_factory=list)
+    findings: list[tuple[str, str, FindingView]] = field(default_factory=list)   # (customer, tenant id, …)
+    errors: list[tuple[str, str, ResourceView]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,10 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
                                       previous_score=view.history[-1][1] if view.history else None))
     rows.licences.append(licence_row(customer, data, config))
     rows.expiry.extend(expiry_rows(customer, data, config))
-    rows.findings.extend((customer.name, f) for f in report.findings if f.status != Status.PASS.value)
-    rows.errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
+    rows.findings.extend((customer.name, customer.tenant_id, f) for f in report.findings
+                         if f.status != Status.PASS.value)
+    rows.errors.extend((customer.name, customer.tenant_id, r) for r in report.resources
+                       if r.status not in ("ok", "skipped"))
     return CustomerOutcome(customer.name, customer.tenant_id.lower(), data.manifest.token_ok,
                            data.manifest.token_reason, view.score, report.status_counts, pdf, workbook,
                            _failing(view.results))
