@@ -18,7 +18,7 @@ from pathlib import Path
 from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
 from audit.collect.run import collect_all
 from audit.config import Config, Customer, new_run_id
-from audit.deliver.mail import Parcel, send_reports
+from audit.deliver.mail import Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
@@ -266,19 +266,33 @@ def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
         "portfolio": str(outcome.portfolio) if outcome.portfolio else None,
     }
     if config.delivery.enabled:
-        auditors = {c.tenant_id.lower(): tuple(c.auditors) for c in config.customers}
-        parcels = [Parcel(c.name, auditors.get(c.tenant_id, ()), c.pdf, outcome.run_id)
-                   for c in outcome.customers if c.pdf is not None]
-        deliveries = send_reports(config.delivery, parcels)
-        for failed in (d for d in deliveries if not d.ok):
-            log.error("mail to %s for %s failed: %s (the report is kept at its path)",
-                      ", ".join(failed.recipients), failed.customer, failed.reason)
+        deliveries = send_reports(config.delivery, _parcels(config, outcome))
+        for delivery in deliveries:
+            _log_delivery(delivery, outcome.run_id)
         summary["delivery"] = [d.to_json() for d in deliveries]
     write_summary(store.root / "summary.json", summary)
     write_summary(config.output.data_dir / "last-run.json", summary)
     point_latest(config.output.data_dir, store.root)
     if config.output.metrics_file is not None:
         write_metrics(config.output.metrics_file, summary)
+
+
+def _parcels(config: Config, outcome: RunOutcome) -> list[Parcel]:
+    """One parcel per customer with a PDF, addressed by tenant id: a shared display name mixes nothing."""
+    auditors = {c.tenant_id.lower(): tuple(c.auditors) for c in config.customers}
+    return [Parcel(c.tenant_id, c.name, auditors.get(c.tenant_id, ()), c.pdf, outcome.run_id)
+            for c in outcome.customers if c.pdf is not None]
+
+
+def _log_delivery(delivery: Delivery, run_id: str) -> None:
+    extra = {"tenant": delivery.tenant_id, "customer": delivery.customer, "run_id": run_id}
+    to = ", ".join(delivery.recipients)
+    if delivery.ok:
+        log.info("report of %s (tenant %s) %s to %s", delivery.customer, delivery.tenant_id, delivery.decision,
+                 to, extra=extra)
+    else:
+        log.error("report of %s (tenant %s) %s, not mailed to %s: %s (the report is kept at its path)",
+                  delivery.customer, delivery.tenant_id, delivery.decision, to, delivery.reason, extra=extra)
 
 
 def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[CustomerOutcome]) -> None:
