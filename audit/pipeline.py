@@ -18,7 +18,7 @@ from pathlib import Path
 from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
 from audit.collect.run import collect_all
 from audit.config import Config, Customer, new_run_id
-from audit.deliver.mail import Delivery, Parcel, send_reports
+from audit.deliver.mail import Decision, Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
@@ -36,6 +36,8 @@ from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
 
 log = logging.getLogger("audit.pipeline")
 RESULTS_SCHEMA = "mssp-audit/results/1"
+# Statuses only a check that read the tenant's evidence can reach (MANUAL and ATTESTED need none).
+FROM_EVIDENCE = (Status.PASS, Status.FAIL, Status.WARN, Status.NOT_APPLICABLE, Status.ACCEPTED)
 
 
 def tool_version() -> str:
@@ -60,6 +62,15 @@ class CustomerOutcome:
     pdf: Path | None = None
     workbook: Path | None = None
     failing: dict[tuple[str, str], int] = field(default_factory=dict)   # (status, severity) → count
+
+    @property
+    def unevaluated(self) -> str:
+        """Why nothing in this customer's report was evaluated from its evidence; "" when something was."""
+        if not self.reachable:
+            return f"tenant not reached: {self.reason}"
+        if not any(self.counts.get(s.value, 0) for s in FROM_EVIDENCE):
+            return "every check that reads the tenant is ERROR"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -280,19 +291,25 @@ def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
 def _parcels(config: Config, outcome: RunOutcome) -> list[Parcel]:
     """One parcel per customer with a PDF, addressed by tenant id: a shared display name mixes nothing."""
     auditors = {c.tenant_id.lower(): tuple(c.auditors) for c in config.customers}
-    return [Parcel(c.tenant_id, c.name, auditors.get(c.tenant_id, ()), c.pdf, outcome.run_id)
+    return [Parcel(c.tenant_id, c.name, auditors.get(c.tenant_id, ()), c.pdf, outcome.run_id, c.unevaluated)
             for c in outcome.customers if c.pdf is not None]
 
 
-def _log_delivery(delivery: Delivery, run_id: str) -> None:
-    extra = {"tenant": delivery.tenant_id, "customer": delivery.customer, "run_id": run_id}
-    to = ", ".join(delivery.recipients)
-    if delivery.ok:
-        log.info("report of %s (tenant %s) %s to %s", delivery.customer, delivery.tenant_id, delivery.decision,
-                 to, extra=extra)
+def _log_delivery(d: Delivery, run_id: str) -> None:
+    extra = {"tenant": d.tenant_id, "customer": d.customer, "run_id": run_id}
+    about = f"report of {d.customer} (tenant {d.tenant_id})"
+    to = ", ".join(d.recipients)
+    if d.notice:
+        level = logging.INFO if d.ok else logging.ERROR
+        log.log(level, "operators' notice about the %s %s to %s%s", about, d.decision, to,
+                f": {d.reason}" if not d.ok else "", extra=extra)
+    elif d.decision is Decision.SENT:
+        log.info("%s sent to %s", about, to, extra=extra)
+    elif d.decision is Decision.WITHHELD:
+        log.warning("%s withheld from %s: %s", about, to, d.reason, extra=extra)
     else:
-        log.error("report of %s (tenant %s) %s, not mailed to %s: %s (the report is kept at its path)",
-                  delivery.customer, delivery.tenant_id, delivery.decision, to, delivery.reason, extra=extra)
+        log.error("%s %s, not mailed to %s: %s (the report is kept at its path)", about, d.decision, to, d.reason,
+                  extra=extra)
 
 
 def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[CustomerOutcome]) -> None:

@@ -3,13 +3,19 @@
 Delivery is the last step and never the reason a report is lost: a failure is recorded against
 the customer (and in summary.json) while the report stays where the run wrote it.
 
-Reports are keyed by tenant id, never by display name (two customers may share one): a PDF is
-mailed only when the tenant id embedded in it is the recipient customer's (audit.deliver.pdf_tenant);
-otherwise it is refused, and the refusal recorded like any other outcome.
+Reports are keyed by tenant id, never by display name (two customers may share one). Each report
+gets one decision, recorded and logged:
+- withheld: nothing in it could be evaluated (tenant not reached, every check ERROR), so it tells
+  an auditor nothing about the customer's controls; mailed only with `mail_unevaluated_reports`;
+- refused: the tenant id embedded in the PDF is not the recipient customer's, or cannot be read
+  (audit.deliver.pdf_tenant);
+- sent, or failed when the file or the SMTP server let it down.
+The `operators` get one notice per run listing every withheld or refused report, never a PDF.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import smtplib
@@ -26,6 +32,7 @@ from audit.deliver.pdf_tenant import UnverifiableReport, embedded_tenant_id
 
 class Decision(enum.StrEnum):
     SENT = "sent"
+    WITHHELD = "withheld"     # nothing in the report was evaluated: the operators hear of it instead
     REFUSED = "refused"       # the PDF is not provably this customer's: never mailed
     FAILED = "failed"         # the file could not be read, or the SMTP server said no
 
@@ -37,23 +44,29 @@ class Parcel:
     recipients: tuple[str, ...]
     pdf: Path
     run_id: str
+    unevaluated: str = ""            # why nothing in the report could be evaluated; "" when something was
 
 
 @dataclass(frozen=True)
 class Delivery:
+    """What became of one customer's report, or (`notice`) of the operators' notice about it."""
+
     tenant_id: str
     customer: str
     recipients: tuple[str, ...]
     decision: Decision
     reason: str = ""
+    notice: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.decision is Decision.SENT
+        """Nothing went wrong: withholding an unevaluated report is the policy working, not a failure."""
+        return self.decision in (Decision.SENT, Decision.WITHHELD)
 
     def to_json(self) -> dict[str, object]:
-        return {"tenant_id": self.tenant_id, "customer": self.customer, "recipients": list(self.recipients),
-                "decision": self.decision.value, "ok": self.ok, "reason": self.reason}
+        return {"tenant_id": self.tenant_id, "customer": self.customer, "kind": "notice" if self.notice else "report",
+                "recipients": list(self.recipients), "decision": self.decision.value, "ok": self.ok,
+                "reason": self.reason}
 
 
 def _one_line(text: str) -> str:
@@ -76,11 +89,29 @@ def _report_message(settings: DeliverySettings, parcel: Parcel, pdf: bytes) -> E
     return message
 
 
+def _notice_message(settings: DeliverySettings, untold: Sequence[Delivery], run_id: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.operators)
+    message["Subject"] = f"mssp-audit run {run_id}: {len(untold)} report(s) not mailed to auditors"
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    lines = [f"Run {run_id} did not mail these reports to their auditors (the PDFs stay in the run's reports "
+             "folder; none is attached here):", ""]
+    for d in untold:
+        lines.append(f"- {_one_line(d.customer)}, tenant {d.tenant_id}: {d.decision.value}: {_one_line(d.reason)}")
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
 def _prepare(settings: DeliverySettings, parcel: Parcel) -> EmailMessage | Delivery:
     """The message to send, or the outcome that stops it. The bytes checked are the bytes attached."""
     def stop(decision: Decision, reason: str) -> Delivery:
         return Delivery(parcel.tenant_id, parcel.customer, parcel.recipients, decision, reason)
 
+    if parcel.unevaluated and not settings.mail_unevaluated_reports:
+        return stop(Decision.WITHHELD, f"nothing in the report could be evaluated ({parcel.unevaluated}); "
+                                       "[delivery] mail_unevaluated_reports is off")
     try:
         pdf = parcel.pdf.read_bytes()
     except OSError as exc:
@@ -96,27 +127,39 @@ def _prepare(settings: DeliverySettings, parcel: Parcel) -> EmailMessage | Deliv
 
 
 def send_reports(settings: DeliverySettings, parcels: Sequence[Parcel]) -> list[Delivery]:
-    """One SMTP session for the whole run; every parcel with recipients gets an outcome, none raises."""
-    outcomes: list[Delivery] = []
-    outgoing: list[tuple[Parcel, EmailMessage]] = []
+    """One SMTP session for the whole run; every parcel with recipients gets an outcome, none raises.
+
+    The outcomes list each report's decision, then (when there are operators and something to tell)
+    one `notice` entry per report the operators' notice is about, sent or failed with it.
+    """
+    decided: list[Delivery] = []
+    outgoing: list[tuple[EmailMessage, list[Delivery]]] = []   # a message, and what it settles if it goes
     for parcel in parcels:
         if not parcel.recipients:
             continue
         prepared = _prepare(settings, parcel)
         if isinstance(prepared, Delivery):
-            outcomes.append(prepared)
+            decided.append(prepared)
         else:
-            outgoing.append((parcel, prepared))
-    if outgoing:
-        outcomes += _send(settings, outgoing)
-    return outcomes
+            outgoing.append((prepared, [Delivery(parcel.tenant_id, parcel.customer, parcel.recipients,
+                                                 Decision.SENT)]))
+    untold = [d for d in decided if d.decision in (Decision.WITHHELD, Decision.REFUSED)]
+    if untold and settings.operators:
+        # One notice per run, not per customer: a night when every tenant is unreachable (an expired
+        # app certificate) is one mail to the operators, not thousands.
+        outgoing.append((_notice_message(settings, untold, parcels[0].run_id),
+                         [Delivery(d.tenant_id, d.customer, settings.operators, Decision.SENT, d.reason, notice=True)
+                          for d in untold]))
+    return decided + (_send(settings, outgoing) if outgoing else [])
 
 
-def _send(settings: DeliverySettings, outgoing: Sequence[tuple[Parcel, EmailMessage]]) -> list[Delivery]:
-    def outcome(parcel: Parcel, decision: Decision, reason: str = "") -> Delivery:
-        return Delivery(parcel.tenant_id, parcel.customer, parcel.recipients, decision, reason)
+def _send(settings: DeliverySettings, outgoing: Sequence[tuple[EmailMessage, list[Delivery]]]) -> list[Delivery]:
+    """Send each message; its deliveries come back as sent, or failed with the reason."""
+    def failed(settles: list[Delivery], exc: BaseException) -> list[Delivery]:
+        return [dataclasses.replace(d, decision=Decision.FAILED, reason=_reason(exc)) for d in settles]
 
-    sent: list[Delivery] = []
+    done = 0
+    outcomes: list[Delivery] = []
     user = os.environ.get(settings.username_env or "", "") if settings.username_env else ""
     password = os.environ.get(settings.password_env or "", "") if settings.password_env else ""
     try:
@@ -128,15 +171,17 @@ def _send(settings: DeliverySettings, outgoing: Sequence[tuple[Parcel, EmailMess
                 smtp.ehlo()
             if user:
                 smtp.login(user, password)
-            for parcel, message in outgoing:
+            for message, settles in outgoing:
                 try:
                     smtp.send_message(message)
-                    sent.append(outcome(parcel, Decision.SENT))
+                    outcomes += settles
                 except (smtplib.SMTPException, OSError) as exc:
-                    sent.append(outcome(parcel, Decision.FAILED, _reason(exc)))
+                    outcomes += failed(settles, exc)
+                done += 1
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        sent += [outcome(parcel, Decision.FAILED, _reason(exc)) for parcel, _ in outgoing[len(sent):]]
-    return sent
+        for _, settles in outgoing[done:]:
+            outcomes += failed(settles, exc)
+    return outcomes
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,55 +5,21 @@ from __future__ import annotations
 
 import email
 import json
-import socket
-import ssl
 from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from pypdf import PdfWriter
 
 from audit.config import DeliverySettings
 from audit.deliver.mail import Decision, Parcel, send_reports
-from audit.emulator.certs import make_tls_files
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 OK"
-
-
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"mailer" and auth_data.password == b"s3cret"
-    return AuthResult(success=ok)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.deliver.smtp import smtp_server as serve_smtp
 
 
 @pytest.fixture
 def smtp_server(tmp_path: Path):
-    tls = make_tls_files(tmp_path / "tls")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-    inbox = Inbox()
-    port = _free_port()     # aiosmtpd connects to its own port to check it is up: 0 will not do
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            authenticator=_authenticator, auth_required=True)
-    controller.start()
-    try:
-        yield inbox, port, tls.ca_file
-    finally:
-        controller.stop()
+    with serve_smtp(tmp_path / "tls") as server:
+        yield server
 
 
 CONTOSO = "0a1b2c3d-0000-4000-8000-00000000000a"
@@ -138,4 +104,48 @@ def test_a_pdf_whose_tenant_cannot_be_read_is_refused(smtp_server, tmp_path: Pat
         pdf.write_bytes(content)
     (outcome,) = send_reports(settings(port, ca), [Parcel(CONTOSO, "Contoso", ("a@b.example",), pdf, "r")])
     assert outcome.decision is Decision.REFUSED and "cannot be verified" in outcome.reason
+    assert inbox.messages == []
+
+
+def test_an_unevaluated_report_is_withheld_and_the_operators_told_without_it(smtp_server, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox, port, ca = smtp_server
+    monkeypatch.setenv("TEST_SMTP_USER", "mailer")
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
+    unreached = Parcel(CONTOSO, "Contoso", ("auditor@contoso.example",), report_pdf(tmp_path / "c.pdf", CONTOSO),
+                       "run-7", unevaluated="tenant not reached: AADSTS7000229")
+    mixed_up = Parcel(FABRIKAM, "Fabrikam", ("auditor@fabrikam.example",), unreached.pdf, "run-7")
+    outcomes = send_reports(settings(port, ca, operators=("soc@mssp.example",)), [unreached, mixed_up])
+    assert [(d.tenant_id, d.notice, d.decision, d.ok) for d in outcomes] == [
+        (CONTOSO, False, Decision.WITHHELD, True), (FABRIKAM, False, Decision.REFUSED, False),
+        (CONTOSO, True, Decision.SENT, True), (FABRIKAM, True, Decision.SENT, True)]
+    assert "AADSTS7000229" in outcomes[0].reason and outcomes[2].recipients == ("soc@mssp.example",)
+    (recipients, raw), = inbox.messages                       # one notice, nothing to any auditor
+    assert recipients == ["soc@mssp.example"]
+    notice = email.message_from_bytes(raw, policy=policy.default)
+    assert list(notice.iter_attachments()) == [] and "run-7" in notice["Subject"]
+    body = notice.get_content()
+    for text in ("Contoso", CONTOSO, "withheld", "AADSTS7000229", "Fabrikam", FABRIKAM, "refused"):
+        assert text in body
+
+
+def test_opting_in_mails_an_unevaluated_report_to_its_auditors(smtp_server, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox, port, ca = smtp_server
+    monkeypatch.setenv("TEST_SMTP_USER", "mailer")
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
+    parcel = Parcel(CONTOSO, "Contoso", ("auditor@contoso.example",), report_pdf(tmp_path / "c.pdf", CONTOSO),
+                    "run-7", unevaluated="every check that reads the tenant is ERROR")
+    (outcome,) = send_reports(settings(port, ca, operators=("soc@mssp.example",), mail_unevaluated_reports=True),
+                              [parcel])
+    assert outcome.decision is Decision.SENT and not outcome.notice
+    assert [recipients for recipients, _ in inbox.messages] == [["auditor@contoso.example"]]
+
+
+def test_without_operators_a_withheld_report_is_only_recorded(smtp_server, tmp_path: Path) -> None:
+    inbox, port, ca = smtp_server
+    parcel = Parcel(CONTOSO, "Contoso", ("auditor@contoso.example",), tmp_path / "never-read.pdf", "r",
+                    unevaluated="tenant not reached: AADSTS700016")
+    (outcome,) = send_reports(settings(port, ca), [parcel])
+    assert outcome.decision is Decision.WITHHELD and outcome.to_json()["kind"] == "report"
     assert inbox.messages == []
