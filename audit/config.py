@@ -175,6 +175,11 @@ class DeliverySettings(_Strict):
     sender: str = "mssp-audit@localhost"
     ca_bundle: Path | None = None                    # trust for the SMTP server's certificate
     timeout_seconds: float = Field(60.0, gt=0)
+    # MSSP-internal addresses told when a report is withheld or refused; they never get a customer's PDF.
+    operators: tuple[str, ...] = ()
+    # A report in which nothing could be evaluated (tenant not reached, every check ERROR) says nothing
+    # about the customer's controls; it goes to the operators' notice, not to auditors, unless this is true.
+    mail_unevaluated_reports: bool = False
 
 
 class RetentionSettings(_Strict):

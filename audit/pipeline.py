@@ -18,7 +18,7 @@ from pathlib import Path
 from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
 from audit.collect.run import collect_all
 from audit.config import Config, Customer, new_run_id
-from audit.deliver.mail import Parcel, send_reports
+from audit.deliver.mail import Decision, Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
@@ -28,7 +28,7 @@ from audit.render.batch import Renderer, RenderJob
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
 from audit.render.csv_out import write_findings_csv
 from audit.render.excel import write_portfolio_workbook
-from audit.render.filenames import safe_filename
+from audit.render.filenames import report_filename
 from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     PortfolioReport, ResourceView)
@@ -36,6 +36,8 @@ from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
 
 log = logging.getLogger("audit.pipeline")
 RESULTS_SCHEMA = "mssp-audit/results/1"
+# Statuses only a check that read the tenant's evidence can reach (MANUAL and ATTESTED need none).
+FROM_EVIDENCE = (Status.PASS, Status.FAIL, Status.WARN, Status.NOT_APPLICABLE, Status.ACCEPTED)
 
 
 def tool_version() -> str:
@@ -60,6 +62,15 @@ class CustomerOutcome:
     pdf: Path | None = None
     workbook: Path | None = None
     failing: dict[tuple[str, str], int] = field(default_factory=dict)   # (status, severity) → count
+
+    @property
+    def unevaluated(self) -> str:
+        """Why nothing in this customer's report was evaluated from its evidence; "" when something was."""
+        if not self.reachable:
+            return f"tenant not reached: {self.reason}"
+        if not any(self.counts.get(s.value, 0) for s in FROM_EVIDENCE):
+            return "every check that reads the tenant is ERROR"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -176,8 +187,8 @@ class _PortfolioRows:
     summaries: list[CustomerSummaryRow] = field(default_factory=list)
     licences: list[LicenceRow] = field(default_factory=list)
     expiry: list[ExpiryRow] = field(default_factory=list)
-    findings: list[tuple[str, FindingView]] = field(default_factory=list)
-    errors: list[tuple[str, ResourceView]] = field(default_factory=list)
+    findings: list[tuple[str, str, FindingView]] = field(default_factory=list)   # (customer, tenant id, …)
+    errors: list[tuple[str, str, ResourceView]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -215,15 +226,18 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
     reports_dir = store.reports_dir
     view = customer_view(config, store, customer, info, runs, as_of=as_of)
     report, data = view.report, view.data
-    pdf = reports_dir / safe_filename(customer.name, suffix=".pdf")
-    workbook = reports_dir / safe_filename(customer.name, suffix=".xlsx")
+    # Keyed by tenant id: two customers may share a display name, never a file (DESIGN.md, "Customers never mix").
+    pdf = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".pdf")
+    workbook = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx")
     renderer.submit(RenderJob(report, pdf, workbook, pdf_options(config)))
     rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name,
                                       previous_score=view.history[-1][1] if view.history else None))
     rows.licences.append(licence_row(customer, data, config))
     rows.expiry.extend(expiry_rows(customer, data, config))
-    rows.findings.extend((customer.name, f) for f in report.findings if f.status != Status.PASS.value)
-    rows.errors.extend((customer.name, r) for r in report.resources if r.status not in ("ok", "skipped"))
+    rows.findings.extend((customer.name, customer.tenant_id, f) for f in report.findings
+                         if f.status != Status.PASS.value)
+    rows.errors.extend((customer.name, customer.tenant_id, r) for r in report.resources
+                       if r.status not in ("ok", "skipped"))
     return CustomerOutcome(customer.name, customer.tenant_id.lower(), data.manifest.token_ok,
                            data.manifest.token_reason, view.score, report.status_counts, pdf, workbook,
                            _failing(view.results))
@@ -263,19 +277,39 @@ def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
         "portfolio": str(outcome.portfolio) if outcome.portfolio else None,
     }
     if config.delivery.enabled:
-        auditors = {c.tenant_id.lower(): tuple(c.auditors) for c in config.customers}
-        parcels = [Parcel(c.name, auditors.get(c.tenant_id, ()), c.pdf, outcome.run_id)
-                   for c in outcome.customers if c.pdf is not None]
-        deliveries = send_reports(config.delivery, parcels)
-        for failed in (d for d in deliveries if not d.ok):
-            log.error("mail to %s for %s failed: %s (the report is kept at its path)",
-                      ", ".join(failed.recipients), failed.customer, failed.reason)
+        deliveries = send_reports(config.delivery, _parcels(config, outcome))
+        for delivery in deliveries:
+            _log_delivery(delivery, outcome.run_id)
         summary["delivery"] = [d.to_json() for d in deliveries]
     write_summary(store.root / "summary.json", summary)
     write_summary(config.output.data_dir / "last-run.json", summary)
     point_latest(config.output.data_dir, store.root)
     if config.output.metrics_file is not None:
         write_metrics(config.output.metrics_file, summary)
+
+
+def _parcels(config: Config, outcome: RunOutcome) -> list[Parcel]:
+    """One parcel per customer with a PDF, addressed by tenant id: a shared display name mixes nothing."""
+    auditors = {c.tenant_id.lower(): tuple(c.auditors) for c in config.customers}
+    return [Parcel(c.tenant_id, c.name, auditors.get(c.tenant_id, ()), c.pdf, outcome.run_id, c.unevaluated)
+            for c in outcome.customers if c.pdf is not None]
+
+
+def _log_delivery(d: Delivery, run_id: str) -> None:
+    extra = {"tenant": d.tenant_id, "customer": d.customer, "run_id": run_id}
+    about = f"report of {d.customer} (tenant {d.tenant_id})"
+    to = ", ".join(d.recipients)
+    if d.notice:
+        level = logging.INFO if d.ok else logging.ERROR
+        log.log(level, "operators' notice about the %s %s to %s%s", about, d.decision, to,
+                f": {d.reason}" if not d.ok else "", extra=extra)
+    elif d.decision is Decision.SENT:
+        log.info("%s sent to %s", about, to, extra=extra)
+    elif d.decision is Decision.WITHHELD:
+        log.warning("%s withheld from %s: %s", about, to, d.reason, extra=extra)
+    else:
+        log.error("%s %s, not mailed to %s: %s (the report is kept at its path)", about, d.decision, to, d.reason,
+                  extra=extra)
 
 
 def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[CustomerOutcome]) -> None:

@@ -122,18 +122,23 @@ def synthetic_portfolio(rows: int, customers: int, findings: tuple[FindingView, 
     for i in range(rows):
         kind = KINDS[i % len(KINDS)]
         end = None if rng.random() < 0.02 else collected + timedelta(days=rng.uniform(-60, 400))
-        expiry.append(ExpiryRow(names[i % customers], kind, f"a-Analyst{i % 997:03d}@mssp.example",
+        expiry.append(ExpiryRow(names[i % customers], tenant_id(i % customers), kind, f"a-Analyst{i % 997:03d}@mssp.example",
                                 "Tier 1 Analyst" if i % 2 else "Tier 2 Analyst", end,
                                 "Delivered" if kind != "GDAP relationship" else "active"))
     expiry.sort(key=lambda e: (e.end is None, e.end or collected))
     counts = {s.value: 0 for s in Status}
-    summaries = tuple(CustomerSummaryRow(n, f"{i:08d}-0000-4000-8000-000000000000", 70.0 + i % 30, counts, True,
+    summaries = tuple(CustomerSummaryRow(n, tenant_id(i), 70.0 + i % 30, counts, True,
                                          f"{n}.pdf", f"{n}.xlsx") for i, n in enumerate(names))
-    licences = tuple(LicenceRow(n, f"{i:08d}-0000-4000-8000-000000000000", 20, 5, 10, 15)
+    licences = tuple(LicenceRow(n, tenant_id(i), 20, 5, 10, 15)
                      for i, n in enumerate(names))
     return PortfolioReport(run_id="bench", collected_at=collected, generated_at=collected, as_of=collected.date(),
                            customers=summaries, licences=licences, expiry=tuple(expiry),
-                           findings=tuple((n, f) for n in names for f in findings), errors=())
+                           findings=tuple((n, tenant_id(i), f) for i, n in enumerate(names) for f in findings),
+                           errors=())
+
+
+def tenant_id(customer: int) -> str:
+    return f"{customer:08d}-0000-4000-8000-000000000000"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,7 @@ def test_every_customer_gets_a_pdf_and_a_workbook(demo) -> None:
         assert customer.pdf and customer.pdf.exists() and customer.pdf.stat().st_size > 10_000
         assert customer.workbook and customer.workbook.exists()
     assert outcome.portfolio and outcome.portfolio.exists()
-    assert (outcome.root / "reports" / "findings.csv").read_text().startswith("customer,check_id,")
+    assert (outcome.root / "reports" / "findings.csv").read_text().startswith("customer,tenant_id,check_id,")
 
 
 def test_pdf_text_shows_customer_findings_and_page_numbers(demo) -> None:

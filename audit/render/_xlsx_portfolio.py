@@ -236,7 +236,7 @@ def expiry_bucket(days: int | None) -> str:
 def sorted_expiry(rows: Sequence[ExpiryRow]) -> list[ExpiryRow]:
     """Soonest end first; rows without an end date last."""
     return sorted(rows, key=lambda r: (r.end is None, _naive_utc(r.end) if r.end else datetime.min,
-                                       r.customer, r.kind, r.subject))
+                                       r.customer, r.tenant_id, r.kind, r.subject))
 
 
 def _expiry(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
@@ -244,6 +244,7 @@ def _expiry(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None
     # is appended as is, where a styled one costs a cell object each (dates get their format anyway).
     columns = (
         Column("Customer", 32),
+        Column("Tenant ID", 38),
         Column("Kind", 26),
         Column("Subject", 36),
         Column("Item", 36),
@@ -254,34 +255,36 @@ def _expiry(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None
     )
 
     def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
-        highlight_values(ws, 7, first, last, EXPIRY_HIGHLIGHTS)
+        highlight_values(ws, 8, first, last, EXPIRY_HIGHLIGHTS)
 
     writer = TableSheetWriter(wb, names, "Expiry", columns, decorate=decorate)
     for row in sorted_expiry(portfolio.expiry):
         days = days_left(row.end, portfolio.as_of)
-        writer.append([row.customer, row.kind, row.subject, row.item, row.end, days, expiry_bucket(days), row.state])
+        writer.append([row.customer, row.tenant_id, row.kind, row.subject, row.item, row.end, days,
+                       expiry_bucket(days), row.state])
     writer.close()
 
 
 def _findings(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
-    columns = (Column("Customer", 32, TOP), *FINDING_COLUMNS)
-    writer = TableSheetWriter(wb, names, "Findings", columns, decorate=status_highlighter(FINDING_STATUS_COLUMN + 1))
-    for customer, finding in portfolio.findings:
+    columns = (Column("Customer", 32, TOP), Column("Tenant ID", 38, TOP), *FINDING_COLUMNS)
+    writer = TableSheetWriter(wb, names, "Findings", columns, decorate=status_highlighter(FINDING_STATUS_COLUMN + 2))
+    for customer, tenant_id, finding in portfolio.findings:
         if finding.status == Status.PASS.value:
             continue
-        writer.append([customer, *finding_values(finding)])
+        writer.append([customer, tenant_id, *finding_values(finding)])
     writer.close()
 
 
 def _errors(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
     columns = (
         Column("Customer", 32, TOP),
+        Column("Tenant ID", 38, TOP),
         Column("Resource", 26, TOP),
         Column("Endpoint", 60, TOP),
         Column("Status", 14, TOP),
         Column("Reason", 60, WRAP),
     )
     writer = TableSheetWriter(wb, names, "Errors", columns)
-    for customer, resource in portfolio.errors:
-        writer.append([customer, resource.name, resource.endpoint, resource.status, resource.reason])
+    for customer, tenant_id, resource in portfolio.errors:
+        writer.append([customer, tenant_id, resource.name, resource.endpoint, resource.status, resource.reason])
     writer.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from audit.render._lifeline import watch_main
 from audit.render.excel import write_customer_workbook
 from audit.render.pdf import DEFAULT_PDF_OPTIONS, PdfOptions, render_customer_pdf
 from audit.render.viewmodel import CustomerReport
@@ -99,8 +100,10 @@ class Renderer:
             return
         if self._pool is None:
             # forkserver, not fork: the parent may run threads (the emulator, MSAL) that fork would copy mid-lock.
+            # Each worker watches this process and ends with it, even when it is killed (audit.render._lifeline).
             self._pool = ProcessPoolExecutor(max_workers=self._workers,
-                                             mp_context=multiprocessing.get_context("forkserver"))
+                                             mp_context=multiprocessing.get_context("forkserver"),
+                                             initializer=watch_main, initargs=(os.getpid(),))
         self._pending.append((self._pool.submit(_render, job, do_pdf, do_workbook), job, key, do_pdf, do_workbook))
         self._drain(2 * self._workers)
 

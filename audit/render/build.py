@@ -218,17 +218,17 @@ def expiry_rows(customer: Customer, data: TenantData, config: Config) -> list[Ex
     t = data.tables
     if "assignments" in t:
         for r in t["assignments"].filter(pl.col("package_name").is_in(mssp_package_names(config))).iter_rows(named=True):
-            rows.append(ExpiryRow(customer.name, "Access package assignment", r["target_upn"] or r["target_name"] or "",
+            rows.append(ExpiryRow(customer.name, customer.tenant_id, "Access package assignment", r["target_upn"] or r["target_name"] or "",
                                   r["package_name"] or "", r["end"], r["state"] or ""))
     if "gdap_relationships" in t:
         for r in t["gdap_relationships"].iter_rows(named=True):
-            rows.append(ExpiryRow(customer.name, "GDAP relationship", r["display_name"] or "",
+            rows.append(ExpiryRow(customer.name, customer.tenant_id, "GDAP relationship", r["display_name"] or "",
                                   f"{len(r['role_ids'])} role(s)", r["end"], r["status"] or ""))
     if "review_instances" in t and "review_definitions" in t:
         names = dict(t["review_definitions"].select("id", "display_name").iter_rows())
         open_ = t["review_instances"].filter(~pl.col("status").is_in(("Completed", "AutoReviewed", "Applied")))
         for r in open_.iter_rows(named=True):
-            rows.append(ExpiryRow(customer.name, "Access review due", names.get(r["definition_id"], "") or "",
+            rows.append(ExpiryRow(customer.name, customer.tenant_id, "Access review due", names.get(r["definition_id"], "") or "",
                                   r["id"] or "", r["end"], r["status"] or ""))
     return rows
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from audit.render.viewmodel import FindingView
 from audit.snapshot.store import atomic_open
 
-COLUMNS = ("customer", "check_id", "title", "area", "severity", "status", "summary", "reason", "evidence_rows")
+COLUMNS = ("customer", "tenant_id", "check_id", "title", "area", "severity", "status", "summary", "reason", "evidence_rows")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -22,11 +22,12 @@ def inert(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_findings_csv(rows: Iterable[tuple[str, FindingView]], path: Path) -> Path:
+def write_findings_csv(rows: Iterable[tuple[str, str, FindingView]], path: Path) -> Path:
+    """`rows` are (customer, tenant id, finding): the tenant id tells apart customers that share a name."""
     with atomic_open(path) as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for customer, f in rows:
-            writer.writerow([inert(v) for v in (customer, f.versioned_id, f.title, f.area, f.severity, f.status,
+        for customer, tenant_id, f in rows:
+            writer.writerow([inert(v) for v in (customer, tenant_id, f.versioned_id, f.title, f.area, f.severity, f.status,
                                                 f.summary, f.reason, f.evidence.row_count)])
     return path

@@ -29,6 +29,8 @@ _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 _DASH_RUN = re.compile(r"-{2,}")
 _DOT_RUN = re.compile(r"\.{2,}")
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}")
+TENANT_SEPARATOR = "--"
 
 
 def _visible(text: str) -> str:
@@ -42,15 +44,15 @@ def _name_hash(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_CHARS]
 
 
-def safe_filename(name: str, *, suffix: str) -> str:
-    """A portable file name for `name`; when the name had to change, a hash of the original keeps it unique.
-
-    `suffix` is the extension, with or without its dot (".pdf", "xlsx").
-    """
+def _suffix(suffix: str) -> str:
     suffix = suffix if suffix.startswith(".") else f".{suffix}"
     if not _SUFFIX.fullmatch(suffix):
         raise ValueError(f"not a file extension: {suffix!r}")
+    return suffix
 
+
+def _portable_stem(name: str) -> str:
+    """`name` folded to portable characters: never empty, hidden, reserved, or longer than MAX_STEM_CHARS."""
     stem = _visible(unicodedata.normalize("NFKC", name))
     # "Müller" → "Muller": decompose and drop the combining marks rather than lose the letter.
     stem = "".join(ch for ch in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(ch))
@@ -64,10 +66,32 @@ def safe_filename(name: str, *, suffix: str) -> str:
         stem = f"_{stem}"   # Windows reserves "CON" and "CON.anything"
     if len(stem) > MAX_STEM_CHARS:
         stem = stem[:MAX_STEM_CHARS].rstrip(".-")
+    return stem
 
+
+def safe_filename(name: str, *, suffix: str) -> str:
+    """A portable file name for `name`; when the name had to change, a hash of the original keeps it unique.
+
+    `suffix` is the extension, with or without its dot (".pdf", "xlsx").
+    """
+    suffix = _suffix(suffix)
+    stem = _portable_stem(name)
     if stem != name:
         stem = f"{stem.rstrip('-')}-{_name_hash(name)}"
     return f"{stem}{suffix}"
+
+
+def report_filename(name: str, tenant_id: str, *, suffix: str) -> str:
+    """`<portable name>--<tenant id><suffix>`, e.g. "Contoso-Ltd--0a1b…-….pdf", for one customer's report.
+
+    Display names are not unique (two tenants may both be "Contoso"): the tenant id keeps their
+    files apart, the name keeps the file readable. A portable stem never holds "--", so the tenant
+    id is always what follows the last "--".
+    """
+    tenant = tenant_id.lower()
+    if not _TENANT_ID.fullmatch(tenant):
+        raise ValueError(f"not a tenant id: {tenant_id!r}")
+    return f"{_portable_stem(name)}{TENANT_SEPARATOR}{tenant}{_suffix(suffix)}"
 
 
 @contextmanager

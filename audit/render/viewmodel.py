@@ -108,6 +108,7 @@ class LicenceRow:
 @dataclass(frozen=True)
 class ExpiryRow:
     customer: str
+    tenant_id: str                   # the key: display names are not unique
     kind: str                        # "Access package assignment", "GDAP relationship", "Access review"
     subject: str                     # who holds it / relationship / review name
     item: str                        # package name / roles / …
@@ -136,5 +137,6 @@ class PortfolioReport:
     customers: tuple[CustomerSummaryRow, ...]
     licences: tuple[LicenceRow, ...]
     expiry: tuple[ExpiryRow, ...]
-    findings: tuple[tuple[str, FindingView], ...]   # (customer, finding) for non-PASS results
-    errors: tuple[tuple[str, ResourceView], ...]    # (customer, resource) that could not be read
+    # Every row carries the tenant id beside the display name: two customers may share a name.
+    findings: tuple[tuple[str, str, FindingView], ...]   # (customer, tenant id, finding) for non-PASS results
+    errors: tuple[tuple[str, str, ResourceView], ...]    # (customer, tenant id, resource) that could not be read

@@ -262,8 +262,9 @@ def portfolio_report(*, hostile: bool = False, expiry_rows: int = 40) -> Portfol
              "Alpine Ski House"]
     if hostile:
         names = list(HOSTILE_STRINGS[: len(LICENCE_INPUTS)])
+    tenants = [f"0000000{i}-0000-4000-8000-00000000000{i}" for i in range(len(names))]
     customers = tuple(
-        CustomerSummaryRow(name, f"0000000{i}-0000-4000-8000-00000000000{i}", [72.5, 40.0, None, 100.0][i % 4],
+        CustomerSummaryRow(name, tenants[i], [72.5, 40.0, None, 100.0][i % 4],
                            {s.value: (i + j) % 4 for j, s in enumerate(Status)}, i % 3 != 2,
                            f"customer-{i}.pdf", f"customer-{i}.xlsx")
         for i, name in enumerate(names)
@@ -280,7 +281,7 @@ def portfolio_report(*, hostile: bool = False, expiry_rows: int = 40) -> Portfol
         return None if offset is None else COLLECTED_AT + timedelta(days=offset)
 
     expiry = tuple(
-        ExpiryRow(names[i % len(names)], kinds[i % 3],
+        ExpiryRow(names[i % len(names)], tenants[i % len(names)], kinds[i % 3],
                   HOSTILE_STRINGS[i % len(HOSTILE_STRINGS)] if hostile else f"a-JoshX{i}",
                   "Tier 1 Analyst", end(i), "delivered")
         for i in range(expiry_rows)
@@ -294,7 +295,8 @@ def portfolio_report(*, hostile: bool = False, expiry_rows: int = 40) -> Portfol
         customers=customers,
         licences=licences,
         expiry=expiry,
-        findings=tuple((names[i % len(names)], f) for i, f in enumerate(items) if f.status != Status.PASS.value),
-        errors=tuple((names[0], r) for r in resources() if r.status != "ok")
-        + ((names[-1], ResourceView("guests", "/v1.0/users", "failed", HOSTILE_STRINGS[1], 0, 4, "")),),
+        findings=tuple((names[i % len(names)], tenants[i % len(names)], f) for i, f in enumerate(items)
+                       if f.status != Status.PASS.value),
+        errors=tuple((names[0], tenants[0], r) for r in resources() if r.status != "ok")
+        + ((names[-1], tenants[-1], ResourceView("guests", "/v1.0/users", "failed", HOSTILE_STRINGS[1], 0, 4, "")),),
     )

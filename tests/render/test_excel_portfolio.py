@@ -71,21 +71,22 @@ def test_licences_are_live_formulas_over_input_cells(book: Workbook) -> None:
 
 def test_expiry_is_sorted_bucketed_and_counted_from_as_of(book: Workbook) -> None:
     ws = book["Expiry"]
-    assert ws["F1"].value == "Days left (from 2025-01-14)"
+    assert ws["B1"].value == "Tenant ID" and ws["G1"].value == "Days left (from 2025-01-14)"
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 40
-    ends = [r[4] for r in rows]
+    ends = [r[5] for r in rows]
     dated = [e for e in ends if e is not None]
     assert dated == sorted(dated) and ends[len(dated):] == [None] * (len(ends) - len(dated))
-    for _customer, _kind, _subject, _item, end, days, bucket, _state in rows:
+    for _customer, tenant_id, _kind, _subject, _item, end, days, bucket, _state in rows:
+        assert tenant_id.endswith("-4000-8000-00000000000" + tenant_id[7])
         if end is None:
             assert days is None and bucket == "no end"
         else:
             assert days == (end.date() - factories.AS_OF).days
             assert bucket == expiry_bucket(days)
-    assert {r[6] for r in rows} == {"expired", "≤7 days", "≤30 days", "≤90 days", "later", "no end"}
-    assert ws["E2"].number_format == "yyyy-mm-dd hh:mm"
-    assert any(str(r.sqref) == "G2:G41" for r in ws.conditional_formatting)
+    assert {r[7] for r in rows} == {"expired", "≤7 days", "≤30 days", "≤90 days", "later", "no end"}
+    assert ws["F2"].number_format == "yyyy-mm-dd hh:mm"
+    assert any(str(r.sqref) == "H2:H41" for r in ws.conditional_formatting)
 
 
 @pytest.mark.parametrize(("offset", "bucket"), [(-1, "expired"), (0, "≤7 days"), (7, "≤7 days"), (8, "≤30 days"),
@@ -99,11 +100,15 @@ def test_buckets(offset: int, bucket: str) -> None:
 
 def test_findings_and_errors(book: Workbook) -> None:
     findings = list(book["Findings"].iter_rows(min_row=2, values_only=True))
-    assert findings and all(row[5] != "PASS" for row in findings)
-    assert book["Findings"]["A1"].value == "Customer" and book["Findings"]["B1"].value == "Check"
+    assert findings and all(row[6] != "PASS" for row in findings)
+    assert [c.value for c in book["Findings"][1][:3]] == ["Customer", "Tenant ID", "Check"]
+    assert all(row[1] for row in findings)
+    rules = {str(r.sqref): r for r in book["Findings"].conditional_formatting}
+    assert any(key.startswith("G2:") for key in rules)        # the status column is highlighted
     errors = list(book["Errors"].iter_rows(values_only=True))
-    assert errors[0] == ("Customer", "Resource", "Endpoint", "Status", "Reason")
-    assert (errors[1][1], errors[1][3]) == ("gdap_relationships", "forbidden")
+    assert errors[0] == ("Customer", "Tenant ID", "Resource", "Endpoint", "Status", "Reason")
+    assert (errors[1][1], errors[1][2], errors[1][4]) == ("00000000-0000-4000-8000-000000000000",
+                                                          "gdap_relationships", "forbidden")
 
 
 def test_hostile_strings_are_text_not_formulas(hostile_book: Workbook) -> None:
@@ -112,7 +117,7 @@ def test_hostile_strings_are_text_not_formulas(hostile_book: Workbook) -> None:
         cell = licences[f"A{row}"]
         assert cell.data_type == "s", text
         assert cell.value == without_controls(text)
-    subjects = [c for c in hostile_book["Expiry"]["C"][1:]]
+    subjects = [c for c in hostile_book["Expiry"]["D"][1:]]
     assert {c.value for c in subjects} == {without_controls(t) for t in HOSTILE_STRINGS}
     assert all(c.data_type == "s" for c in subjects)
     ours = {"Licences"}
@@ -136,8 +141,8 @@ def test_a_sheet_past_the_row_limit_continues_on_the_next(tmp_path: Path, monkey
         assert ws["A1"].value == "Customer" and ws.freeze_panes == "A2"
         assert ws.max_row <= 11
         (table,) = ws.tables.values()
-        assert table.ref == f"A1:H{ws.max_row}"
-        subjects += [c.value for c in ws["C"][1:]]
+        assert table.ref == f"A1:I{ws.max_row}"
+        subjects += [c.value for c in ws["D"][1:]]
     assert len(subjects) == 35
     table_names = [t for ws in book.worksheets for t in ws.tables]
     assert len(set(table_names)) == len(table_names)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.render.filenames import MAX_STEM_CHARS, atomic_output, safe_filename
+from audit.render.filenames import MAX_STEM_CHARS, atomic_output, report_filename, safe_filename
 
 SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.[a-z]+")
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
@@ -90,3 +90,27 @@ def test_atomic_output_replaces_only_on_success(tmp_path: Path) -> None:
         tmp.write_text("new")
     assert target.read_text() == "new"
     assert os.listdir(tmp_path) == ["report.pdf"]
+
+
+TENANT_A = "0a1b2c3d-0000-4000-8000-00000000000a"
+TENANT_B = "0a1b2c3d-0000-4000-8000-00000000000b"
+
+
+def test_report_names_carry_the_tenant_id_after_the_last_double_dash() -> None:
+    assert report_filename("Contoso Ltd", TENANT_A, suffix=".pdf") == f"Contoso-Ltd--{TENANT_A}.pdf"
+    assert report_filename("Contoso", TENANT_A.upper(), suffix="xlsx") == f"Contoso--{TENANT_A}.xlsx"
+    for hostile in ("a--b", "--", "x - - y", "../..--", "CON", "日本語", "A" * 10_000, "\u202e--\u202c"):
+        name = report_filename(hostile, TENANT_A, suffix=".pdf")
+        assert SAFE.fullmatch(name) and len(name) <= MAX_STEM_CHARS + len(f"--{TENANT_A}.pdf"), name
+        stem, _, tenant = name.removesuffix(".pdf").rpartition("--")
+        assert tenant == TENANT_A and "--" not in stem and stem
+
+
+def test_two_tenants_with_one_display_name_get_two_files() -> None:
+    assert report_filename("Contoso", TENANT_A, suffix=".pdf") != report_filename("Contoso", TENANT_B, suffix=".pdf")
+
+
+@pytest.mark.parametrize("tenant_id", ["", "../etc", "0a1b2c3d-0000-4000-8000-00000000000a/..", "not-a-guid"])
+def test_a_tenant_id_that_is_not_a_guid_is_refused(tenant_id: str) -> None:
+    with pytest.raises(ValueError):
+        report_filename("Contoso", tenant_id, suffix=".pdf")

@@ -89,9 +89,9 @@ def test_licence_formulas_recalculate_to_the_seed_sizing(portfolio_csv: dict[str
 def test_hostile_strings_come_back_literally(portfolio_csv: dict[str, list[list[str]]]) -> None:
     names = [row[0] for row in portfolio_csv["Licences"][1: 1 + len(HOSTILE_STRINGS)]]
     assert names == [without_controls(t) for t in HOSTILE_STRINGS]
-    subjects = {row[2] for row in portfolio_csv["Expiry"][1:]}
+    subjects = {row[3] for row in portfolio_csv["Expiry"][1:]}
     assert subjects == {without_controls(t) for t in HOSTILE_STRINGS}
-    reasons = [row[4] for row in portfolio_csv["Errors"][1:]]
+    reasons = [row[5] for row in portfolio_csv["Errors"][1:]]
     assert '=HYPERLINK("http://x","y")' in reasons
 
 
