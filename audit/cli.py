@@ -45,6 +45,13 @@ def _fail(message: str, code: Exit = Exit.CONFIG) -> NoReturn:
     raise typer.Exit(int(code))
 
 
+def _fail_logged(message: str, code: Exit) -> NoReturn:
+    """A failure of the night itself (not of the command line): logged at error level, so it is one
+    JSON line in cron's log like every other line of the night."""
+    logging.getLogger("audit.run").error(message)
+    raise typer.Exit(int(code))
+
+
 def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     from audit.logs import setup_logging
     setup_logging(verbose=verbose, quiet=quiet)
@@ -167,7 +174,7 @@ def run(
             outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume,
                                    resume=resume is not None, as_of=_parse_as_of(as_of), on_tenant=on_tenant)
     except AlreadyRunning as exc:
-        _fail(str(exc), Exit.LOCKED)
+        _fail_logged(str(exc), Exit.LOCKED)
     except (CredentialError, RunNotFound, FileExistsError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
     raise typer.Exit(_report(outcome, quiet=quiet))
