@@ -52,6 +52,16 @@ def _fail_logged(message: str, code: Exit) -> NoReturn:
     raise typer.Exit(int(code))
 
 
+def _check_data_dir(path: Path, where: str, *, create: bool = True) -> None:
+    """A data directory that cannot hold runs is a configuration error (exit 2), found before
+    anything is collected, never an internal error halfway through the night."""
+    from audit.snapshot.data_dir import DataDirError, prepare_data_dir
+    try:
+        prepare_data_dir(path, create=create)
+    except DataDirError as exc:
+        _fail(f"{where}: {exc}")
+
+
 def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     from audit.logs import setup_logging
     setup_logging(verbose=verbose, quiet=quiet)
@@ -127,6 +137,7 @@ def demo(
     workbook per customer plus the portfolio workbook.
     """
     _setup_logging(verbose)
+    _check_data_dir(out, "--out")
     from audit.demo import run_demo
     typer.echo(f"Starting the Graph emulator with {customers} synthetic customers…")
     outcome = run_demo(out.resolve(), customers=customers, seed=seed)
@@ -160,8 +171,7 @@ def run(
         cfg = select_customers(load_config(config), customers, shard)
     except ConfigError as exc:
         _fail(str(exc))
-    if cfg.output.data_dir.exists() and not cfg.output.data_dir.is_dir():
-        _fail(f"{config}: key 'output.data_dir': {cfg.output.data_dir} exists and is not a directory")
+    _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'")
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
@@ -218,6 +228,7 @@ def evaluate(
         cfg = load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
+    _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
     from audit.pipeline import RunNotFound, evaluate_and_render
     from audit.snapshot.store import RunStore
     store = RunStore(cfg.output.data_dir, run_id)
