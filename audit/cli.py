@@ -27,6 +27,7 @@ class Exit(enum.IntEnum):
     CONFIG = 2             # bad configuration or command line: nothing was collected
     LOCKED = 3             # another run holds the data directory's lock: this one did nothing
     CRASH = 70             # an unexpected internal error (EX_SOFTWARE)
+    STORAGE = 74           # a file could not be written: disk full, quota, file size limit (EX_IOERR)
 
 
 app = typer.Typer(
@@ -60,6 +61,15 @@ def _check_data_dir(path: Path, where: str, *, create: bool = True) -> None:
         prepare_data_dir(path, create=create)
     except DataDirError as exc:
         _fail(f"{where}: {exc}")
+
+
+def _run_of(path: Path, data_dir: Path) -> str | None:
+    """The run a file belongs to, when that run was started (its run.json exists)."""
+    try:
+        run_id = path.relative_to(data_dir / "runs").parts[0]
+    except (ValueError, IndexError):
+        return None
+    return run_id if (data_dir / "runs" / run_id / "run.json").exists() else None
 
 
 def _setup_logging(verbose: bool, quiet: bool = False) -> None:
@@ -139,8 +149,12 @@ def demo(
     _setup_logging(verbose)
     _check_data_dir(out, "--out")
     from audit.demo import run_demo
+    from audit.snapshot.store import StorageError
     typer.echo(f"Starting the Graph emulator with {customers} synthetic customers…")
-    outcome = run_demo(out.resolve(), customers=customers, seed=seed)
+    try:
+        outcome = run_demo(out.resolve(), customers=customers, seed=seed)
+    except StorageError as exc:
+        _fail_logged(f"{exc}; free space or choose another --out", Exit.STORAGE)
     _report(outcome)
     typer.echo("Demo complete. Open the PDFs for the auditor's view and portfolio.xlsx for the manager's.")
 
@@ -164,7 +178,8 @@ def run(
     """Collect every customer tenant, evaluate the checks, write the reports (the nightly job).
 
     Exit codes: 0 all tenants evaluated; 1 finished with some tenants or resources unreadable;
-    2 configuration error; 3 another run is in progress; 70 internal error.
+    2 configuration error; 3 another run is in progress; 70 internal error; 74 a file could not be
+    written (disk full): free space and resume.
     """
     _setup_logging(verbose, quiet)
     try:
@@ -175,6 +190,7 @@ def run(
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
+    from audit.snapshot.store import StorageError
     try:
         with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
             def on_tenant(manifest: object) -> None:
@@ -185,6 +201,11 @@ def run(
                                    resume=resume is not None, as_of=_parse_as_of(as_of), on_tenant=on_tenant)
     except AlreadyRunning as exc:
         _fail_logged(str(exc), Exit.LOCKED)
+    except StorageError as exc:
+        run_id = _run_of(exc.path, cfg.output.data_dir)
+        _fail_logged(f"{exc}; what was collected is kept: free space, then finish the run with "
+                     f"`mssp-audit run --resume {run_id}`" if run_id else f"{exc}; nothing was collected",
+                     Exit.STORAGE)
     except (CredentialError, RunNotFound, FileExistsError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
     raise typer.Exit(_report(outcome, quiet=quiet))
@@ -230,7 +251,7 @@ def evaluate(
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
     from audit.pipeline import RunNotFound, evaluate_and_render
-    from audit.snapshot.store import RunStore
+    from audit.snapshot.store import RunStore, StorageError
     store = RunStore(cfg.output.data_dir, run_id)
     if not store.run_manifest_path.exists():
         _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
@@ -238,6 +259,8 @@ def evaluate(
         outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of))
     except RunNotFound as exc:
         _fail(str(exc))
+    except StorageError as exc:
+        _fail_logged(f"{exc}; the run's evidence is untouched: free space, then evaluate it again", Exit.STORAGE)
     raise typer.Exit(_report(outcome))
 
 

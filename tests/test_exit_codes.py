@@ -13,7 +13,7 @@ import pytest
 import tomli_w
 
 from audit.demo import demo_config, demo_environment
-from tests._mounts import run_on_tmpfs
+from tests._disks import run_on_tmpfs
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from audit.config import Config
 from audit.graph.auth import Credential, TokenProvider
 from audit.graph.client import GraphClient
 from audit.models import TenantManifest
-from audit.snapshot.store import RunStore
+from audit.snapshot.store import RunStore, StorageError
 
 log = logging.getLogger("audit.collect")
 
@@ -83,6 +83,11 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
                                             previous=store.read_tenant_manifest(target.tenant_id))
                 manifest = await collector.run()
             except Exception as exc:  # a bug in one tenant must not cost the others their evidence
+                if (full := _storage_error(exc)) is not None:
+                    # The disk, not the tenant: every other tenant would fail the same way, and a
+                    # "crashed" manifest would overwrite what this one committed. Stop the run with
+                    # each manifest as last written, so --resume collects only what is missing.
+                    raise full from None
                 log.exception("tenant %s: collection crashed", target.tenant_id)
                 while isinstance(exc, ExceptionGroup) and exc.exceptions:   # from the tenant's task group
                     exc = exc.exceptions[0]
@@ -95,5 +100,21 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
         if on_done:
             on_done(manifest)
 
-    await asyncio.gather(*(one(t) for t in chosen))
+    # A task group, not gather: when the disk fills, every tenant stops and writes down what it
+    # committed before the run ends, and the first cause is the one reported.
+    try:
+        async with asyncio.TaskGroup() as group:
+            for target in chosen:
+                group.create_task(one(target))
+    except BaseExceptionGroup as stopped:
+        raise _storage_error(stopped) or stopped.exceptions[0] from None
     return results
+
+
+def _storage_error(error: BaseException) -> StorageError | None:
+    """The StorageError in `error`, also from inside the tenant's task group."""
+    if isinstance(error, StorageError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        return next((found for inner in error.exceptions if (found := _storage_error(inner))), None)
+    return None

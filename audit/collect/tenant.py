@@ -94,9 +94,15 @@ class TenantCollector:
 
         # A task group, not gather: should one resource crash, its siblings are cancelled before the
         # tenant's HTTP client is closed under them, and none records into the crash manifest.
-        async with asyncio.TaskGroup() as group:
-            for spec in todo:
-                group.create_task(collect_after_parent(spec))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for spec in todo:
+                    group.create_task(collect_after_parent(spec))
+        except BaseException:
+            # Stopped by a sibling or by the run (a full disk stops every tenant): what was committed
+            # until then is written down, so a resumed run asks Graph only for the rest.
+            self.store.write_tenant_manifest(self.manifest())
+            raise
         return self.manifest()
 
     async def _collect(self, spec: ResourceSpec) -> None:
@@ -138,8 +144,8 @@ class TenantCollector:
         await self._record(dataclasses.replace(record, started_at=started, finished_at=_now()))
 
     async def _record(self, record: ResourceRecord) -> None:
+        self.records[record.name] = record      # before any await: counts even if cancelled while queued
         async with self._lock:
-            self.records[record.name] = record
             await asyncio.to_thread(self.store.write_tenant_manifest, self.manifest())
 
     async def _pages(self, path: str, parent: str | None, writer: RawWriter, tally: Tally,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from audit.snapshot.data_dir import DataDirError, prepare_data_dir
-from tests._mounts import run_on_tmpfs
+from tests._disks import run_on_tmpfs
 
 ROOT = Path(__file__).resolve().parents[2]
 
