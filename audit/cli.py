@@ -12,11 +12,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from collections.abc import Iterator
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from audit.config import Config, ConfigError, config_hash, load_config
+
+if TYPE_CHECKING:
+    from audit.progress import TenantProgress
 
 
 class Exit(enum.IntEnum):
@@ -193,12 +196,9 @@ def run(
     from audit.snapshot.store import StorageError
     try:
         with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
-            def on_tenant(manifest: object) -> None:
-                _tenant_done(manifest)
-                if progress is not None:
-                    progress.tenant_done(manifest)  # type: ignore[arg-type]
             outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume,
-                                   resume=resume is not None, as_of=_parse_as_of(as_of), on_tenant=on_tenant)
+                                   resume=resume is not None, as_of=_parse_as_of(as_of),
+                                   on_tenant=progress.tenant_done if progress is not None else None)
     except AlreadyRunning as exc:
         _fail_logged(str(exc), Exit.LOCKED)
     except StorageError as exc:
@@ -212,7 +212,7 @@ def run(
 
 
 @contextlib.contextmanager
-def _progress(cfg: Config, quiet: bool) -> Iterator[object | None]:
+def _progress(cfg: Config, quiet: bool) -> Iterator[TenantProgress | None]:
     """A live progress line on a terminal; nothing when cron or a pipe is listening."""
     if quiet or not sys.stderr.isatty():
         yield None
@@ -221,20 +221,6 @@ def _progress(cfg: Config, quiet: bool) -> Iterator[object | None]:
     total = len(cfg.customers) + (1 if cfg.mssp.partner_tenant_id else 0)
     with TenantProgress(total, cfg.collect.tenant_concurrency) as progress:
         yield progress
-
-
-def _tenant_done(manifest: object) -> None:
-    from audit.models import ResourceStatus, TenantManifest
-    assert isinstance(manifest, TenantManifest)
-    failed = [n for n, r in manifest.resources.items() if r.status is ResourceStatus.FAILED]
-    log = logging.getLogger("audit.run")
-    if not manifest.token_ok:
-        log.warning("tenant %s (%s): not reached: %s", manifest.tenant_id, manifest.customer, manifest.token_reason)
-    elif failed:
-        log.warning("tenant %s (%s): collected, %d resource(s) failed: %s", manifest.tenant_id, manifest.customer,
-                    len(failed), ", ".join(failed))
-    else:
-        log.info("tenant %s (%s): collected", manifest.tenant_id, manifest.customer)
 
 
 @app.command()

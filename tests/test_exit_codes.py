@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -45,6 +46,30 @@ def test_exit_0_when_every_tenant_is_read(estate) -> None:
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert lines and all({"time", "level", "message"} <= line.keys() for line in lines)
     assert any("collected" in line["message"] for line in lines)
+
+
+def test_unread_resources_are_logged_with_the_tenant_and_the_resource(estate) -> None:
+    env, factory = estate
+    out = factory.mktemp("unread")
+    config = write(demo_config(env.estate, env.server, env.certificate_path, out / "data"), out / "c.toml")
+    adatum = next(c for c in env.estate.customers if c.name == "Adatum Logistics")   # lacks AuditLog.Read.All
+    tenant = env.estate.tenants[adatum.tenant_id]
+    planted = tenant.faults
+    missing = {**planted.http_errors, "/policies/authorizationPolicy": 404}    # an object that should exist
+    tenant.faults = dataclasses.replace(planted, http_errors=missing)
+    try:
+        result = run_cli(config, "--customers", "Adatum Logistics")
+    finally:
+        tenant.faults = planted
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    by_resource = {line["resource"]: line for line in lines
+                   if line.get("tenant") == adatum.tenant_id and "resource" in line}
+    forbidden = by_resource["guest_sign_ins"]
+    assert forbidden["level"] == "warning" and "forbidden: missing permission AuditLog.Read.All" in forbidden["message"]
+    assert adatum.tenant_id in forbidden["message"] and forbidden["customer"] == "Adatum Logistics"
+    assert by_resource["authorization_policy"]["level"] == "warning"
+    assert "authorization_policy not_found" in by_resource["authorization_policy"]["message"]
+    assert by_resource["identity_sync"]["level"] == "info"     # 404: no identity sync configured, an answer
 
 
 def test_exit_1_when_a_tenant_cannot_be_reached(estate) -> None:
