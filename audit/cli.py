@@ -12,11 +12,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from collections.abc import Iterator
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from audit.config import Config, ConfigError, config_hash, load_config
+
+if TYPE_CHECKING:
+    from audit.progress import TenantProgress
 
 
 class Exit(enum.IntEnum):
@@ -27,6 +30,7 @@ class Exit(enum.IntEnum):
     CONFIG = 2             # bad configuration or command line: nothing was collected
     LOCKED = 3             # another run holds the data directory's lock: this one did nothing
     CRASH = 70             # an unexpected internal error (EX_SOFTWARE)
+    STORAGE = 74           # a file could not be written: disk full, quota, file size limit (EX_IOERR)
 
 
 app = typer.Typer(
@@ -43,6 +47,32 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML con
 def _fail(message: str, code: Exit = Exit.CONFIG) -> NoReturn:
     typer.echo(f"mssp-audit: {message}", err=True)
     raise typer.Exit(int(code))
+
+
+def _fail_logged(message: str, code: Exit) -> NoReturn:
+    """A failure of the night itself (not of the command line): logged at error level, so it is one
+    JSON line in cron's log like every other line of the night."""
+    logging.getLogger("audit.run").error(message)
+    raise typer.Exit(int(code))
+
+
+def _check_data_dir(path: Path, where: str, *, create: bool = True) -> None:
+    """A data directory that cannot hold runs is a configuration error (exit 2), found before
+    anything is collected, never an internal error halfway through the night."""
+    from audit.snapshot.data_dir import DataDirError, prepare_data_dir
+    try:
+        prepare_data_dir(path, create=create)
+    except DataDirError as exc:
+        _fail(f"{where}: {exc}")
+
+
+def _run_of(path: Path, data_dir: Path) -> str | None:
+    """The run a file belongs to, when that run was started (its run.json exists)."""
+    try:
+        run_id = path.relative_to(data_dir / "runs").parts[0]
+    except (ValueError, IndexError):
+        return None
+    return run_id if (data_dir / "runs" / run_id / "run.json").exists() else None
 
 
 def _setup_logging(verbose: bool, quiet: bool = False) -> None:
@@ -120,9 +150,14 @@ def demo(
     workbook per customer plus the portfolio workbook.
     """
     _setup_logging(verbose)
+    _check_data_dir(out, "--out")
     from audit.demo import run_demo
+    from audit.snapshot.store import StorageError
     typer.echo(f"Starting the Graph emulator with {customers} synthetic customers…")
-    outcome = run_demo(out.resolve(), customers=customers, seed=seed)
+    try:
+        outcome = run_demo(out.resolve(), customers=customers, seed=seed)
+    except StorageError as exc:
+        _fail_logged(f"{exc}; free space or choose another --out", Exit.STORAGE)
     _report(outcome)
     typer.echo("Demo complete. Open the PDFs for the auditor's view and portfolio.xlsx for the manager's.")
 
@@ -146,35 +181,38 @@ def run(
     """Collect every customer tenant, evaluate the checks, write the reports (the nightly job).
 
     Exit codes: 0 all tenants evaluated; 1 finished with some tenants or resources unreadable;
-    2 configuration error; 3 another run is in progress; 70 internal error.
+    2 configuration error; 3 another run is in progress; 70 internal error; 74 a file could not be
+    written (disk full): free space and resume.
     """
     _setup_logging(verbose, quiet)
     try:
         cfg = select_customers(load_config(config), customers, shard)
     except ConfigError as exc:
         _fail(str(exc))
-    if cfg.output.data_dir.exists() and not cfg.output.data_dir.is_dir():
-        _fail(f"{config}: key 'output.data_dir': {cfg.output.data_dir} exists and is not a directory")
+    _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'")
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
+    from audit.snapshot.store import StorageError
     try:
         with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
-            def on_tenant(manifest: object) -> None:
-                _tenant_done(manifest)
-                if progress is not None:
-                    progress.tenant_done(manifest)  # type: ignore[arg-type]
             outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume,
-                                   resume=resume is not None, as_of=_parse_as_of(as_of), on_tenant=on_tenant)
+                                   resume=resume is not None, as_of=_parse_as_of(as_of),
+                                   on_tenant=progress.tenant_done if progress is not None else None)
     except AlreadyRunning as exc:
-        _fail(str(exc), Exit.LOCKED)
+        _fail_logged(str(exc), Exit.LOCKED)
+    except StorageError as exc:
+        run_id = _run_of(exc.path, cfg.output.data_dir)
+        _fail_logged(f"{exc}; what was collected is kept: free space, then finish the run with "
+                     f"`mssp-audit run --resume {run_id}`" if run_id else f"{exc}; nothing was collected",
+                     Exit.STORAGE)
     except (CredentialError, RunNotFound, FileExistsError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
     raise typer.Exit(_report(outcome, quiet=quiet))
 
 
 @contextlib.contextmanager
-def _progress(cfg: Config, quiet: bool) -> Iterator[object | None]:
+def _progress(cfg: Config, quiet: bool) -> Iterator[TenantProgress | None]:
     """A live progress line on a terminal; nothing when cron or a pipe is listening."""
     if quiet or not sys.stderr.isatty():
         yield None
@@ -183,20 +221,6 @@ def _progress(cfg: Config, quiet: bool) -> Iterator[object | None]:
     total = len(cfg.customers) + (1 if cfg.mssp.partner_tenant_id else 0)
     with TenantProgress(total, cfg.collect.tenant_concurrency) as progress:
         yield progress
-
-
-def _tenant_done(manifest: object) -> None:
-    from audit.models import ResourceStatus, TenantManifest
-    assert isinstance(manifest, TenantManifest)
-    failed = [n for n, r in manifest.resources.items() if r.status is ResourceStatus.FAILED]
-    log = logging.getLogger("audit.run")
-    if not manifest.token_ok:
-        log.warning("tenant %s (%s): not reached: %s", manifest.tenant_id, manifest.customer, manifest.token_reason)
-    elif failed:
-        log.warning("tenant %s (%s): collected, %d resource(s) failed: %s", manifest.tenant_id, manifest.customer,
-                    len(failed), ", ".join(failed))
-    else:
-        log.info("tenant %s (%s): collected", manifest.tenant_id, manifest.customer)
 
 
 @app.command()
@@ -211,8 +235,9 @@ def evaluate(
         cfg = load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
+    _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
     from audit.pipeline import RunNotFound, evaluate_and_render
-    from audit.snapshot.store import RunStore
+    from audit.snapshot.store import RunStore, StorageError
     store = RunStore(cfg.output.data_dir, run_id)
     if not store.run_manifest_path.exists():
         _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
@@ -220,6 +245,8 @@ def evaluate(
         outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of))
     except RunNotFound as exc:
         _fail(str(exc))
+    except StorageError as exc:
+        _fail_logged(f"{exc}; the run's evidence is untouched: free space, then evaluate it again", Exit.STORAGE)
     raise typer.Exit(_report(outcome))
 
 

@@ -40,7 +40,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
                  "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
-        for key in ("tenant", "run_id", "customer"):
+        for key in ("tenant", "run_id", "customer", "resource"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_text:

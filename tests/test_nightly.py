@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import re
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -38,13 +41,14 @@ def test_shards_partition_the_tenants_stably() -> None:
     assert [shard_of(t, 4) for t in tenants] == [shard_of(t.upper(), 4) for t in tenants]
 
 
-def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
+def test_lock_refuses_a_second_holder_and_is_owner_only(tmp_path: Path) -> None:
+    (tmp_path / ".mssp-audit.lock").touch(mode=0o644)     # as an older version left it
     with run_lock(tmp_path):
         with pytest.raises(AlreadyRunning, match=str(os.getpid())):
             with run_lock(tmp_path):
                 pass
-    with run_lock(tmp_path):   # released when the first holder is done
-        pass
+    with run_lock(tmp_path) as path:   # released when the first holder is done
+        assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_second_run_exits_with_code_3_and_says_why(tmp_path: Path) -> None:
@@ -55,7 +59,9 @@ def test_second_run_exits_with_code_3_and_says_why(tmp_path: Path) -> None:
                                 capture_output=True, text=True, cwd=ROOT, timeout=60,
                                 env={**os.environ, "MSSP_AUDIT_TEST_SECRET": "x"})
     assert result.returncode == 3
-    assert "another mssp-audit run" in result.stderr and str(os.getpid()) in result.stderr
+    [entry] = [json.loads(line) for line in result.stderr.splitlines()]    # one JSON line for cron's log
+    assert entry["level"] == "error" and "another mssp-audit run" in entry["message"]
+    assert str(os.getpid()) in entry["message"]
 
 
 def test_unknown_customer_selection_is_a_config_error(tmp_path: Path) -> None:
@@ -69,10 +75,22 @@ def test_unknown_customer_selection_is_a_config_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--shard" in result.stderr
 
 
-def _cron_command() -> str:
+def _cron_file() -> tuple[dict[str, str], str]:
+    """The variables and the nightly command of schedule.cron, the command as cron hands it to sh:
+    cron ends a command at an unescaped % and turns each \\% into %."""
     lines = [l for l in (ROOT / "schedule.cron").read_text().splitlines() if l and not l.startswith("#")]
+    variables = dict(l.split("=", 1) for l in lines if re.match(r"^[A-Z_]+=", l))
     entry = next(l for l in lines if l.split()[0] == "0")
-    return entry.split(None, 5)[5]
+    command = entry.split(None, 5)[5]
+    assert not re.search(r"(?<!\\)%", command), "an unescaped % would end the cron command there"
+    return variables, command.replace("\\%", "%")
+
+
+def test_cron_lock_lives_where_only_the_service_account_can_create_it() -> None:
+    variables, command = _cron_file()
+    lock = Path(variables["MSSP_AUDIT_LOCK"])
+    assert lock.parent == Path("/var/lib/mssp-audit") and '"$MSSP_AUDIT_LOCK"' in command
+    assert "/tmp" not in command and "/tmp" not in "".join(variables.values())
 
 
 @pytest.mark.parametrize("held", [False, True])
@@ -80,19 +98,22 @@ def test_cron_line_runs_through_sh_and_never_overlaps(tmp_path: Path, held: bool
     fake = tmp_path / "mssp-audit"
     fake.write_text(f"#!/bin/sh\necho ran \"$@\" > {tmp_path}/ran\n")
     fake.chmod(0o755)
+    log, lock_path = tmp_path / "nightly.log", tmp_path / "cron.lock"
     env = {"PATH": os.environ["PATH"], "MSSP_AUDIT": str(fake), "MSSP_AUDIT_CONFIG": "/etc/x.toml",
-           "MSSP_AUDIT_LOG": str(tmp_path / "nightly.log")}
-    command = _cron_command().replace("/tmp/mssp-audit.cron.lock", str(tmp_path / "cron.lock"))
-    lock = os.open(tmp_path / "cron.lock", os.O_RDWR | os.O_CREAT)
+           "MSSP_AUDIT_LOG": str(log), "MSSP_AUDIT_LOCK": str(lock_path)}
+    lock = os.open(lock_path, os.O_RDWR | os.O_CREAT)
     try:
         if held:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        result = subprocess.run(["sh", "-c", command], env=env, timeout=30)
+        subprocess.run(["sh", "-c", _cron_file()[1]], env=env, timeout=30, check=True)
     finally:
         os.close(lock)
     if held:
-        assert result.returncode != 0 and not (tmp_path / "ran").exists()
+        assert not (tmp_path / "ran").exists()
+        [line] = log.read_text().splitlines()        # one line, in the JSON shape of the tool's own log
+        entry = json.loads(line)
+        assert entry["level"] == "error" and str(lock_path) in entry["message"] and "skipped" in entry["message"]
+        assert datetime.fromisoformat(entry["time"]).tzinfo is not None
     else:
-        assert result.returncode == 0
         assert (tmp_path / "ran").read_text().strip() == "ran run --config /etc/x.toml"
-        assert (tmp_path / "nightly.log").exists()
+        assert log.exists() and "skipped" not in log.read_text()

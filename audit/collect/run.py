@@ -16,8 +16,8 @@ from audit.collect.tenant import TenantCollector
 from audit.config import Config
 from audit.graph.auth import Credential, TokenProvider
 from audit.graph.client import GraphClient
-from audit.models import TenantManifest
-from audit.snapshot.store import RunStore
+from audit.models import ResourceStatus, TenantManifest
+from audit.snapshot.store import RunStore, StorageError
 
 log = logging.getLogger("audit.collect")
 
@@ -97,6 +97,11 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
                     manifest = collector.give_up(f"the tenant's deadline of {settings.tenant_deadline_seconds:g} s "
                                                  "(collect.tenant_deadline_seconds) passed before this was read")
             except Exception as exc:  # a bug in one tenant must not cost the others their evidence
+                if (full := _storage_error(exc)) is not None:
+                    # The disk, not the tenant: every other tenant would fail the same way, and a
+                    # "crashed" manifest would overwrite what this one committed. Stop the run with
+                    # each manifest as last written, so --resume collects only what is missing.
+                    raise full from None
                 log.exception("tenant %s: collection crashed", target.tenant_id)
                 while isinstance(exc, ExceptionGroup) and exc.exceptions:   # from the tenant's task group
                     exc = exc.exceptions[0]
@@ -106,8 +111,54 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
             finally:
                 tokens.close()
         results[target.tenant_id] = manifest
+        log_outcome(manifest, target.specs)
         if on_done:
             on_done(manifest)
 
-    await asyncio.gather(*(one(t) for t in chosen))
+    # A task group, not gather: when the disk fills, every tenant stops and writes down what it
+    # committed before the run ends, and the first cause is the one reported.
+    try:
+        async with asyncio.TaskGroup() as group:
+            for target in chosen:
+                group.create_task(one(target))
+    except BaseExceptionGroup as stopped:
+        raise _storage_error(stopped) or stopped.exceptions[0] from None
     return results
+
+
+def log_outcome(manifest: TenantManifest, specs: Sequence[ResourceSpec]) -> None:
+    """One line per tenant, and one per resource that was not read, each naming the tenant.
+
+    A missing permission, a failure, or a 404 where an object should exist are warnings: someone has
+    to act. A 404 that is Graph's answer "none configured" (the spec's absent_ok: no partner
+    policy, no identity sync) and a missing licence are facts about the tenant: info.
+    """
+    tenant = {"tenant": manifest.tenant_id, "customer": manifest.customer}
+    if not manifest.token_ok:
+        log.warning("tenant %s (%s): not reached: %s", manifest.tenant_id, manifest.customer,
+                    manifest.token_reason, extra=tenant)
+        return
+    answers = {s.name for s in specs if s.absent_ok}
+    unread = 0
+    for name, record in sorted(manifest.resources.items()):
+        if record.status in (ResourceStatus.OK, ResourceStatus.SKIPPED):
+            continue
+        expected = record.status is ResourceStatus.NOT_LICENSED or (
+            record.status is ResourceStatus.NOT_FOUND and name in answers)
+        unread += not expected
+        log.log(logging.INFO if expected else logging.WARNING, "tenant %s (%s): %s %s: %s", manifest.tenant_id,
+                manifest.customer, name, record.status.value, record.reason, extra={**tenant, "resource": name})
+    if unread:
+        log.warning("tenant %s (%s): collected, %d resource(s) not read", manifest.tenant_id, manifest.customer,
+                    unread, extra=tenant)
+    else:
+        log.info("tenant %s (%s): collected", manifest.tenant_id, manifest.customer, extra=tenant)
+
+
+def _storage_error(error: BaseException) -> StorageError | None:
+    """The StorageError in `error`, also from inside the tenant's task group."""
+    if isinstance(error, StorageError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        return next((found for inner in error.exceptions if (found := _storage_error(inner))), None)
+    return None

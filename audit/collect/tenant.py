@@ -142,9 +142,15 @@ class TenantCollector:
 
         # A task group, not gather: should one resource crash, its siblings are cancelled before the
         # tenant's HTTP client is closed under them, and none records into the crash manifest.
-        async with asyncio.TaskGroup() as group:
-            for spec in todo:
-                group.create_task(collect_after_parent(spec))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for spec in todo:
+                    group.create_task(collect_after_parent(spec))
+        except BaseException:
+            # Stopped by a sibling or by the run (a full disk stops every tenant): what was committed
+            # until then is written down, so a resumed run asks Graph only for the rest.
+            self._write(*self._snapshot())
+            raise
         return self.manifest()
 
     async def _collect(self, spec: ResourceSpec) -> None:
@@ -196,10 +202,10 @@ class TenantCollector:
         return {"file": f"raw/{path.name}", "sha256": sha}
 
     async def _record(self, record: ResourceRecord) -> None:
+        replaced = self.records.get(record.name) or (self._previous.resources.get(record.name)
+                                                     if self._previous else None)
+        self.records[record.name] = record      # before any await: counts even if cancelled while queued
         async with self._lock:
-            replaced = self.records.get(record.name) or (self._previous.resources.get(record.name)
-                                                         if self._previous else None)
-            self.records[record.name] = record
             await asyncio.to_thread(self._write, *self._snapshot())
         if replaced is not None and replaced.file.endswith(".partial.jsonl") and replaced.file != record.file:
             # A resumed run re-read what an earlier attempt left partial; the manifest no longer names it.

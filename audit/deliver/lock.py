@@ -19,8 +19,12 @@ def run_lock(data_dir: Path) -> Iterator[Path]:
     when the process ends however it ends (kill -9 included), so a stale lock cannot exist."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / ".mssp-audit.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # Owner-only: the file names the holder's pid and is nobody else's business. A lock file an
+    # older version left world-readable is narrowed when this account owns it.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

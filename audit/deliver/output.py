@@ -8,16 +8,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from audit.snapshot.store import atomic_open, write_json
+from audit.snapshot.store import StorageError, atomic_open, discard, write_json
 
 
 def point_latest(data_dir: Path, run_root: Path) -> Path:
     """<data_dir>/latest → runs/<run_id>, replaced atomically (symlink then rename)."""
     link = data_dir / "latest"
     tmp = data_dir / f".latest.{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(run_root.relative_to(data_dir))
-    os.replace(tmp, link)
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run_root.relative_to(data_dir))    # a symlink takes a block too
+        os.replace(tmp, link)
+    except OSError as error:
+        discard(tmp)
+        raise StorageError.of(link, error) from error
     return link
 
 

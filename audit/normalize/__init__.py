@@ -6,6 +6,7 @@ the check framework turns that into ERROR before any check sees it.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,9 +101,12 @@ def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir:
 
 def write_normalized(tenant_dir: Path, data: TenantData) -> None:
     """Keep the tables beside the evidence, so history and drift need no re-parsing."""
-    out = tenant_dir / "normalized"
-    out.mkdir(parents=True, exist_ok=True)
+    out = tenant_dir / "normalized"       # atomic_open creates it, failing as a StorageError
     for name, table in data.tables.items():
+        # Through a buffer: polars reports a failed write to a handle as a ComputeError, while our
+        # own write fails as an OSError that atomic_open turns into a StorageError naming the file.
+        buffer = io.BytesIO()
+        table.write_parquet(buffer)
         with atomic_open(out / f"{name}.parquet", "wb") as handle:
-            table.write_parquet(handle)
+            handle.write(buffer.getbuffer())
     write_json(out / "singletons.json", dict(data.singletons))

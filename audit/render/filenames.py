@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from audit.snapshot.store import StorageError, discard, is_write_error
+
 MAX_STEM_CHARS = 80
 HASH_CHARS = 10
 FALLBACK_STEM = "customer"
@@ -98,15 +100,23 @@ def report_filename(name: str, tenant_id: str, *, suffix: str) -> str:
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it replaces `path`, on failure it is deleted.
 
-    A reader never sees a half-written report, and a crash leaves no partial file behind.
+    A reader never sees a half-written report, and a crash leaves no partial file behind; a write
+    that fails for want of space (or any OS error about this file) is a `StorageError` naming `path`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.stem[:40]}.{secrets.token_hex(6)}.part"
-    # Not mkstemp: its 0600 would stick to the report; 0666 here is narrowed by the umask as usual.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    created: Path | None = None          # only a temp file this call created is ever removed
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Not mkstemp: its 0600 would stick to the report; 0666 here is narrowed by the umask as usual.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        created = tmp
         yield tmp
         os.replace(tmp, path)
+    except OSError as error:
+        discard(created)
+        if is_write_error(error, path, tmp):
+            raise StorageError.of(path, error) from error
+        raise
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        discard(created)
         raise

@@ -9,17 +9,20 @@
 
 Every write is atomic (temp file in the same directory, fsync, rename), so a `kill -9` leaves
 either the old file or the new one, never half of one. Raw files are never edited once committed.
+A write that fails (disk full, quota, file size limit, the OS refusing) removes its temp file and
+raises `StorageError` naming the file: what was committed before stays, and the run can resume.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +30,41 @@ from typing import IO, Any
 from audit.models import ResourceRecord, TenantManifest
 
 _TENANT_DIR = re.compile(r"^[0-9a-fA-F-]{36}$")
+# Out of space, out of quota, past RLIMIT_FSIZE: the disk's state, never the file's content.
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class StorageError(Exception):
+    """A file could not be written: `path` is the file meant (not its temp name), `reason` the OS's."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        super().__init__(str(path), reason)      # plain args: it crosses back from a render worker
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.reason}"
+
+    @classmethod
+    def of(cls, path: Path, error: OSError) -> StorageError:
+        return cls(path, error.strerror or str(error))
+
+
+def is_write_error(error: OSError, path: Path, tmp: str | os.PathLike[str] | None) -> bool:
+    """Whether an OSError raised while `path` was being written is about writing it: out of space,
+    or about the file, its temp file or a directory above it, or with no file named (a write on an
+    open descriptor). Not, say, a font the PDF renderer could not read on the way."""
+    if error.errno in NO_SPACE or error.filename is None:
+        return True
+    named = Path(os.fsdecode(error.filename))
+    return named == path or named in path.parents or (tmp is not None and named == Path(tmp))
+
+
+def discard(tmp: str | os.PathLike[str] | None) -> None:
+    """Remove a temp file if there is one; failing to (its directory is gone) changes nothing."""
+    if tmp is not None:
+        with suppress(OSError):
+            os.unlink(tmp)
 
 
 def sha256_file(path: Path) -> str:
@@ -40,16 +78,22 @@ def sha256_file(path: Path) -> str:
 @contextmanager
 def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Write to a temp file beside `path`; rename over it on success, delete it on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        discard(tmp)
+        if is_write_error(error, path, tmp):
+            raise StorageError.of(path, error) from error
+        raise
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        discard(tmp)
         raise
 
 
@@ -80,8 +124,11 @@ class RawWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        except OSError as error:
+            raise StorageError.of(path, error) from error
         self._handle = os.fdopen(fd, "wb")
         self._digest = hashlib.sha256()
         self.lines = 0
@@ -90,7 +137,11 @@ class RawWriter:
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         self._digest.update(line)
-        self._handle.write(line)
+        try:
+            self._handle.write(line)
+        except OSError as error:
+            self.abort()
+            raise StorageError.of(self.path, error) from error
         self.lines += 1
         page = record.get("page")
         if isinstance(page, dict) and isinstance(page.get("value"), list):
@@ -98,16 +149,24 @@ class RawWriter:
 
     def commit(self, path: Path | None = None) -> str:
         """Publish the file under its name (or `path`, e.g. the partial pages of a failed chain)."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        os.replace(self._tmp, path or self.path)
+        target = path or self.path
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            os.replace(self._tmp, target)
+        except OSError as error:
+            self.abort()
+            raise StorageError.of(target, error) from error
         return self._digest.hexdigest()
 
     def abort(self) -> None:
         if not self._handle.closed:
-            self._handle.close()
-        Path(self._tmp).unlink(missing_ok=True)
+            # Closing flushes what is buffered, which fails again on a full disk; the descriptor
+            # is closed all the same, and the temp file goes either way.
+            with suppress(OSError):
+                self._handle.close()
+        discard(self._tmp)
 
 
 def iter_raw(path: Path) -> Iterator[dict[str, Any]]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from audit.render.filenames import MAX_STEM_CHARS, atomic_output, report_filename, safe_filename
+from audit.snapshot.store import StorageError
+from tests._disks import file_size_limit
 
 SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.[a-z]+")
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
@@ -114,3 +116,19 @@ def test_two_tenants_with_one_display_name_get_two_files() -> None:
 def test_a_tenant_id_that_is_not_a_guid_is_refused(tenant_id: str) -> None:
     with pytest.raises(ValueError):
         report_filename("Contoso", tenant_id, suffix=".pdf")
+
+
+def test_atomic_output_past_the_disk_limit_names_the_report(tmp_path: Path) -> None:
+    target = tmp_path / "report.pdf"
+    target.write_text("old")
+    with file_size_limit(16 * 1024), pytest.raises(StorageError) as raised, atomic_output(target) as tmp:
+        tmp.write_bytes(b"%PDF" * 10_000)
+    assert str(raised.value) == f"cannot write {target}: File too large"
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["report.pdf"]
+
+
+def test_atomic_output_leaves_an_error_about_another_file_alone(tmp_path: Path) -> None:
+    # A font or image the renderer could not read is not a storage problem of the report.
+    with pytest.raises(FileNotFoundError), atomic_output(tmp_path / "report.pdf"):
+        raise FileNotFoundError(2, "No such file or directory", "/usr/share/fonts/missing.ttf")
+    assert os.listdir(tmp_path) == []
