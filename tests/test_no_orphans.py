@@ -21,10 +21,10 @@ import pytest
 import tomli_w
 
 from audit.demo import demo_config, demo_environment
+from tests._procs import MARK, marked
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
-MARK = "MSSP_AUDIT_TEST_MARK"
 RENDER_START_TIMEOUT = 240.0     # collection of the demo estate comes first
 GONE_TIMEOUT = 30.0              # generous: a bound, not a timing assertion
 
@@ -32,21 +32,6 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
     pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: reports are drawn in-process, no pool"),
 ]
-
-
-def marked(mark: str) -> set[int]:
-    """Live processes carrying MARK=mark (a zombie's environ reads empty, so it does not count)."""
-    wanted = f"{MARK}={mark}".encode()
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                pids.add(int(entry.name))
-        except OSError:     # gone meanwhile, or not ours to read
-            continue
-    return pids
 
 
 def wait_for(condition: Callable[[], object], timeout: float) -> object:
