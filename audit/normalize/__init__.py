@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +127,8 @@ def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir:
         record = manifest.resources.get(name)
         if record is not None and record.status is ResourceStatus.OK:
             try:
-                singletons[name] = read_singleton(name, next((item for item, _ in raw_items(tenant_dir, record.file)),
-                                                             None))
+                singletons[name] = read_singleton(name, next(
+                    (item for item, _ in raw_items(tenant_dir, record.file, collection=False)), None))
             except _UNREADABLE as exc:
                 unreadable[name] = _why(exc)
         elif record is not None and record.status is ResourceStatus.NOT_FOUND:
@@ -135,6 +136,7 @@ def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir:
     return TenantData(manifest, tables, singletons, partner, unreadable=unreadable)
 
 
+_TENANT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # A value Graph does not document, or a raw file that cannot be read back (JSON, I/O).
 _UNREADABLE = (ShapeError, json.JSONDecodeError, UnicodeDecodeError, OSError)
 
@@ -144,12 +146,12 @@ def _why(exc: Exception) -> str:
 
 
 def _of_customer(items: Iterator[tuple[Any, str | None]], tenant_id: str) -> Iterator[tuple[Any, str | None]]:
-    """Relationships whose customer.tenantId is another tenant are skipped unread; one whose
+    """Relationships whose customer.tenantId is another tenant's id are skipped unread; one whose
     customer cannot be told is kept, and the parser names what it could not read."""
     for item, parent in items:
         customer = item.get("customer") if isinstance(item, dict) else None
         other = customer.get("tenantId") if isinstance(customer, dict) else None
-        if isinstance(other, str) and other.lower() != tenant_id:
+        if isinstance(other, str) and _TENANT_ID.fullmatch(other) and other.lower() != tenant_id:
             continue
         yield item, parent
 

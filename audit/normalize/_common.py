@@ -211,17 +211,20 @@ def graph_items(items: Items, kind: str) -> Iterator[tuple[GraphObject, str | No
         yield GraphObject.item(item, kind, index), parent
 
 
-def raw_items(tenant_dir: Path, file: str) -> Iterator[tuple[Any, str | None]]:
-    """Every item of a committed raw file with the id of the parent it was fanned out from."""
+def raw_items(tenant_dir: Path, file: str, *, collection: bool = True) -> Iterator[tuple[Any, str | None]]:
+    """Every item of a committed raw file with the id of the parent it was fanned out from; the
+    object itself for a singleton (`collection=False`)."""
     for record in iter_raw(tenant_dir / file):
         page = record["page"]
         parent = record.get("parent")
-        if isinstance(page, dict) and "value" in page:
-            if not isinstance(page["value"], list):
-                raise ShapeError("value", "a list (a page of a collection)", page["value"])
+        if not collection:
+            yield page, parent
+        elif isinstance(page, dict) and isinstance(page.get("value"), list):
             yield from ((item, parent) for item in page["value"])
         else:
-            yield page, parent
+            # A collection's page is {"value": [...], "@odata.nextLink"?}; anything else is not one.
+            raise ShapeError("value", "a list (a page of a collection)",
+                             page.get("value", _ABSENT) if isinstance(page, dict) else page)
 
 
 def frame(rows: list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:

@@ -79,7 +79,9 @@ def gdap_relationships(items: Items) -> pl.DataFrame:
         customer = rel.child("customer")
         rows.append({
             "id": rel.id, "display_name": rel.text("displayName"), "status": rel.text("status"),
-            "customer_tenant_id": (customer.text("tenantId") or "").lower() or None,
+            # The partner lists every customer's relationships: one whose customer is unknown could be
+            # anyone's, so it makes the list unreadable rather than silently no one's.
+            "customer_tenant_id": (customer.text("tenantId", required=True) or "").lower(),
             "customer_name": customer.text("displayName"), "end": rel.when("endDateTime"),
             "auto_extend_days": rel.days("autoExtendDuration"),
             "role_ids": _role_ids(rel),
