@@ -123,7 +123,7 @@ def _report(outcome: object, *, quiet: bool = False) -> int:
         typer.echo(f"Run {outcome.run_id}: {len(outcome.customers)} customers, {errors} with errors.")
         return outcome.exit_code
     for c in outcome.customers:
-        state = "ok" if c.reachable else f"NOT REACHED ({c.reason})"
+        state = f"ERROR ({c.error})" if c.error else "ok" if c.reachable else f"NOT REACHED ({c.reason})"
         score = "n/a" if c.score is None else f"{c.score:.0f}"
         counts = ", ".join(f"{k} {v}" for k, v in c.counts.items() if v)
         typer.echo(f"  {c.name}: score {score}; {counts}; {state}")
@@ -340,7 +340,8 @@ def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metava
         counts = ", ".join(f"{k} {v}" for k, v in (info.get("counts") or {}).items() if v)
         score = "n/a" if info.get("score") is None else f"{info['score']:.0f}"
         typer.echo(f"  {info.get('customer')} ({tenant_id}): score {score}; {counts}"
-                   + ("" if info.get("reachable") else f"; NOT REACHED ({info.get('reason')})"))
+                   + ("" if info.get("reachable") else f"; NOT REACHED ({info.get('reason')})")
+                   + (f"; ERROR ({info['error']})" if info.get("error") else ""))
 
 
 @runs_app.command("diff")

@@ -7,9 +7,11 @@ Each stage after collection reads only what the previous one left on disk, so `e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -59,9 +61,11 @@ class CustomerOutcome:
     reason: str
     score: float | None
     counts: dict[str, int]
-    pdf: Path | None = None
+    pdf: Path | None = None          # None: no PDF of this run's results exists for the customer
     workbook: Path | None = None
     failing: dict[tuple[str, str], int] = field(default_factory=dict)   # (status, severity) → count
+    # What stopped this customer's evaluation or rendering ("evaluate failed: KeyError: …"); "" when nothing did.
+    error: str = ""
 
     @property
     def unevaluated(self) -> str:
@@ -83,7 +87,7 @@ class RunOutcome:
 
     @property
     def tenants_in_error(self) -> int:
-        return sum(1 for c in self.customers if not c.reachable or c.counts.get(Status.ERROR.value, 0))
+        return sum(1 for c in self.customers if not c.reachable or c.error or c.counts.get(Status.ERROR.value, 0))
 
     @property
     def exit_code(self) -> int:
@@ -135,20 +139,47 @@ def load_tenant(store: RunStore, config: Config, tenant_id: str) -> TenantData:
                             partner_dir=store.tenant_dir(partner_id) if partner_id else None, partner=partner)
 
 
+class StageFailed(Exception):
+    """One stage of one customer's evaluation raised: recorded against that customer, the run goes on."""
+
+    def __init__(self, stage: str, cause: Exception) -> None:
+        self.stage, self.cause = stage, cause
+        super().__init__(f"{stage} failed: {type(cause).__name__}: {str(cause)[:300]}")
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    try:
+        yield
+    except StageFailed:
+        raise
+    except Exception as exc:
+        raise StageFailed(name, exc) from exc
+
+
 def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
                     as_of: datetime | None = None) -> tuple[TenantData, list[CheckResult]]:
+    """Normalise and evaluate one tenant of a collected run; a failing stage raises `StageFailed`."""
     customer = next(c for c in config.customers if c.tenant_id.lower() == tenant_id.lower())
-    data = load_tenant(store, config, tenant_id)
-    write_normalized(store.tenant_dir(tenant_id), data)
-    # "Now" is the collection time from the manifest, never the wall clock (DESIGN.md, "Checks").
-    context = Context(now=as_of or data.manifest.collected_at, config=config, customer=customer)
-    results = evaluate(data, context, CATALOGUE)
+    with _stage("normalise"):
+        data = load_tenant(store, config, tenant_id)
+        write_normalized(store.tenant_dir(tenant_id), data)
+    with _stage("evaluate"):
+        # "Now" is the collection time from the manifest, never the wall clock (DESIGN.md, "Checks").
+        context = Context(now=as_of or data.manifest.collected_at, config=config, customer=customer)
+        results = evaluate(data, context, CATALOGUE)
+        _write_results(store, customer, tenant_id, context.now, results)
+    return data, results
+
+
+def _write_results(store: RunStore, customer: Customer, tenant_id: str, evaluated_at: datetime,
+                   results: list[CheckResult], error: str = "") -> None:
     write_json(store.tenant_dir(tenant_id) / "results.json", {
         "schema": RESULTS_SCHEMA, "run_id": store.run_id, "tenant_id": tenant_id, "customer": customer.name,
-        "evaluated_at": context.now.isoformat(), "score": score(results, SPECS),
+        "evaluated_at": evaluated_at.isoformat(), "score": score(results, SPECS),
+        **({"error": error} if error else {}),
         "results": [r.to_json() | {"check": SPECS[r.check_id].versioned_id} for r in results],
     })
-    return data, results
 
 
 def tenant_drift(config: Config, store: RunStore, tenant_id: str, runs: list[RunEntry] | None = None) -> Drift:
@@ -169,6 +200,8 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
     with Renderer(reports_dir) as renderer:
         for customer in config.customers:
             outcomes.append(_evaluate_customer(config, store, customer, info, renderer, rows, runs, as_of=as_of))
+    outcomes = [_rendered(outcome, renderer.failed) for outcome in outcomes]
+    rows.summaries = [_rendered_row(row, reports_dir, renderer.failed) for row in rows.summaries]
     collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
     portfolio = write_portfolio_workbook(PortfolioReport(
         run_id=store.run_id, collected_at=collected, generated_at=info.generated_at,
@@ -180,6 +213,24 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
 
 
+NOT_RENDERED = "not rendered"
+
+
+def _rendered(outcome: CustomerOutcome, failed: dict[Path, str]) -> CustomerOutcome:
+    """The outcome once its files are rendered: a file that failed is not claimed, and says why."""
+    reasons = [failed[p] for p in (outcome.pdf, outcome.workbook) if p is not None and p in failed]
+    if not reasons:
+        return outcome
+    return dataclasses.replace(outcome, pdf=None if outcome.pdf in failed else outcome.pdf,
+                               workbook=None if outcome.workbook in failed else outcome.workbook,
+                               error="; ".join(filter(None, (outcome.error, *reasons))))
+
+
+def _rendered_row(row: CustomerSummaryRow, reports_dir: Path, failed: dict[Path, str]) -> CustomerSummaryRow:
+    return dataclasses.replace(row, pdf=NOT_RENDERED if reports_dir / row.pdf in failed else row.pdf,
+                               workbook=NOT_RENDERED if reports_dir / row.workbook in failed else row.workbook)
+
+
 @dataclass
 class _PortfolioRows:
     """What each customer adds to the portfolio workbook, gathered while customers are evaluated."""
@@ -189,6 +240,10 @@ class _PortfolioRows:
     expiry: list[ExpiryRow] = field(default_factory=list)
     findings: list[tuple[str, str, FindingView]] = field(default_factory=list)   # (customer, tenant id, …)
     errors: list[tuple[str, str, ResourceView]] = field(default_factory=list)
+
+    def add(self, other: _PortfolioRows) -> None:
+        for name in ("summaries", "licences", "expiry", "findings", "errors"):
+            getattr(self, name).extend(getattr(other, name))
 
 
 @dataclass(frozen=True)
@@ -204,43 +259,114 @@ class CustomerView:
 
 def customer_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, runs: list[RunEntry], *,
                   as_of: datetime | None = None) -> CustomerView:
-    """Evaluate one customer of a collected run and build its view-model, as the nightly run does."""
+    """Evaluate one customer of a collected run and build its view-model, as the nightly run does.
+    A stage that raises (normalise, evaluate, drift, view-model) raises `StageFailed` naming it."""
     tenant_id = customer.tenant_id.lower()
     data, results = evaluate_tenant(config, store, tenant_id, as_of)
-    drift = tenant_drift(config, store, tenant_id, runs)
-    result_score = score(results, SPECS)
+    with _stage("drift"):
+        drift = tenant_drift(config, store, tenant_id, runs)
+    with _stage("view-model"):
+        history = tuple(score_history(runs, store.run_id, tenant_id))
+        report = _report(config, store, customer, info, data, results, drift=drift, history=history)
+    return CustomerView(data, results, report.score, history, report)
+
+
+def _report(config: Config, store: RunStore, customer: Customer, info: RunInfo, data: TenantData,
+            results: list[CheckResult], *, drift: Drift | None = None,
+            history: tuple[tuple[str, float | None], ...] = ()) -> CustomerReport:
+    tenant_id = customer.tenant_id.lower()
     # One read of the manifest serves its hash and the PDF's attachment (PDF/A-3b).
-    manifest_bytes = store.manifest_path(tenant_id).read_bytes()
-    attachments = (("manifest.json", manifest_bytes),
-                   ("results.json", (store.tenant_dir(tenant_id) / "results.json").read_bytes()))
-    history = tuple(score_history(runs, store.run_id, tenant_id))
+    manifest_path = store.manifest_path(tenant_id)
+    manifest_bytes = manifest_path.read_bytes() if manifest_path.exists() else b""
+    attachments = tuple((name, path.read_bytes()) for name, path in (
+        ("manifest.json", manifest_path), ("results.json", store.tenant_dir(tenant_id) / "results.json"))
+        if path.exists())
     # Every row goes into the one view-model: the workbook shows them all, the PDF bounds its tables.
-    report = customer_report(customer, data, results, SPECS, result_score, hashlib.sha256(manifest_bytes).hexdigest(),
-                             info, drift=drift, config=config, attachments=attachments, history=history)
-    return CustomerView(data, results, result_score, history, report)
+    return customer_report(customer, data, results, SPECS, score(results, SPECS),
+                           hashlib.sha256(manifest_bytes).hexdigest() if manifest_bytes else "", info, drift=drift,
+                           config=config, attachments=attachments, history=history)
+
+
+def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, failure: StageFailed, *,
+                 as_of: datetime | None) -> CustomerView:
+    """A customer whose evaluation failed still gets its report: every check ERROR with the reason,
+    beside what the manifest says was collected, and results.json says why."""
+    tenant_id = customer.tenant_id.lower()
+    try:
+        manifest = store.read_tenant_manifest(tenant_id)
+    except Exception:         # the manifest itself may be what failed to read
+        manifest = None
+    if manifest is None:      # no readable evidence for it in this run: the report says so
+        collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
+        manifest = TenantManifest(tenant_id, customer.name, collected, False, str(failure))
+    data = TenantData(manifest, {}, {})
+    results = [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), str(failure))
+               for spec in SPECS.values()]
+    _write_results(store, customer, tenant_id, as_of or manifest.collected_at, results, error=str(failure))
+    return CustomerView(data, results, None, (), _report(config, store, customer, info, data, results))
 
 
 def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
                        rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None) -> CustomerOutcome:
-    """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio."""
+    """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio.
+
+    One customer's failure stays with it (DESIGN.md, "Nothing lost"): it is logged with the tenant id,
+    the customer gets an all-ERROR report if one can still be built, and the run goes on.
+    """
     reports_dir = store.reports_dir
-    view = customer_view(config, store, customer, info, runs, as_of=as_of)
-    report, data = view.report, view.data
+    tenant_id = customer.tenant_id.lower()
     # Keyed by tenant id: two customers may share a display name, never a file (DESIGN.md, "Customers never mix").
     pdf = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".pdf")
     workbook = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx")
-    renderer.submit(RenderJob(report, pdf, workbook, pdf_options(config)))
-    rows.summaries.append(summary_row(customer, report, pdf.name, workbook.name,
-                                      previous_score=view.history[-1][1] if view.history else None))
-    rows.licences.append(licence_row(customer, data, config))
-    rows.expiry.extend(expiry_rows(customer, data, config))
-    rows.findings.extend((customer.name, customer.tenant_id, f) for f in report.findings
-                         if f.status != Status.PASS.value)
-    rows.errors.extend((customer.name, customer.tenant_id, r) for r in report.resources
-                       if r.status not in ("ok", "skipped"))
-    return CustomerOutcome(customer.name, customer.tenant_id.lower(), data.manifest.token_ok,
-                           data.manifest.token_reason, view.score, report.status_counts, pdf, workbook,
-                           _failing(view.results))
+    error = ""
+    try:
+        view = customer_view(config, store, customer, info, runs, as_of=as_of)
+        with _stage("portfolio rows"):
+            added = _portfolio_rows(config, customer, view, pdf, workbook)
+    except StageFailed as failure:
+        error = str(failure)
+        _log_failure(customer, failure)
+        try:
+            view = _failed_view(config, store, customer, info, failure, as_of=as_of)
+            added = _portfolio_rows(config, customer, view, pdf, workbook)
+        except Exception as exc:  # not even an all-ERROR report: the outcome and the portfolio say so
+            _log_failure(customer, StageFailed("error report", exc))
+            rows.summaries.append(CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, False,
+                                                     NOT_RENDERED, NOT_RENDERED))
+            rows.errors.append((customer.name, customer.tenant_id, _error_row(error)))
+            return CustomerOutcome(customer.name, tenant_id, False, error, None, {}, error=error)
+        added.errors.append((customer.name, customer.tenant_id, _error_row(error)))
+    renderer.submit(RenderJob(view.report, pdf, workbook, pdf_options(config)))
+    rows.add(added)
+    return CustomerOutcome(customer.name, tenant_id, view.data.manifest.token_ok, view.data.manifest.token_reason,
+                           view.score, view.report.status_counts, pdf, workbook, _failing(view.results), error)
+
+
+def _portfolio_rows(config: Config, customer: Customer, view: CustomerView, pdf: Path,
+                    workbook: Path) -> _PortfolioRows:
+    """What the customer adds to the portfolio, built apart so that a failure adds none of it."""
+    report, data = view.report, view.data
+    return _PortfolioRows(
+        summaries=[summary_row(customer, report, pdf.name, workbook.name,
+                               previous_score=view.history[-1][1] if view.history else None)],
+        licences=[licence_row(customer, data, config)],
+        expiry=expiry_rows(customer, data, config),
+        findings=[(customer.name, customer.tenant_id, f) for f in report.findings if f.status != Status.PASS.value],
+        errors=[(customer.name, customer.tenant_id, r) for r in report.resources
+                if r.status not in ("ok", "skipped")])
+
+
+def _error_row(error: str) -> ResourceView:
+    """The portfolio's Errors sheet lists what stopped a customer's evaluation beside unreadable resources."""
+    return ResourceView("evaluation", "", "failed", error, 0, 0, "")
+
+
+def _log_failure(customer: Customer, failure: StageFailed) -> None:
+    tenant_id = customer.tenant_id.lower()
+    log.error("customer %s (tenant %s): %s; the run goes on with the other customers", customer.name, tenant_id,
+              failure, extra={"tenant": tenant_id, "customer": customer.name})
+    # The traceback is for whoever fixes the defect (-v), not for the night's log.
+    log.debug("%s of tenant %s", failure.stage, tenant_id, exc_info=failure.cause)
 
 
 def pdf_options(config: Config) -> PdfOptions:
@@ -272,7 +398,7 @@ def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
         "tenants_ok": len(outcome.customers) - outcome.tenants_in_error, "tenants_error": outcome.tenants_in_error,
         "findings": [{"status": s, "severity": v, "count": c} for (s, v), c in sorted(findings.items())],
         "customers": [{"name": c.name, "tenant_id": c.tenant_id, "reachable": c.reachable, "reason": c.reason,
-                       "score": c.score, "pdf": str(c.pdf) if c.pdf else None,
+                       "score": c.score, "error": c.error or None, "pdf": str(c.pdf) if c.pdf else None,
                        "workbook": str(c.workbook) if c.workbook else None} for c in outcome.customers],
         "portfolio": str(outcome.portfolio) if outcome.portfolio else None,
     }
@@ -322,6 +448,7 @@ def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[Custome
         "status": "complete", "finished_at": datetime.now(UTC).isoformat(),
         "tenant_manifests": hashes,
         "tenants": {o.tenant_id: {"customer": o.name, "reachable": o.reachable, "reason": o.reason,
-                                  "score": o.score, "counts": o.counts} for o in outcomes},
+                                  "score": o.score, "counts": o.counts, **({"error": o.error} if o.error else {})}
+                    for o in outcomes},
     })
     write_json(store.run_manifest_path, manifest)

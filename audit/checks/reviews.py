@@ -67,7 +67,9 @@ def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
              .agg(total=pl.len(), not_reviewed=(pl.col("decision") == "NotReviewed").sum(),
                   not_applied=(~pl.col("apply_result").fill_null("").str.starts_with("AppliedSuccessfully")).sum()))
     rows = []
-    for r in done.join(stats, left_on="id", right_on="instance_id", how="inner").sort("end", "id").iter_rows(named=True):
+    # group_by does not keep order: sort on the id too, so the evidence (and the render cache key) is stable.
+    for r in done.join(stats, left_on="id", right_on="instance_id", how="inner").sort("end", "id").iter_rows(
+            named=True):
         unanswered, unapplied = r["not_reviewed"] / r["total"], r["not_applied"] / r["total"]
         rows.append({"review": names.get(r["definition_id"], r["definition_id"]), "instance": r["id"],
                      "ended": day(r["end"]), "decisions": r["total"], "not reviewed": r["not_reviewed"],
@@ -107,7 +109,8 @@ def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
         keys = [pkg["id"], *policies.filter(pl.col("package_id") == pkg["id"])["id"].to_list(),
                 *group_ids(data, group_of[pkg["display_name"]])]
         keys = [k.lower() for k in keys if k]
-        covering = {d["id"]: d["display_name"] for d in definitions.iter_rows(named=True)
+        # displayName may be null; the review is then named by its id.
+        covering = {d["id"]: d["display_name"] or d["id"] for d in definitions.iter_rows(named=True)
                     if any(k in ref.lower() for ref in d["scope_refs"] for k in keys)}
         instances = done.filter(pl.col("definition_id").is_in(list(covering)))
         last = instances.select(pl.coalesce("end", "start").max()).item() if instances.height else None

@@ -1,13 +1,19 @@
 """Raw Graph pages → polars tables with declared schemas, one `TenantData` per customer.
 
 Only resources whose status is `ok` are read: a table that is absent means "no evidence", and
-the check framework turns that into ERROR before any check sees it.
+the check framework turns that into ERROR before any check sees it. A resource that was collected
+but holds a value Graph does not document (a string for a boolean, a list for an object, a 10 MB
+name) is *unreadable*: it gets no table, its record reads as failed with the property named, and
+the other resources and customers are unaffected.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from collections.abc import Callable, Mapping
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +22,8 @@ import polars as pl
 
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import defender, directory, governance, reviews, users
-from audit.normalize._common import raw_items
+from audit.normalize._common import ShapeError, raw_items
+from audit.normalize.settings import SINGLETONS, read_singleton
 from audit.snapshot.store import atomic_open, write_json
 
 Parser = Callable[[Any], pl.DataFrame]
@@ -40,7 +47,6 @@ TABLES: dict[str, tuple[str, Parser]] = {
     "defender_role_definitions": ("defender_role_definitions", defender.role_definitions),
     "defender_role_assignments": ("defender_role_assignments", defender.role_assignments),
 }
-SINGLETONS = ("em_settings", "authorization_policy", "cross_tenant_default", "cross_tenant_partner", "identity_sync")
 PARTNER_RESOURCES = frozenset({"gdap_relationships", "gdap_access_assignments"})
 
 
@@ -53,8 +59,18 @@ class TenantData:
     singletons: Mapping[str, Mapping[str, Any] | None]   # None: collected and absent (404 where allowed)
     partner: TenantManifest | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # resource → why it was collected but could not be read (the property and value not understood)
+    unreadable: Mapping[str, str] = field(default_factory=dict)
 
     def record(self, resource: str) -> ResourceRecord:
+        """How the resource's evidence stands: its manifest record, failed when it was unreadable."""
+        record = self._collected(resource)
+        if resource in self.unreadable:
+            return dataclasses.replace(record, status=ResourceStatus.FAILED,
+                                       reason=f"unreadable: {self.unreadable[resource]}")
+        return record
+
+    def _collected(self, resource: str) -> ResourceRecord:
         if resource in PARTNER_RESOURCES:
             if self.partner is None:
                 return ResourceRecord(resource, "", ResourceStatus.SKIPPED,
@@ -72,6 +88,9 @@ class TenantData:
 def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir: Path | None = None,
                      partner: TenantManifest | None = None) -> TenantData:
     tables: dict[str, pl.DataFrame] = {}
+    unreadable: dict[str, str] = {}
+    tenant_id = manifest.tenant_id.lower()
+    mine: list[str] = []                     # this customer's GDAP relationship ids
     for resource, (name, parse) in TABLES.items():
         source_dir, source = (partner_dir, partner) if resource in PARTNER_RESOURCES else (tenant_dir, manifest)
         if source is None or source_dir is None:
@@ -79,24 +98,63 @@ def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir:
         record = source.resources.get(resource)
         if record is None or record.status is not ResourceStatus.OK:
             continue
-        tables[name] = parse(raw_items(source_dir, record.file))
+        items = raw_items(source_dir, record.file)
+        # The partner's GDAP files hold every customer's relationships: read only this customer's,
+        # so another customer's odd value never makes this one's unreadable.
+        if resource == "gdap_relationships":
+            items = _of_customer(items, tenant_id)
+        elif resource == "gdap_access_assignments":
+            if "gdap_relationships" in unreadable:   # whose assignments are whose cannot be told
+                unreadable[resource] = "its parent gdap_relationships is unreadable"
+                continue
+            items = ((item, parent) for item, parent in items if parent in mine)
+        try:
+            tables[name] = parse(items)
+        except _UNREADABLE as exc:
+            unreadable[resource] = _why(exc)
+            continue
+        if resource == "gdap_relationships":
+            tables[name] = tables[name].filter(pl.col("customer_tenant_id") == tenant_id)
+            mine = tables[name]["id"].to_list()
     packages = manifest.resources.get("access_packages")
     if packages is not None and packages.status is ResourceStatus.OK:
-        tables["access_packages"], tables["policies"] = governance.access_packages(raw_items(tenant_dir, packages.file))
-    if "gdap_relationships" in tables:
-        mine = tables["gdap_relationships"].filter(pl.col("customer_tenant_id") == manifest.tenant_id.lower())
-        tables["gdap_relationships"] = mine
-        if "gdap_access_assignments" in tables:
-            tables["gdap_access_assignments"] = tables["gdap_access_assignments"].filter(
-                pl.col("relationship_id").is_in(mine["id"].to_list()))
+        try:
+            tables["access_packages"], tables["policies"] = governance.access_packages(
+                raw_items(tenant_dir, packages.file))
+        except _UNREADABLE as exc:
+            unreadable["access_packages"] = _why(exc)
     singletons: dict[str, Mapping[str, Any] | None] = {}
     for name in SINGLETONS:
         record = manifest.resources.get(name)
         if record is not None and record.status is ResourceStatus.OK:
-            singletons[name] = next(item for item, _ in raw_items(tenant_dir, record.file))
+            try:
+                singletons[name] = read_singleton(name, next(
+                    (item for item, _ in raw_items(tenant_dir, record.file, collection=False)), None))
+            except _UNREADABLE as exc:
+                unreadable[name] = _why(exc)
         elif record is not None and record.status is ResourceStatus.NOT_FOUND:
             singletons[name] = None
-    return TenantData(manifest, tables, singletons, partner)
+    return TenantData(manifest, tables, singletons, partner, unreadable=unreadable)
+
+
+_TENANT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# A value Graph does not document, or a raw file that cannot be read back (JSON, I/O).
+_UNREADABLE = (ShapeError, json.JSONDecodeError, UnicodeDecodeError, OSError)
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ShapeError) else f"the raw file could not be read ({type(exc).__name__}: {exc})"
+
+
+def _of_customer(items: Iterator[tuple[Any, str | None]], tenant_id: str) -> Iterator[tuple[Any, str | None]]:
+    """Relationships whose customer.tenantId is another tenant's id are skipped unread; one whose
+    customer cannot be told is kept, and the parser names what it could not read."""
+    for item, parent in items:
+        customer = item.get("customer") if isinstance(item, dict) else None
+        other = customer.get("tenantId") if isinstance(customer, dict) else None
+        if isinstance(other, str) and _TENANT_ID.fullmatch(other) and other.lower() != tenant_id:
+            continue
+        yield item, parent
 
 
 def write_normalized(tenant_dir: Path, data: TenantData) -> None:

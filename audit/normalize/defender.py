@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
 
-Items = Iterable[tuple[dict[str, Any], str | None]]
+from audit.normalize._common import Items, graph_items
+
 STRINGS = pl.List(pl.String)
 
 ROLE_DEFINITIONS: dict[str, Any] = {"id": pl.String, "display_name": pl.String, "is_built_in": pl.Boolean,
@@ -19,17 +19,17 @@ ROLE_ASSIGNMENTS: dict[str, Any] = {"id": pl.String, "display_name": pl.String, 
 
 def role_definitions(items: Items) -> pl.DataFrame:
     rows = []
-    for definition, _ in items:
-        actions = [str(action) for permission in definition.get("rolePermissions") or []
-                   for action in (permission.get("allowedResourceActions") or [])]
-        rows.append({"id": definition.get("id"), "display_name": definition.get("displayName"),
-                     "is_built_in": definition.get("isBuiltIn"), "actions": actions})
+    for definition, _ in graph_items(items, "Defender role definition"):
+        actions = [action for permission in definition.children("rolePermissions")
+                   for action in permission.texts("allowedResourceActions")]
+        rows.append({"id": definition.id, "display_name": definition.text("displayName"),
+                     "is_built_in": definition.flag("isBuiltIn"), "actions": actions})
     return pl.DataFrame(rows, schema=ROLE_DEFINITIONS)
 
 
 def role_assignments(items: Items) -> pl.DataFrame:
-    return pl.DataFrame([{"id": a.get("id"), "display_name": a.get("displayName"),
-                          "role_definition_id": a.get("roleDefinitionId"),
-                          "principal_ids": [str(p).lower() for p in a.get("principalIds") or []],
-                          "app_scope_ids": [str(s) for s in a.get("appScopeIds") or []]}
-                         for a, _ in items], schema=ROLE_ASSIGNMENTS)
+    return pl.DataFrame([{"id": a.id, "display_name": a.text("displayName"),
+                          "role_definition_id": a.text("roleDefinitionId"),
+                          "principal_ids": [p.lower() for p in a.texts("principalIds")],
+                          "app_scope_ids": a.texts("appScopeIds")}
+                         for a, _ in graph_items(items, "Defender role assignment")], schema=ROLE_ASSIGNMENTS)

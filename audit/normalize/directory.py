@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import polars as pl
 
-from audit.normalize._common import UTC_TIME, duration_days, odata_type, parse_time
+from audit.normalize._common import UTC_TIME, GraphObject, Items, graph_items
 
-Items = Iterable[tuple[dict[str, Any], str | None]]
 STRINGS = pl.List(pl.String)
 
 # graph-api.md §7: detect P2 by service plan, not SKU name; only on a usable SKU.
@@ -33,28 +29,28 @@ GDAP_ASSIGNMENTS = {"id": pl.String, "relationship_id": pl.String, "status": pl.
 
 def role_assignments(items: Items) -> pl.DataFrame:
     rows = []
-    for assignment, _ in items:
-        principal = assignment.get("principal") or {}
+    for assignment, _ in graph_items(items, "role assignment"):
+        principal = assignment.child("principal")
         rows.append({
-            "id": assignment.get("id"), "role_definition_id": assignment.get("roleDefinitionId"),
-            "principal_id": assignment.get("principalId"), "principal_type": odata_type(principal) or None,
-            "principal_name": principal.get("displayName"), "principal_upn": principal.get("userPrincipalName"),
-            "principal_user_type": principal.get("userType"), "scope": assignment.get("directoryScopeId"),
+            "id": assignment.id, "role_definition_id": assignment.text("roleDefinitionId"),
+            "principal_id": assignment.text("principalId"), "principal_type": principal.kind() or None,
+            "principal_name": principal.text("displayName"), "principal_upn": principal.text("userPrincipalName"),
+            "principal_user_type": principal.text("userType"), "scope": assignment.text("directoryScopeId"),
         })
     return pl.DataFrame(rows, schema=ROLE_ASSIGNMENTS)
 
 
 def subscribed_skus(items: Items) -> pl.DataFrame:
     rows = []
-    for sku, _ in items:
-        usable = sku.get("capabilityStatus") in USABLE_SKU
-        plans = {(p.get("servicePlanId") or "").lower(): p.get("provisioningStatus")
-                 for p in sku.get("servicePlans") or []}
+    for sku, _ in graph_items(items, "subscribed SKU"):
+        usable = sku.text("capabilityStatus") in USABLE_SKU
+        plans = {(p.text("servicePlanId") or "").lower(): p.text("provisioningStatus")
+                 for p in sku.children("servicePlans")}
         rows.append({
-            "sku_id": sku.get("skuId"), "sku_part_number": sku.get("skuPartNumber"),
-            "capability_status": sku.get("capabilityStatus"),
-            "enabled_units": (sku.get("prepaidUnits") or {}).get("enabled"),
-            "consumed_units": sku.get("consumedUnits"),
+            "sku_id": sku.text("skuId"), "sku_part_number": sku.text("skuPartNumber"),
+            "capability_status": sku.text("capabilityStatus"),
+            "enabled_units": sku.child("prepaidUnits").number("enabled"),
+            "consumed_units": sku.number("consumedUnits"),
             "has_p2": usable and plans.get(P2_PLAN) == "Success",
             "has_p1": usable and plans.get(P1_PLAN) == "Success",
         })
@@ -62,37 +58,43 @@ def subscribed_skus(items: Items) -> pl.DataFrame:
 
 
 def groups(items: Items) -> pl.DataFrame:
-    return pl.DataFrame([{"id": g.get("id"), "display_name": g.get("displayName")} for g, _ in items], schema=GROUPS)
+    return pl.DataFrame([{"id": g.id, "display_name": g.text("displayName")} for g, _ in graph_items(items, "group")],
+                        schema=GROUPS)
 
 
 def group_members(items: Items) -> pl.DataFrame:
-    return pl.DataFrame([{"group_id": parent, "member_id": m.get("id"), "member_type": odata_type(m) or None,
-                          "display_name": m.get("displayName"), "upn": m.get("userPrincipalName"),
-                          "user_type": m.get("userType")} for m, parent in items], schema=GROUP_MEMBERS)
+    return pl.DataFrame([{"group_id": parent, "member_id": m.id, "member_type": m.kind() or None,
+                          "display_name": m.text("displayName"), "upn": m.text("userPrincipalName"),
+                          "user_type": m.text("userType")} for m, parent in graph_items(items, "group member")],
+                        schema=GROUP_MEMBERS)
+
+
+def _role_ids(access: GraphObject) -> list[str]:
+    return [role for r in access.child("accessDetails").children("unifiedRoles") if (role := r.text("roleDefinitionId"))]
 
 
 def gdap_relationships(items: Items) -> pl.DataFrame:
     rows = []
-    for rel, _ in items:
-        customer = rel.get("customer") or {}
-        roles = ((rel.get("accessDetails") or {}).get("unifiedRoles")) or []
+    for rel, _ in graph_items(items, "GDAP relationship"):
+        customer = rel.child("customer")
         rows.append({
-            "id": rel.get("id"), "display_name": rel.get("displayName"), "status": rel.get("status"),
-            "customer_tenant_id": str(customer.get("tenantId") or "").lower() or None,
-            "customer_name": customer.get("displayName"), "end": parse_time(rel.get("endDateTime")),
-            "auto_extend_days": duration_days(rel.get("autoExtendDuration")),
-            "role_ids": [r.get("roleDefinitionId") for r in roles if r.get("roleDefinitionId")],
+            "id": rel.id, "display_name": rel.text("displayName"), "status": rel.text("status"),
+            # The partner lists every customer's relationships: one whose customer is unknown could be
+            # anyone's, so it makes the list unreadable rather than silently no one's.
+            "customer_tenant_id": (customer.text("tenantId", required=True) or "").lower(),
+            "customer_name": customer.text("displayName"), "end": rel.when("endDateTime"),
+            "auto_extend_days": rel.days("autoExtendDuration"),
+            "role_ids": _role_ids(rel),
         })
     return pl.DataFrame(rows, schema=GDAP)
 
 
 def gdap_access_assignments(items: Items) -> pl.DataFrame:
     rows = []
-    for assignment, parent in items:
-        roles = ((assignment.get("accessDetails") or {}).get("unifiedRoles")) or []
+    for assignment, parent in graph_items(items, "GDAP access assignment"):
         rows.append({
-            "id": assignment.get("id"), "relationship_id": parent, "status": assignment.get("status"),
-            "container_id": (assignment.get("accessContainer") or {}).get("accessContainerId"),
-            "role_ids": [r.get("roleDefinitionId") for r in roles if r.get("roleDefinitionId")],
+            "id": assignment.id, "relationship_id": parent, "status": assignment.text("status"),
+            "container_id": assignment.child("accessContainer").text("accessContainerId"),
+            "role_ids": _role_ids(assignment),
         })
     return pl.DataFrame(rows, schema=GDAP_ASSIGNMENTS)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import polars as pl
 
-from audit.normalize._common import UTC_TIME, duration_days, parse_time, subject_refs
+from audit.normalize._common import UTC_TIME, GraphObject, Items, graph_items, subject_refs
 
-Items = Iterable[tuple[dict[str, Any], str | None]]
 STRINGS = pl.List(pl.String)
 
 CONNECTED_ORGANIZATIONS = {"id": pl.String, "display_name": pl.String, "state": pl.String,
@@ -36,91 +32,91 @@ REQUESTS = {"id": pl.String, "state": pl.String, "request_type": pl.String, "cre
 
 def connected_organizations(items: Items) -> pl.DataFrame:
     rows = []
-    for org, _ in items:
-        sources = org.get("identitySources") or []
+    for org, _ in graph_items(items, "connected organisation"):
+        # identitySources is polymorphic: tenants carry tenantId, domain sources domainName.
+        sources = org.children("identitySources")
         rows.append({
-            "id": org.get("id"), "display_name": org.get("displayName"), "state": org.get("state"),
-            "tenant_ids": [str(s["tenantId"]).lower() for s in sources if s.get("tenantId")],
-            "domains": [str(s["domainName"]).lower() for s in sources if s.get("domainName")],
-            "created": parse_time(org.get("createdDateTime")),
+            "id": org.id, "display_name": org.text("displayName"), "state": org.text("state"),
+            "tenant_ids": [t.lower() for s in sources if (t := s.text("tenantId"))],
+            "domains": [d.lower() for s in sources if (d := s.text("domainName"))],
+            "created": org.when("createdDateTime"),
         })
     return pl.DataFrame(rows, schema=CONNECTED_ORGANIZATIONS)
 
 
 def catalogs(items: Items) -> pl.DataFrame:
-    return pl.DataFrame([{"id": c.get("id"), "display_name": c.get("displayName"), "state": c.get("state"),
-                          "externally_visible": c.get("isExternallyVisible")} for c, _ in items], schema=CATALOGS)
+    return pl.DataFrame([{"id": c.id, "display_name": c.text("displayName"), "state": c.text("state"),
+                          "externally_visible": c.flag("isExternallyVisible")}
+                         for c, _ in graph_items(items, "catalog")], schema=CATALOGS)
 
 
 def access_packages(items: Items) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Packages and, from `$expand=assignmentPolicies`, their policies flattened to one row each."""
     packages, policies = [], []
-    for package, _ in items:
-        expanded = package.get("assignmentPolicies") or []
-        packages.append({"id": package.get("id"), "display_name": package.get("displayName"),
-                         "is_hidden": package.get("isHidden"), "policies": len(expanded)})
+    for package, _ in graph_items(items, "access package"):
+        expanded = package.children("assignmentPolicies")
+        packages.append({"id": package.id, "display_name": package.text("displayName"),
+                         "is_hidden": package.flag("isHidden"), "policies": len(expanded)})
         policies.extend(_policy(p, package) for p in expanded)
     return pl.DataFrame(packages, schema=ACCESS_PACKAGES), pl.DataFrame(policies, schema=POLICIES)
 
 
-def _policy(policy: dict[str, Any], package: dict[str, Any]) -> dict[str, Any]:
-    expiration = policy.get("expiration") or {}
-    approval = policy.get("requestApprovalSettings") or {}
-    stages = approval.get("stages") or []
-    review = policy.get("reviewSettings") or {}
-    pattern = ((review.get("schedule") or {}).get("recurrence") or {}).get("pattern") or {}
+def _policy(policy: GraphObject, package: GraphObject) -> dict[str, object]:
+    expiration = policy.child("expiration")
+    approval = policy.child("requestApprovalSettings")
+    stages = approval.children("stages")
+    review = policy.child("reviewSettings")
+    pattern = review.child("schedule").child("recurrence").child("pattern")
     return {
-        "id": policy.get("id"), "package_id": package.get("id"), "package_name": package.get("displayName"),
-        "display_name": policy.get("displayName"),
-        "allowed_target_scope": policy.get("allowedTargetScope"),
-        "allowed_targets": subject_refs(policy.get("specificAllowedTargets")),
-        "approval_required": approval.get("isApprovalRequiredForAdd"),
+        "id": policy.id, "package_id": package.id, "package_name": package.text("displayName"),
+        "display_name": policy.text("displayName"),
+        "allowed_target_scope": policy.text("allowedTargetScope"),
+        "allowed_targets": subject_refs(policy.children("specificAllowedTargets")),
+        "approval_required": approval.flag("isApprovalRequiredForAdd"),
         "approval_stages": len(stages),
         "approvers": [ref for stage in stages for ref in
-                      subject_refs([*(stage.get("primaryApprovers") or []),
-                                    *(stage.get("fallbackPrimaryApprovers") or [])])],
-        "expiration_type": expiration.get("type"),
-        "expiration_days": duration_days(expiration.get("duration")),
-        "expiration_end": parse_time(expiration.get("endDateTime")),
-        "self_update": (policy.get("requestorSettings") or {}).get("enableTargetsToSelfUpdateAccess"),
-        "reviews_enabled": review.get("isEnabled"),
-        "review_recurrence": pattern.get("type"),
-        "review_interval": pattern.get("interval"),
-        "review_expiration_behavior": review.get("expirationBehavior"),
-        "reviewers": subject_refs([*(review.get("primaryReviewers") or []),
-                                   *(review.get("fallbackReviewers") or [])]),
+                      subject_refs([*stage.children("primaryApprovers"), *stage.children("fallbackPrimaryApprovers")])],
+        "expiration_type": expiration.text("type"),
+        "expiration_days": expiration.days("duration"),
+        "expiration_end": expiration.when("endDateTime"),
+        "self_update": policy.child("requestorSettings").flag("enableTargetsToSelfUpdateAccess"),
+        "reviews_enabled": review.flag("isEnabled"),
+        "review_recurrence": pattern.text("type"),
+        "review_interval": pattern.number("interval"),
+        "review_expiration_behavior": review.text("expirationBehavior"),
+        "reviewers": subject_refs([*review.children("primaryReviewers"), *review.children("fallbackReviewers")]),
     }
 
 
 def assignments(items: Items) -> pl.DataFrame:
     rows = []
-    for assignment, _ in items:
-        target = assignment.get("target") or {}
-        package = assignment.get("accessPackage") or {}
-        expiration = ((assignment.get("schedule") or {}).get("expiration")) or {}
+    for assignment, _ in graph_items(items, "assignment"):
+        target = assignment.child("target")
+        package = assignment.child("accessPackage")
+        schedule = assignment.child("schedule")
+        expiration = schedule.child("expiration")
         rows.append({
-            "id": assignment.get("id"), "package_id": package.get("id"), "package_name": package.get("displayName"),
-            "policy_id": (assignment.get("assignmentPolicy") or {}).get("id"),
-            "state": assignment.get("state"), "status": assignment.get("status"),
-            "target_id": target.get("objectId"), "target_name": target.get("displayName"),
-            "target_email": target.get("email"), "target_upn": target.get("principalName"),
-            "target_lifecycle": target.get("subjectLifecycle"),
-            "start": parse_time((assignment.get("schedule") or {}).get("startDateTime")),
-            "end": parse_time(expiration.get("endDateTime")),
-            "expiration_type": expiration.get("type"),
+            "id": assignment.id, "package_id": package.text("id"), "package_name": package.text("displayName"),
+            "policy_id": assignment.child("assignmentPolicy").text("id"),
+            "state": assignment.text("state"), "status": assignment.text("status"),
+            "target_id": target.text("objectId"), "target_name": target.text("displayName"),
+            "target_email": target.text("email"), "target_upn": target.text("principalName"),
+            "target_lifecycle": target.text("subjectLifecycle"),
+            "start": schedule.when("startDateTime"),
+            "end": expiration.when("endDateTime"),
+            "expiration_type": expiration.text("type"),
         })
     return pl.DataFrame(rows, schema=ASSIGNMENTS)
 
 
 def assignment_requests(items: Items) -> pl.DataFrame:
     rows = []
-    for request, _ in items:
-        requestor = request.get("requestor") or {}
+    for request, _ in graph_items(items, "request"):
+        requestor = request.child("requestor")
         rows.append({
-            "id": request.get("id"), "state": request.get("state"), "request_type": request.get("requestType"),
-            "created": parse_time(request.get("createdDateTime")),
-            "package_name": (request.get("accessPackage") or {}).get("displayName"),
-            "requestor_name": requestor.get("displayName"), "requestor_email": requestor.get("email"),
+            "id": request.id, "state": request.text("state"), "request_type": request.text("requestType"),
+            "created": request.when("createdDateTime"),
+            "package_name": request.child("accessPackage").text("displayName"),
+            "requestor_name": requestor.text("displayName"), "requestor_email": requestor.text("email"),
         })
     return pl.DataFrame(rows, schema=REQUESTS)
-

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
 
-from audit.normalize._common import UTC_TIME, odata_type, parse_time
+from audit.normalize._common import MAX_TEXT, UTC_TIME, Items, ShapeError, graph_items
 
-Items = Iterable[tuple[dict[str, Any], str | None]]
 NOBODY = "00000000-0000-0000-0000-000000000000"   # reviewedBy.id of an unreviewed decision
 
 DEFINITIONS = {"id": pl.String, "display_name": pl.String, "status": pl.String, "scope_type": pl.String,
@@ -23,54 +21,66 @@ DECISIONS = {"id": pl.String, "instance_id": pl.String, "decision": pl.String, "
 
 def definitions(items: Items) -> pl.DataFrame:
     rows = []
-    for definition, _ in items:
-        scope = definition.get("scope") or {}
-        settings = definition.get("settings") or {}
-        pattern = (settings.get("recurrence") or {}).get("pattern") or {}
+    for definition, _ in graph_items(items, "review definition"):
+        scope = definition.child("scope")
+        settings = definition.child("settings")
+        pattern = settings.child("recurrence").child("pattern")
         rows.append({
-            "id": definition.get("id"), "display_name": definition.get("displayName"),
-            "status": definition.get("status"), "scope_type": odata_type(scope),
-            "scope_query": scope.get("query"), "recurrence": pattern.get("type"), "interval": pattern.get("interval"),
-            "auto_apply": settings.get("autoApplyDecisionsEnabled"),
-            "reviewers": len(definition.get("reviewers") or []),
-            "scope_refs": _strings([scope, definition.get("instanceEnumerationScope")]),
+            "id": definition.id, "display_name": definition.text("displayName"),
+            "status": definition.text("status"), "scope_type": scope.kind(),
+            "scope_query": scope.text("query"), "recurrence": pattern.text("type"),
+            "interval": pattern.number("interval"),
+            "auto_apply": settings.flag("autoApplyDecisionsEnabled"),
+            "reviewers": len(definition.children("reviewers")),
+            "scope_refs": [*_strings(definition.raw("scope"), definition.subject, "scope"),
+                           *_strings(definition.raw("instanceEnumerationScope"), definition.subject,
+                                     "instanceEnumerationScope")],
         })
     return pl.DataFrame(rows, schema=DEFINITIONS)
 
 
-def _strings(value: Any) -> list[str]:
+def _strings(value: Any, subject: str, path: str) -> list[str]:
     """Every string inside a scope: queries (/groups/{id}/…), accessPackageId, resourceId (policy id)…
 
     Scopes are polymorphic (accessReviewQueryScope, principalResourceMembershipsScope with nested
     resourceScopes, accessReviewAccessPackageAssignmentPolicyScope); the checks only need to know
-    which objects a review names, so the ids are gathered wherever they sit.
+    which objects a review names, so the ids are gathered wherever they sit. Every scalar a scope
+    documents is a string (query, queryType, queryRoot, inactiveDuration…): a number or a boolean
+    there is not understood, rather than silently dropped from what the review covers.
     """
+    if value is None:
+        return []
     if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise ShapeError(path, f"a string of at most {MAX_TEXT:,} characters", value, subject=subject)
         return [value]
     if isinstance(value, dict):
-        return [s for key, item in value.items() if not key.startswith("@odata") for s in _strings(item)]
+        return [s for key, item in value.items() if not key.startswith("@odata")
+                for s in _strings(item, subject, f"{path}.{key}")]
     if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
+        return [s for index, item in enumerate(value) for s in _strings(item, subject, f"{path}[{index}]")]
+    raise ShapeError(path, "a string, an object or a list", value, subject=subject)
 
 
 def instances(items: Items) -> pl.DataFrame:
-    return pl.DataFrame([{"id": i.get("id"), "definition_id": parent, "start": parse_time(i.get("startDateTime")),
-                          "end": parse_time(i.get("endDateTime")), "status": i.get("status")}
-                         for i, parent in items], schema=INSTANCES)
+    return pl.DataFrame([{"id": i.id, "definition_id": parent, "start": i.when("startDateTime"),
+                          "end": i.when("endDateTime"), "status": i.text("status")}
+                         for i, parent in graph_items(items, "review instance")], schema=INSTANCES)
 
 
 def decisions(items: Items) -> pl.DataFrame:
     rows = []
-    for decision, parent in items:
-        principal = decision.get("principal") or {}
+    for decision, parent in graph_items(items, "review decision"):
+        principal = decision.child("principal")
         rows.append({
-            "id": decision.get("id"), "instance_id": parent, "decision": decision.get("decision"),
-            "recommendation": decision.get("recommendation"),
-            "principal_name": principal.get("displayName") or principal.get("userPrincipalName"),
-            "reviewed_by": (decision.get("reviewedBy") or {}).get("id"),
-            "reviewed": parse_time(decision.get("reviewedDateTime")),
-            "applied": parse_time(decision.get("appliedDateTime")),
-            "apply_result": decision.get("applyResult"),
+            "id": decision.id, "instance_id": parent, "decision": decision.text("decision"),
+            "recommendation": decision.text("recommendation"),
+            "principal_name": principal.text("displayName") or principal.text("userPrincipalName"),
+            "reviewed_by": decision.child("reviewedBy").text("id"),
+            "reviewed": decision.when("reviewedDateTime"),
+            "applied": decision.when("appliedDateTime"),
+            "apply_result": decision.text("applyResult"),
         })
     return pl.DataFrame(rows, schema=DECISIONS)
+
+

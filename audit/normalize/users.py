@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import polars as pl
 
-from audit.normalize._common import UTC_TIME, parse_time
+from audit.normalize._common import UTC_TIME, Items, graph_items
 
 GUESTS = {
     "id": pl.String, "display_name": pl.String, "mail": pl.String, "upn": pl.String, "mail_domain": pl.String,
@@ -18,26 +15,27 @@ GUESTS = {
 }
 
 
-def guests(items: Iterable[tuple[dict[str, Any], str | None]]) -> pl.DataFrame:
+def guests(items: Items) -> pl.DataFrame:
     rows = []
-    for user, _ in items:
-        activity = user.get("signInActivity")
-        mail = user.get("mail") or ""
+    for user, _ in graph_items(items, "user"):
+        # Absent for users who never signed in, and when the collector fell back to the query without it.
+        activity = user.child("signInActivity")
+        mail = user.text("mail") or ""
         rows.append({
-            "id": user.get("id"),
-            "display_name": user.get("displayName"),
+            "id": user.id,
+            "display_name": user.text("displayName"),
             "mail": mail or None,
-            "upn": user.get("userPrincipalName"),
+            "upn": user.text("userPrincipalName"),
             "mail_domain": mail.rpartition("@")[2].lower() or None,
-            "user_type": user.get("userType"),
-            "external_user_state": user.get("externalUserState"),
-            "external_state_changed": parse_time(user.get("externalUserStateChangeDateTime")),
-            "creation_type": user.get("creationType"),
-            "created": parse_time(user.get("createdDateTime")),
-            "account_enabled": user.get("accountEnabled"),
-            "sign_in_present": isinstance(activity, dict),
-            "last_sign_in": parse_time((activity or {}).get("lastSignInDateTime")),
-            "last_non_interactive": parse_time((activity or {}).get("lastNonInteractiveSignInDateTime")),
-            "last_successful": parse_time((activity or {}).get("lastSuccessfulSignInDateTime")),
+            "user_type": user.text("userType"),
+            "external_user_state": user.text("externalUserState"),
+            "external_state_changed": user.when("externalUserStateChangeDateTime"),
+            "creation_type": user.text("creationType"),
+            "created": user.when("createdDateTime"),
+            "account_enabled": user.flag("accountEnabled"),
+            "sign_in_present": user.raw("signInActivity") is not None,
+            "last_sign_in": activity.when("lastSignInDateTime"),
+            "last_non_interactive": activity.when("lastNonInteractiveSignInDateTime"),
+            "last_successful": activity.when("lastSuccessfulSignInDateTime"),
         })
     return pl.DataFrame(rows, schema=GUESTS)

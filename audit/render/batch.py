@@ -4,6 +4,10 @@ WeasyPrint layout is CPU-bound and single-threaded (stack-notes.md: ~0.27 s per 
 PDFs go to a process pool. A report whose view-model is unchanged since its file was written
 (same content, whatever the generation time) is not rendered again: re-evaluating a stored run
 only redraws the customers whose results changed.
+
+A file that cannot be rendered (the writer raises, in a worker or here, or the worker dies) is
+recorded in `Renderer.failed` with the reason and logged; no file is left at its path, and the
+other files and customers are rendered as usual.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +32,7 @@ from audit.snapshot.store import write_json
 
 CACHE_FILE = ".render-cache.json"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+log = logging.getLogger("audit.render")
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,25 @@ class _Keys:
     workbook: str
 
 
-def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> None:
+def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> dict[Path, str]:
+    """Write what is asked; return what could not be written and why. One file's failure does not
+    stop the other (a PDF layout error still leaves the workbook with every row)."""
+    failed: dict[Path, str] = {}
     if do_pdf:
-        render_customer_pdf(job.report, job.pdf, job.pdf_options)
+        try:
+            render_customer_pdf(job.report, job.pdf, job.pdf_options)
+        except Exception as exc:  # the reason goes back to the parent: a worker has no log handler
+            failed[job.pdf] = _reason("PDF", exc)
     if do_workbook:
-        write_customer_workbook(job.report, job.workbook)
+        try:
+            write_customer_workbook(job.report, job.workbook)
+        except Exception as exc:
+            failed[job.workbook] = _reason("workbook", exc)
+    return failed
+
+
+def _reason(what: str, exc: BaseException) -> str:
+    return f"{what} rendering failed: {type(exc).__name__}: {str(exc)[:300]}"
 
 
 class Renderer:
@@ -72,8 +93,9 @@ class Renderer:
             self._cache = {}
         self._workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: list[tuple[Future[None], RenderJob, _Keys, bool, bool]] = []
+        self._pending: list[tuple[Future[dict[Path, str]], RenderJob, _Keys, bool, bool]] = []
         self.written = 0
+        self.failed: dict[Path, str] = {}   # file that could not be rendered → why
 
     def __enter__(self) -> Renderer:
         return self
@@ -88,6 +110,13 @@ class Renderer:
             write_json(self._cache_path, self._cache)
 
     def submit(self, job: RenderJob) -> None:
+        try:
+            self._submit(job)
+        except Exception as exc:  # the job could not even be handed over (its key, the pool): it fails alone
+            reason = _reason("render job", exc)
+            self._done(job, _Keys("", ""), True, True, {job.pdf: reason, job.workbook: reason})
+
+    def _submit(self, job: RenderJob) -> None:
         workbook_key = content_key(job.report)      # one pass over the report serves both keys
         key = _Keys(_with_options(workbook_key, job.pdf_options), workbook_key)
         do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != key.pdf
@@ -95,8 +124,7 @@ class Renderer:
         if not (do_pdf or do_workbook):
             return
         if self._workers <= 1:
-            _render(job, do_pdf, do_workbook)
-            self._done(job, key, do_pdf, do_workbook)
+            self._done(job, key, do_pdf, do_workbook, _render(job, do_pdf, do_workbook))
             return
         if self._pool is None:
             # forkserver, not fork: the parent may run threads (the emulator, MSAL) that fork would copy mid-lock.
@@ -110,12 +138,31 @@ class Renderer:
     def _drain(self, keep: int) -> None:
         while len(self._pending) > keep:
             future, job, key, do_pdf, do_workbook = self._pending.pop(0)
-            future.result()
-            self._done(job, key, do_pdf, do_workbook)
+            try:
+                failed = future.result()
+            except Exception as exc:
+                if isinstance(exc, BrokenProcessPool) and self._pool is not None:
+                    # A worker died (killed, out of memory): every job still pending was in this pool
+                    # and is lost with it, so all are settled now; a new pool serves the customers to come.
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = None
+                    keep = 0
+                failed = {path: _reason("render job", exc)
+                          for path, wanted in ((job.pdf, do_pdf), (job.workbook, do_workbook)) if wanted}
+            self._done(job, key, do_pdf, do_workbook, failed)
 
-    def _done(self, job: RenderJob, key: _Keys, do_pdf: bool, do_workbook: bool) -> None:
-        if do_pdf:
-            self._cache[job.pdf.name] = key.pdf
-        if do_workbook:
-            self._cache[job.workbook.name] = key.workbook
-        self.written += int(do_pdf) + int(do_workbook)
+    def _done(self, job: RenderJob, key: _Keys, do_pdf: bool, do_workbook: bool, failed: dict[Path, str]) -> None:
+        for path, cache_key, wanted in ((job.pdf, key.pdf, do_pdf), (job.workbook, key.workbook, do_workbook)):
+            if not wanted:
+                continue
+            if path in failed:
+                # What is at the path now (an earlier evaluation's file) does not show this report.
+                if path.is_file():
+                    path.unlink()
+                self._cache.pop(path.name, None)
+                self.failed[path] = failed[path]
+                log.error("%s: %s", path.name, failed[path], extra={"tenant": job.report.tenant_id,
+                                                                    "customer": job.report.customer})
+                continue
+            self._cache[path.name] = cache_key
+            self.written += 1

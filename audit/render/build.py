@@ -121,9 +121,10 @@ def appendix(data: TenantData, limit: int | None = None) -> tuple[Table, ...]:
 
 
 def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
-    records = {name: (r, False) for name, r in data.manifest.resources.items()}
+    # data.record: a resource collected but unreadable shows as failed, with the property it could not read.
+    records = {name: (data.record(name), False) for name in data.manifest.resources}
     if data.partner is not None:
-        records.update({name: (r, True) for name, r in data.partner.resources.items()})
+        records.update({name: (data.record(name), True) for name in data.partner.resources})
     return tuple(ResourceView(r.name, r.endpoint, r.status.value, r.reason, r.items, r.requests, r.sha256, partner)
                  for r, partner in sorted(records.values(), key=lambda pair: pair[0].name))
 
