@@ -25,7 +25,7 @@ import tomli_w
 from audit.checks import SPECS
 from audit.config import Config
 from audit.demo import demo_config, demo_environment
-from audit.render.filenames import safe_filename
+from audit.render.filenames import report_filename
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,24 +112,24 @@ def test_a_damaged_manifest_stops_only_its_customer(night: Night, tmp_path: Path
     assert f"{victim.name}: score n/a" in result.stdout and "normalise failed: JSONDecodeError" in result.stdout
     # Logged against the tenant, in one line, and the run went on.
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
-    assert any(line.get("tenant") == tenant_id and "normalise failed" in line["message"] for line in lines)
+    assert any(line.get("tenant") == tenant_id and "normalise failed" in line["message"] for line in lines), lines
     # Its results.json says why; every check is ERROR with the reason; the others are evaluated.
     own = results_of(data, night.run_id, tenant_id)
     assert own["error"].startswith("normalise failed: JSONDecodeError")
     assert {r["status"] for r in own["results"]} == {"ERROR"} and len(own["results"]) == len(SPECS)
     reports = data / "runs" / night.run_id / "reports"
     for customer in night.config.customers:
-        assert (reports / safe_filename(customer.name, suffix=".pdf")).exists(), customer.name
+        assert (reports / report_filename(customer.name, customer.tenant_id, suffix=".pdf")).exists(), customer.name
     run_manifest = json.loads((data / "runs" / night.run_id / "run.json").read_text())
     assert run_manifest["tenants"][tenant_id]["error"].startswith("normalise failed")
     book = openpyxl.load_workbook(reports / "portfolio.xlsx", read_only=True)
     errors = [row for row in book["Errors"].iter_rows(values_only=True) if row[0] == victim.name]
-    assert any(row[1] == "evaluation" and "normalise failed" in str(row[4]) for row in errors)
+    assert any(row[2] == "evaluation" and "normalise failed" in str(row[5]) for row in errors)
 
 
 def test_a_render_failure_stops_only_its_customers_file(night: Night, tmp_path: Path) -> None:
     victim = next(c for c in night.config.customers if c.tenant_id.lower() != night.victim)
-    pdf_name = safe_filename(victim.name, suffix=".pdf")
+    pdf_name = report_filename(victim.name, victim.tenant_id, suffix=".pdf")
 
     def damage(root: Path) -> None:
         # A directory where the PDF goes: rendering it fails for real, in the worker, at the rename.
@@ -144,10 +144,10 @@ def test_a_render_failure_stops_only_its_customers_file(night: Night, tmp_path: 
     assert "PDF rendering failed" in result.stdout
     reports = data / "runs" / night.run_id / "reports"
     assert (reports / pdf_name).is_dir()                                  # not claimed, not replaced
-    assert (reports / safe_filename(victim.name, suffix=".xlsx")).exists()   # its workbook still written
+    assert (reports / report_filename(victim.name, victim.tenant_id, suffix=".xlsx")).exists()   # its workbook still written
     for customer in night.config.customers:
         if customer.tenant_id != victim.tenant_id:
-            assert (reports / safe_filename(customer.name, suffix=".pdf")).stat().st_size > 0
+            assert (reports / report_filename(customer.name, customer.tenant_id, suffix=".pdf")).stat().st_size > 0
     run_manifest = json.loads((data / "runs" / night.run_id / "run.json").read_text())
     assert "PDF rendering failed" in run_manifest["tenants"][victim.tenant_id.lower()]["error"]
     book = openpyxl.load_workbook(reports / "portfolio.xlsx", read_only=True)
