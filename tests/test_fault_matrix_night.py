@@ -163,7 +163,7 @@ def test_each_hard_fault_is_reported_with_its_reason(night) -> None:
     assert all(r.status is not ResourceStatus.FAILED for r in m["token_refused"].resources.values())
     assert reason("unauthorized", "guests").startswith("authentication failed")
     assert reason("loop", "access_packages").startswith("paging loop")
-    assert reason("throttled", "groups").startswith("retry budget")
+    assert "429" in reason("throttled", "groups")          # retries or the waiting budget ran out first
     drift = res["type_drift"]["GA-001"]
     assert drift["status"] == "ERROR" and "accountEnabled" in drift["reason"] and "guests" in drift["reason"]
 

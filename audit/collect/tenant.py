@@ -96,17 +96,20 @@ class TenantCollector:
         return [s for s in self.specs.values() if s.name not in self.records]
 
     def _fail_pending(self, reason: str) -> TenantManifest:
-        """Every resource not yet read ends `failed` with `reason`; what was read stays."""
+        """Every resource not yet read ends `failed` with `reason`; what was read stays. A tenant never
+        reached is one reason for the whole tenant, not the same reason under each resource."""
+        if not self._have_token:
+            state = {"token_ok": False, "token_reason": reason}
+            self._write(*self._snapshot(**state))
+            return self.manifest(**state)
         earlier = self._previous.resources if self._previous else {}
         for spec in self._pending():
             before = earlier.get(spec.name)      # an earlier attempt's partial pages stay recorded
             self.records[spec.name] = (dataclasses.replace(before, status=ResourceStatus.FAILED, reason=reason)
                                        if before is not None else
                                        ResourceRecord(spec.name, spec.path, ResourceStatus.FAILED, reason=reason))
-        state = {} if self._have_token else {"token_ok": False, "token_reason": reason}
-        manifest = self.manifest(**state)
-        self._write(*self._snapshot(**state))
-        return manifest
+        self._write(*self._snapshot())
+        return self.manifest()
 
     def give_up(self, reason: str) -> TenantManifest:
         """The tenant's deadline passed: keep what was read, fail the rest with `reason`."""
