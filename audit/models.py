@@ -136,12 +136,38 @@ Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class Population:
+    """What a result was measured on (DESIGN.md, "Every statement true": every PASS states it).
+
+    `examined` items of `subject` were looked at, `conforming` of them met `predicate`:
+    "26 of 26 enabled guests signed in within 90 days". `conforming` is None when the check
+    looks at the population as a whole ("3 MSSP package policies examined").
+    """
+
+    subject: str                     # plural noun phrase: "enabled guests", "MSSP package policies"
+    examined: int
+    conforming: int | None = None
+    predicate: str = ""              # what conforming means: "signed in within 90 days"
+
+    @property
+    def text(self) -> str:
+        if self.conforming is None:
+            return f"{self.examined} {self.subject} examined"
+        return f"{self.conforming} of {self.examined} {self.subject} {self.predicate}".rstrip()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "examined": self.examined, "conforming": self.conforming,
+                "predicate": self.predicate, "text": self.text}
+
+
+@dataclass(frozen=True)
 class CheckResult:
     check_id: str
     status: Status
     summary: str                     # one line a person reads first
     evidence: tuple[Row, ...] = ()   # the rows behind the result, always present (may be empty)
     reason: str = ""                 # for ERROR / NOT_APPLICABLE / ACCEPTED / ATTESTED: why
+    population: Population | None = None   # what was examined; every PASS has one
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,5 +175,6 @@ class CheckResult:
             "status": self.status.value,
             "summary": self.summary,
             "reason": self.reason,
+            "population": self.population.to_json() if self.population else None,
             "evidence": [dict(r) for r in self.evidence],
         }

@@ -17,7 +17,7 @@ from typing import Any
 
 from audit.collect.resources import resource_specs
 from audit.config import Config, Customer
-from audit.models import CheckResult, CheckSpec, ResourceRecord, ResourceStatus, Row, Severity, Status
+from audit.models import CheckResult, CheckSpec, Population, ResourceRecord, ResourceStatus, Row, Severity, Status
 from audit.normalize import TenantData
 
 log = logging.getLogger("audit.checks")
@@ -43,10 +43,12 @@ class Outcome:
     status: Status
     summary: str
     evidence: tuple[Row, ...] = ()
+    population: Population | None = None
 
     @classmethod
-    def of(cls, status: Status, summary: str, evidence: Iterable[Mapping[str, Any]] = ()) -> Outcome:
-        return cls(status, summary, tuple(dict(row) for row in evidence))
+    def of(cls, status: Status, summary: str, evidence: Iterable[Mapping[str, Any]] = (),
+           population: Population | None = None) -> Outcome:
+        return cls(status, summary, tuple(dict(row) for row in evidence), population)
 
 
 CheckFunction = Callable[[TenantData, Context], Outcome]
@@ -126,7 +128,8 @@ def run_check(item: Check, data: TenantData, context: Context) -> CheckResult:
         log.exception("check %s crashed for %s", item.spec.id, data.manifest.tenant_id)
         return CheckResult(item.spec.id, Status.ERROR, "The check could not be evaluated.", (),
                            f"internal error in the check: {type(exc).__name__}: {exc}")
-    return _apply_overrides(CheckResult(item.spec.id, outcome.status, outcome.summary, outcome.evidence), context)
+    return _apply_overrides(CheckResult(item.spec.id, outcome.status, outcome.summary, outcome.evidence,
+                                        population=outcome.population), context)
 
 
 def _apply_overrides(result: CheckResult, context: Context) -> CheckResult:
