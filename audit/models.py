@@ -123,8 +123,8 @@ class CheckSpec:
     requirement: str                 # one sentence: what must be true
     rationale: str
     remediation: str
-    references: tuple[str, ...]      # seed section or Microsoft doc
-    frameworks: tuple[tuple[str, str], ...] = ()   # (framework, control id)
+    references: tuple[str, ...]      # a cited source document (and section) or a public page: title, https URL
+    frameworks: tuple[tuple[str, str], ...] = ()   # (framework, control id), filled from checks/mappings.toml
     resources: tuple[str, ...] = ()  # the collected resources it needs
 
     @property

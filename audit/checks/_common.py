@@ -1,4 +1,4 @@
-"""Small domain helpers the check areas share; mappings to frameworks as constants, cited once."""
+"""Small domain helpers the check areas share."""
 
 from __future__ import annotations
 
@@ -8,36 +8,6 @@ import polars as pl
 
 from audit.config import Config
 from audit.normalize import TenantData
-
-SEED = "Seed: Multi-tenant access for MSSPs (2020)"
-SEED_XDR = "Seed: Multi-tenant management in Microsoft Defender XDR"
-
-# Framework controls, by id as the frameworks publish them (no invented ids).
-NIST_AC2 = ("NIST SP 800-53 r5", "AC-2")
-NIST_AC2_3 = ("NIST SP 800-53 r5", "AC-2(3)")
-NIST_AC3 = ("NIST SP 800-53 r5", "AC-3")
-NIST_AC5 = ("NIST SP 800-53 r5", "AC-5")
-NIST_AC6 = ("NIST SP 800-53 r5", "AC-6")
-NIST_AC6_5 = ("NIST SP 800-53 r5", "AC-6(5)")
-NIST_AC20 = ("NIST SP 800-53 r5", "AC-20")
-NIST_IA8 = ("NIST SP 800-53 r5", "IA-8")
-NIST_PS7 = ("NIST SP 800-53 r5", "PS-7")
-NIST_SA9 = ("NIST SP 800-53 r5", "SA-9")
-ISO_515 = ("ISO/IEC 27001:2022", "A.5.15")
-ISO_516 = ("ISO/IEC 27001:2022", "A.5.16")
-ISO_518 = ("ISO/IEC 27001:2022", "A.5.18")
-ISO_519 = ("ISO/IEC 27001:2022", "A.5.19")
-ISO_53 = ("ISO/IEC 27001:2022", "A.5.3")
-ISO_534 = ("ISO/IEC 27001:2022", "A.5.34")
-ISO_82 = ("ISO/IEC 27001:2022", "A.8.2")
-SOC2_CC61 = ("SOC 2 (TSC 2017)", "CC6.1")
-SOC2_CC62 = ("SOC 2 (TSC 2017)", "CC6.2")
-SOC2_CC63 = ("SOC 2 (TSC 2017)", "CC6.3")
-SOC2_CC92 = ("SOC 2 (TSC 2017)", "CC9.2")
-CIS_GA_COUNT = ("CIS Microsoft 365 Foundations v3.0.0", "1.1.3")
-CIS_GUEST_REVIEW = ("CIS Microsoft 365 Foundations v3.0.0", "1.1.4")
-CIS_GUEST_ACCESS = ("CIS Microsoft 365 Foundations v4.0.0", "5.1.6.2")
-CIS_GUEST_INVITE = ("CIS Microsoft 365 Foundations v4.0.0", "5.1.6.3")
 
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"

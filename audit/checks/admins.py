@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from audit.checks._common import (CIS_GA_COUNT, GLOBAL_ADMIN, ISO_82, NIST_AC6, NIST_AC6_5, ROLE_NAMES, SEED,
-                                  SOC2_CC61, SOC2_CC63)
+from audit.checks import references as ref
+from audit.checks._common import GLOBAL_ADMIN, ROLE_NAMES
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -28,8 +28,7 @@ def _row(r: dict[str, object]) -> dict[str, object]:
     requirement="The number of active Global Administrator assignments is within the configured range (2–4).",
     rationale="One administrator is a single point of failure; many are many targets.",
     remediation="Remove Global Administrator from accounts that do not need it; use PIM eligibility instead.",
-    references=("Microsoft Graph v1.0: roleManagement/directory/roleAssignments",),
-    frameworks=(CIS_GA_COUNT, NIST_AC6_5, ISO_82, SOC2_CC61),
+    references=(ref.ROLE_ASSIGNMENT.at("roleManagement/directory/roleAssignments"),),
     resources=("role_assignments",),
 ))
 def global_admin_count(data: TenantData, ctx: Context) -> Outcome:
@@ -50,8 +49,9 @@ def global_admin_count(data: TenantData, ctx: Context) -> Outcome:
     rationale="MSSP analysts reach Defender through Defender RBAC roles bound to groups; a directory admin role "
               "on a guest hands the customer's whole tenant to another organisation's account.",
     remediation="Remove the role from the listed guests; grant Defender access through the Tier groups.",
-    references=(f"{SEED}, Enabling Role Based Access Control — roles bound to the Tier groups",),
-    frameworks=(NIST_AC6, NIST_AC6_5, ISO_82, SOC2_CC63),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_RBAC,
+                                        "Link these roles to the created user groups via “Assigned user groups”."),
+                ref.ROLE_ASSIGNMENT.at("roleManagement/directory/roleAssignments")),
     resources=("role_assignments",),
 ))
 def no_guest_admins(data: TenantData, ctx: Context) -> Outcome:
@@ -71,8 +71,9 @@ def no_guest_admins(data: TenantData, ctx: Context) -> Outcome:
     rationale="The seed advises a temporary account for the setup, removed once complete; a forgotten one is an "
               "unowned Global Administrator.",
     remediation="Delete the setup account, or at least remove its roles.",
-    references=(f"{SEED}, Things to consider — Admin Access Required: 'Remove the account once complete'",),
-    frameworks=(NIST_AC6_5, ISO_82, SOC2_CC61),
+    references=(ref.MSSP_ACCESS.section("Things to consider prior to implementing — Admin Access Required",
+                                        "Remove the account once complete"),
+                ref.ROLE_ASSIGNMENT.at("roleManagement/directory/roleAssignments")),
     resources=("role_assignments",),
 ))
 def setup_admin_removed(data: TenantData, ctx: Context) -> Outcome:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from audit.checks._common import ISO_82, NIST_AC6, SOC2_CC63
+from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
 from audit.collect.resources import resource_specs
 from audit.config import Expectations
@@ -44,8 +44,7 @@ def write_permissions(roles: tuple[str, ...]) -> list[str]:
     rationale="The audit only reads; a write permission on its credential turns a stolen audit certificate "
               "into a way to change the customer's directory.",
     remediation="Remove the listed application permissions from the app's API permissions and re-consent.",
-    references=("Microsoft Graph permissions reference (least privilege)",),
-    frameworks=(NIST_AC6, ISO_82, SOC2_CC63),
+    references=(ref.PERMISSIONS.at("application permissions, least privileged first"),),
     resources=(),
 ))
 def no_write_permissions(data: TenantData, ctx: Context) -> Outcome:
@@ -64,8 +63,7 @@ def no_write_permissions(data: TenantData, ctx: Context) -> Outcome:
     rationale="A missing permission leaves checks in ERROR: the customer is not audited where it matters.",
     remediation="Grant the listed permissions and have the customer's administrator consent again "
                 "(`mssp-audit permissions` prints the consent URL).",
-    references=("README: Graph application permissions",),
-    frameworks=(NIST_AC6,),
+    references=(ref.PERMISSIONS.at("application permissions the audit needs for each Graph request"),),
     resources=(),
 ))
 def has_needed_permissions(data: TenantData, ctx: Context) -> Outcome:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.checks import CATALOGUE, Check
+from audit.checks import CATALOGUE, MAPPINGS, Check
+
+
+def _framework_json(framework: str, control: str) -> dict[str, str]:
+    mapped = MAPPINGS.control(framework, control)
+    return {"framework": framework, "control": control, "title": mapped.title, "note": mapped.note}
 
 
 def catalogue_json() -> list[dict[str, Any]]:
@@ -12,7 +17,7 @@ def catalogue_json() -> list[dict[str, Any]]:
         "id": c.spec.id, "version": c.spec.version, "title": c.spec.title, "area": c.spec.area,
         "severity": c.spec.severity.value, "requirement": c.spec.requirement, "rationale": c.spec.rationale,
         "remediation": c.spec.remediation, "references": list(c.spec.references),
-        "frameworks": [{"framework": f, "control": ctl} for f, ctl in c.spec.frameworks],
+        "frameworks": [_framework_json(f, ctl) for f, ctl in c.spec.frameworks],
         "resources": list(c.spec.resources),
         "manual_unless": c.manual_unless,
     } for c in CATALOGUE]
@@ -39,10 +44,20 @@ def catalogue_markdown() -> str:
                   f"- **Requirement:** {s.requirement}",
                   f"- **Rationale:** {s.rationale}",
                   f"- **Remediation:** {s.remediation}",
-                  f"- **References:** {'; '.join(s.references)}",
-                  f"- **Frameworks:** {'; '.join(f'{f} {ctl}' for f, ctl in s.frameworks) or '—'}",
+                  "- **References:**", *(f"  - {r}" for r in s.references),
+                  "- **Frameworks:**", *([f"  - {_control_line(f, ctl)}" for f, ctl in s.frameworks] or ["  - none"]),
                   f"- **Evidence needed:** {_evidence(c)}", ""]
+    lines += ["## Framework sources", "",
+              "Mappings are kept in `audit/checks/mappings.toml`, apart from the checks; a mapping says the check "
+              "is evidence for the control, and a note says where it covers only part of it.", ""]
+    lines += [f"- **{f.name}:** {f.source}" for f in MAPPINGS.frameworks]
     return "\n".join(lines)
+
+
+def _control_line(framework: str, control: str) -> str:
+    mapped = MAPPINGS.control(framework, control)
+    note = f" — {mapped.note}" if mapped.note else ""
+    return f"{framework} {control}: {mapped.title}{note}"
 
 
 def catalogue_table() -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from audit.checks._common import ISO_519, NIST_AC2, NIST_AC20, NIST_IA8, SEED, SEED_XDR, SOC2_CC62, SOC2_CC92
+from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Cross-tenant access"
-XTAP = "Microsoft Graph v1.0: crossTenantAccessPolicyConfigurationPartner"
 
 
 def effective_inbound_trust(data: TenantData) -> tuple[Mapping[str, Any], str]:
@@ -39,9 +38,9 @@ def effective_inbound_trust(data: TenantData) -> tuple[Mapping[str, Any], str]:
               "both push towards weaker workarounds.",
     remediation="External Identities → Cross-tenant access settings → add the MSSP tenant as an organisation → "
                 "Inbound access → Trust settings: 'Trust multifactor authentication from Microsoft Entra tenants'.",
-    references=(f"{SEED}, Authentication Flow — 'the analyst credentials remain within the MSSP AD tenant'",
-                f"{XTAP}.inboundTrust.isMfaAccepted"),
-    frameworks=(NIST_IA8, NIST_AC20, ISO_519, SOC2_CC92),
+    references=(ref.MSSP_ACCESS.section("Authentication Flow",
+                                        "This means the analyst credentials remain within the MSSP AD tenant."),
+                ref.CROSS_TENANT_INBOUND_TRUST.at("isMfaAccepted")),
     resources=("cross_tenant_partner", "cross_tenant_default"),
 ))
 def mssp_mfa_trusted(data: TenantData, ctx: Context) -> Outcome:
@@ -65,10 +64,11 @@ def mssp_mfa_trusted(data: TenantData, ctx: Context) -> Outcome:
     remediation="If the MSSP does not use cross-tenant sync, turn off 'Allow users sync into this tenant' for the "
                 "MSSP organisation; if it does, govern the synced users and record the decision as an accepted "
                 "risk.",
-    references=(f"{SEED}, Configure Governance Access Packages",
-                f"{SEED_XDR}, How to setup — B2B users through cross-tenant sync or guest invitations",
-                "Microsoft Graph v1.0: crossTenantIdentitySyncPolicyPartner.userSyncInbound.isSyncAllowed"),
-    frameworks=(NIST_AC2, ISO_519, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_PACKAGES),
+                ref.XDR_MULTI_TENANT.section("How to setup",
+                                             "First you need B2B users in your tenant. You can use Cross-tenant "
+                                             "sync or normal guest users."),
+                ref.CROSS_TENANT_SYNC.at("userSyncInbound.isSyncAllowed")),
     resources=("identity_sync", "cross_tenant_partner"),
 ))
 def mssp_identity_sync(data: TenantData, ctx: Context) -> Outcome:

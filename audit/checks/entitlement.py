@@ -6,15 +6,14 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import (ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC3, NIST_AC5, NIST_AC20,
-                                  NIST_PS7, SEED, SOC2_CC61, SOC2_CC62, SOC2_CC92, analyst_packages, day,
-                                  group_ids, mssp_org_ids, mssp_package_names, mssp_policies, package_groups)
+from audit.checks import references as ref
+from audit.checks._common import (analyst_packages, day, group_ids, mssp_org_ids, mssp_package_names, mssp_policies,
+                                  package_groups)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Entitlement management"
-EM_DOC = "Microsoft Graph v1.0: entitlement management"
 
 
 @check(CheckSpec(
@@ -26,9 +25,10 @@ EM_DOC = "Microsoft Graph v1.0: entitlement management"
               "connected organisation; 'proposed' organisations are created automatically by unmanaged requests.",
     remediation="Identity Governance → Connected organizations → add the MSSP analyst tenant by tenant id and set "
                 "its state to Configured; review and remove unexpected proposed organisations.",
-    references=(f"{SEED}, Configure Governance Access Packages — step 1",
-                f"{EM_DOC}: connectedOrganization.state"),
-    frameworks=(NIST_AC20, ISO_519, SOC2_CC92),
+    references=(ref.MSSP_ACCESS.section(f"{ref.MSSP_PACKAGES} — Add MSSP as Connected Organization in Customer AAD",
+                                        "Adding the MSSP as a connected organization will allow the MSSP to request "
+                                        "and have accesses provisioned."),
+                ref.CONNECTED_ORGANIZATION.at("state")),
     resources=("connected_organizations",),
 ))
 def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
@@ -56,8 +56,8 @@ def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
     rationale="Every analyst's access must arrive through a governed package; a missing or duplicated package "
               "means access is granted some other way or ambiguously.",
     remediation="Create the missing access package in the 'MSSP Accesses' catalog with its assignment policy.",
-    references=(f"{SEED}, Configure Governance Access Packages — step 3",),
-    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(f"{ref.MSSP_PACKAGES} — Create access packages for MSSP resources",
+                                        "Create an access package for the MSSP approvers and each analyst tier."),),
     resources=("access_packages",),
 ))
 def packages_exist(data: TenantData, ctx: Context) -> Outcome:
@@ -83,9 +83,8 @@ def packages_exist(data: TenantData, ctx: Context) -> Outcome:
               "anyone outside the MSSP request analyst access into the customer's Defender tenant.",
     remediation="Edit the policy: 'For users not in your directory' → 'Specific connected organizations' → the "
                 "MSSP analyst tenant only.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Can only be requested by users in the MSSP SOC Tenant'",
-                f"{EM_DOC}: accessPackageAssignmentPolicy.allowedTargetScope"),
-    frameworks=(NIST_AC20, NIST_PS7, ISO_519, SOC2_CC92),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Can only be requested by users in the MSSP SOC Tenant"),
+                ref.ASSIGNMENT_POLICY.at("allowedTargetScope, specificAllowedTargets")),
     resources=("access_packages", "connected_organizations"),
 ))
 def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
@@ -119,9 +118,10 @@ def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
               "analysts. Without approval any eligible requestor is granted access at once.",
     remediation="Edit the policy's Requests settings: require approval; first approver: group members of "
                 "'MSSP Analyst Approvers'.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Requires a member of the AD group MSSP Analyst Approvers "
-                "to authorize new requests'",),
-    frameworks=(NIST_AC2, NIST_AC5, ISO_53, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1,
+                                        "Requires a member of the AD group “MSSP Analyst Approvers” to authorize "
+                                        "new requests"),
+                ref.ASSIGNMENT_POLICY.at("requestApprovalSettings")),
     resources=("access_packages", "groups"),
 ))
 def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
@@ -153,9 +153,8 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
     rationale="Access that never expires outlives the analyst's role; the seed has access auto-expire after "
               "365 days.",
     remediation="Edit the policy's Lifecycle: 'Access package assignments expire' → 'Number of days' ≤ 365.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Access auto expires after 365 days'",
-                f"{EM_DOC}: expirationPattern"),
-    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Access auto expires after 365 days"),
+                ref.EXPIRATION_PATTERN.at("type, duration")),
     resources=("access_packages",),
 ))
 def policy_expiry(data: TenantData, ctx: Context) -> Outcome:
@@ -198,8 +197,10 @@ def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object
                 "analyst being told to request an extension.",
     rationale="An analyst whose access lapses unnoticed cannot respond to an incident in that customer.",
     remediation="Ask each listed analyst to request an extension in My Access, or let the access end on purpose.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'SOC analysts can request an access extension'",),
-    frameworks=(NIST_AC2, ISO_518),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1,
+                                        "Has annual access reviews, where the SOC analysts can request an access "
+                                        "extension"),
+                ref.ACCESS_PACKAGE_ASSIGNMENT.at("schedule")),
     resources=("assignments",),
 ))
 def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
@@ -220,8 +221,8 @@ def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
     rationale="An assignment without an end, or far beyond a year, escapes the annual cycle even when the "
               "policy is now correct (it was granted under an older, laxer policy).",
     remediation="Remove the listed assignments and let the analysts request again under the current policy.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Access auto expires after 365 days'",),
-    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Access auto expires after 365 days"),
+                ref.ACCESS_PACKAGE_ASSIGNMENT.at("state, schedule")),
     resources=("assignments",),
 ))
 def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
@@ -240,8 +241,9 @@ def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
     requirement="No access request has been pending approval for longer than the configured age (14 days).",
     rationale="A stale approval queue means approvers are not doing their part, and analysts work around it.",
     remediation="Ask the MSSP Analyst Approvers to approve or deny the listed requests.",
-    references=(f"{SEED}, Manage Access — 'Review and authorize access requests'",),
-    frameworks=(NIST_AC2, ISO_518),
+    references=(ref.MSSP_ACCESS.section("Manage Access",
+                                        "Access requests are managed in the customer My Access, by members of the "
+                                        "MSSP Analyst Approvers group."),),
     resources=("assignment_requests",),
 ))
 def pending_requests(data: TenantData, ctx: Context) -> Outcome:
@@ -266,9 +268,9 @@ def pending_requests(data: TenantData, ctx: Context) -> Outcome:
               "the configuration makes the trade-off explicit.",
     remediation="Identity Governance → Settings → 'Block external user from signing in to this directory': set "
                 "as expected, or change [expectations].external_user_lifecycle_action.",
-    references=(f"{SEED}, Guest Lifecycle — 'Remove automated signin block when last access package expires'",
-                f"{EM_DOC}: entitlementManagementSettings.externalUserLifecycleAction"),
-    frameworks=(NIST_AC2, ISO_518),
+    references=(ref.MSSP_ACCESS.section("Recommended Best Practices — Guest Lifecycle",
+                                        "Remove automated signin block when last access package expires."),
+                ref.EM_SETTINGS.at("externalUserLifecycleAction")),
     resources=("em_settings",),
 ))
 def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
@@ -291,9 +293,8 @@ def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
               "organisation nobody decided to trust.",
     remediation="Identity Governance → Connected organizations: configure the organisations you mean to trust, "
                 "delete the others, and find the policy that let their users in.",
-    references=(f"{SEED}, Configure Governance Access Packages — step 1",
-                f"{EM_DOC}: connectedOrganizationState 'proposed' (auto-created)"),
-    frameworks=(NIST_AC20, ISO_519),
+    references=(ref.MSSP_ACCESS.section(f"{ref.MSSP_PACKAGES} — Add MSSP as Connected Organization in Customer AAD"),
+                ref.CONNECTED_ORGANIZATION.at("state (configured, proposed)")),
     resources=("connected_organizations",),
 ))
 def proposed_orgs(data: TenantData, ctx: Context) -> Outcome:
@@ -317,9 +318,12 @@ def proposed_orgs(data: TenantData, ctx: Context) -> Outcome:
     rationale="The Defender roles are bound to these groups: anyone added to a group by hand has analyst access "
               "that no approval granted, no expiry ends and no review sees — a back door around governance.",
     remediation="Remove the listed members from the group; if they need access, they request the package.",
-    references=(f"{SEED}, Enabling Role Based Access Control — roles linked to the three groups",
-                f"{SEED}, Configure Governance Access Packages — packages grant the group membership"),
-    frameworks=(NIST_AC2, NIST_AC3, ISO_518, SOC2_CC61),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_RBAC,
+                                        "These groups will be linked to the Roles you create in Microsoft Defender "
+                                        "ATP."),
+                ref.MSSP_ACCESS.section(f"{ref.MSSP_PACKAGES} — Create access packages for MSSP resources",
+                                        "Access packages are the collection of rights and accesses that a requester "
+                                        "will be granted upon approval.")),
     resources=("groups", "group_members", "assignments"),
 ))
 def group_back_door(data: TenantData, ctx: Context) -> Outcome:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from audit.checks._common import (ISO_518, ISO_53, NIST_AC2, NIST_AC5, SEED, SOC2_CC62, analyst_packages,
-                                  external_accounts, group_ids, mssp_group_ids, mssp_policies)
+from audit.checks import references as ref
+from audit.checks._common import analyst_packages, external_accounts, group_ids, mssp_group_ids, mssp_policies
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Entitlement management"
-EM_DOC = "Microsoft Graph v1.0: accessPackageAssignmentPolicy"
 
 # subjectSet kinds (graph-api.md §2) that name nobody on the customer's side: the MSSP's own
 # sponsors or members, or the requestor's manager (an MSSP guest's manager, if any, is MSSP staff).
@@ -57,10 +56,10 @@ def _approver_verdict(ref: str, mssp_groups: dict[str, str], approvers: set[str]
               "customer's Defender tenant.",
     remediation="Edit the Approvers package policy: require approval; first approver a named customer "
                 "administrator or a customer group (seed: 'confirmed by Customer Admin (or delegated contact)').",
-    references=(f"{SEED}, 'MSSP Analyst Approver access package is provisioned, with approval to join confirmed "
-                "by Customer Admin (or delegated contact)'",
-                f"{EM_DOC}: requestApprovalSettings.stages[].primaryApprovers (subjectSet)"),
-    frameworks=(NIST_AC5, NIST_AC2, ISO_53, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section("What is delegated access? (approval in two areas)",
+                                        "MSSP Analyst Approver access package is provisioned, with approval to join "
+                                        "confirmed by Customer Admin (or delegated contact)"),
+                ref.ASSIGNMENT_POLICY.at("requestApprovalSettings")),
     resources=("access_packages", "groups", "group_members", "guests"),
 ))
 def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
@@ -118,9 +117,8 @@ def at_least_annual(kind: str | None, interval: int | None) -> bool:
               "with 'keepAccess' an unanswered review silently keeps everyone.",
     remediation="Edit the policy's Lifecycle → Access reviews: Yes, annually, reviewers set, 'If reviewers don't "
                 "respond': Remove access (or set [expectations].review_expiration_behavior).",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Has annual access reviews'",
-                f"{EM_DOC}: reviewSettings (isEnabled, schedule.recurrence, primaryReviewers, expirationBehavior)"),
-    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Has annual access reviews"),
+                ref.ASSIGNMENT_POLICY.at("reviewSettings")),
     resources=("access_packages",),
 ))
 def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
@@ -160,9 +158,8 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
               "— the pressure that makes people ask for access outside the packages.",
     remediation="Edit the policy's Requests → 'Allow requestors to extend access': Yes (extension still goes "
                 "through approval).",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'the SOC analysts can request an access extension'",
-                f"{EM_DOC}: requestorSettings.enableTargetsToSelfUpdateAccess"),
-    frameworks=(NIST_AC2, ISO_518),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "where the SOC analysts can request an access extension"),
+                ref.ASSIGNMENT_POLICY.at("requestorSettings.enableTargetsToSelfUpdateAccess")),
     resources=("access_packages",),
 ))
 def self_extension(data: TenantData, ctx: Context) -> Outcome:

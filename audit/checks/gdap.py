@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import (GLOBAL_ADMIN, ISO_519, ISO_82, NIST_AC2, NIST_AC6_5, NIST_SA9, SEED_XDR, SOC2_CC92,
-                                  day, mssp_package_names)
+from audit.checks import references as ref
+from audit.checks._common import GLOBAL_ADMIN, day, mssp_package_names
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -26,9 +26,8 @@ def _rows(frame: pl.DataFrame) -> list[dict[str, object]]:
     requirement="No active GDAP relationship ends within the warning window (30 days) without auto-extend.",
     rationale="When the relationship ends the SOC loses its multi-tenant view of this customer in Defender XDR.",
     remediation="Extend the relationship in Partner Center, or set auto-extend (P180D).",
-    references=(f"{SEED_XDR}, Prerequisites — GDAP or B2B access for each tenant",
-                "Microsoft Graph v1.0: delegatedAdminRelationship.autoExtendDuration"),
-    frameworks=(NIST_SA9, ISO_519, SOC2_CC92),
+    references=(ref.XDR_MULTI_TENANT.section("Prerequisites — Multi-tenant access"),
+                ref.GDAP_RELATIONSHIP.at("endDateTime, autoExtendDuration")),
     resources=("gdap_relationships",),
 ))
 def gdap_expiring(data: TenantData, ctx: Context) -> Outcome:
@@ -50,8 +49,9 @@ def gdap_expiring(data: TenantData, ctx: Context) -> Outcome:
               "standing access it was built to replace.",
     remediation="Create a new relationship with only the roles the SOC needs (e.g. Security Reader/Operator) and "
                 "terminate this one.",
-    references=(f"{SEED_XDR}, Prerequisites — GDAP", "Microsoft Graph v1.0: delegatedAdminRelationship.accessDetails"),
-    frameworks=(NIST_AC6_5, ISO_82, SOC2_CC92),
+    references=(ref.XDR_MULTI_TENANT.section("Prerequisites — Multi-tenant access"),
+                ref.GDAP_RELATIONSHIP.at("accessDetails.unifiedRoles"),
+                ref.GDAP_OVERVIEW.at()),
     resources=("gdap_relationships",),
 ))
 def gdap_global_admin(data: TenantData, ctx: Context) -> Outcome:
@@ -78,8 +78,8 @@ def _active_with_access(data: TenantData) -> tuple[pl.DataFrame, set[str]]:
               "with neither is one the SOC cannot watch — or watches through access nobody governs.",
     remediation="Set up a GDAP relationship with an access assignment in Partner Center, or the seed's access "
                 "packages for the analysts.",
-    references=(f"{SEED_XDR}, Prerequisites — each tenant needs GDAP or Microsoft Entra B2B authentication",),
-    frameworks=(NIST_SA9, NIST_AC2, ISO_519, SOC2_CC92),
+    references=(ref.XDR_MULTI_TENANT.section("Prerequisites — Multi-tenant access"),
+                ref.GDAP_ACCESS_ASSIGNMENT.at("status")),
     resources=("gdap_relationships", "gdap_access_assignments", "assignments"),
 ), unlicensed_is_absent=("assignments",))
 def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
@@ -109,9 +109,8 @@ def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
               "able to add an assignment in the partner tenant can switch them on without the customer.",
     remediation="Add the access assignment (security group and least-privilege roles) or terminate the "
                 "relationship.",
-    references=(f"{SEED_XDR}, Prerequisites — GDAP",
-                "Microsoft Graph v1.0: delegatedAdminRelationship/accessAssignments"),
-    frameworks=(NIST_AC2, NIST_SA9, ISO_519),
+    references=(ref.XDR_MULTI_TENANT.section("Prerequisites — Multi-tenant access"),
+                ref.GDAP_ACCESS_ASSIGNMENT.at("status, accessContainer")),
     resources=("gdap_relationships", "gdap_access_assignments"),
 ))
 def gdap_without_access(data: TenantData, ctx: Context) -> Outcome:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from audit.checks._common import (CIS_GUEST_ACCESS, CIS_GUEST_INVITE, ISO_515, ISO_516, ISO_518, NIST_AC2, NIST_AC3,
-                                  NIST_AC6, NIST_AC20, SEED, SOC2_CC61, SOC2_CC62, SOC2_CC63)
+from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -28,9 +27,10 @@ SAFE_INVITERS = frozenset({"none", "adminsAndGuestInviters"})
               "can be brought into the customer tenant.",
     remediation="Entra admin center → External Identities → External collaboration settings → Guest invite "
                 "restrictions: 'Only users assigned to specific admin roles can invite guest users'.",
-    references=(f"{SEED}, Recommended Best Practices — Guest powers: disable 'Guests can invite'",
-                "Microsoft Graph v1.0: authorizationPolicy.allowInvitesFrom"),
-    frameworks=(CIS_GUEST_INVITE, NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_GUEST_POWERS,
+                                        "Users : User Setting : External Collaboration Settings : “Guests can "
+                                        "Invite”"),
+                ref.AUTHORIZATION_POLICY.at("allowInvitesFrom")),
     resources=("authorization_policy",),
 ))
 def guests_cannot_invite(data: TenantData, ctx: Context) -> Outcome:
@@ -52,9 +52,10 @@ def guests_cannot_invite(data: TenantData, ctx: Context) -> Outcome:
               "far beyond what security operations need.",
     remediation="Entra admin center → External Identities → External collaboration settings → Guest user access: "
                 "'Guest user access is restricted to properties and memberships of their own directory objects'.",
-    references=(f"{SEED}, Recommended Best Practices — Guest powers",
-                "Microsoft Graph v1.0: authorizationPolicy.guestUserRoleId"),
-    frameworks=(CIS_GUEST_ACCESS, NIST_AC6, ISO_515, SOC2_CC63),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_GUEST_POWERS,
+                                        "Ensure limiting of capabilities for the Guest account type in customer AD "
+                                        "tenant."),
+                ref.AUTHORIZATION_POLICY.at("guestUserRoleId")),
     resources=("authorization_policy",),
 ))
 def guest_role_restricted(data: TenantData, ctx: Context) -> Outcome:
@@ -75,8 +76,8 @@ def guest_role_restricted(data: TenantData, ctx: Context) -> Outcome:
     rationale="Viral sign-ups create accounts no approval or access package governs.",
     remediation="Set allowedToSignUpEmailBasedSubscriptions and allowEmailVerifiedUsersToJoinOrganization to "
                 "false (Update-MgPolicyAuthorizationPolicy).",
-    references=("Microsoft Graph v1.0: authorizationPolicy.allowedToSignUpEmailBasedSubscriptions",),
-    frameworks=(NIST_AC2, ISO_516, SOC2_CC62),
+    references=(ref.AUTHORIZATION_POLICY.at("allowedToSignUpEmailBasedSubscriptions, "
+                                            "allowEmailVerifiedUsersToJoinOrganization"),),
     resources=("authorization_policy",),
 ))
 def self_sign_up_disabled(data: TenantData, ctx: Context) -> Outcome:
@@ -96,9 +97,9 @@ def self_sign_up_disabled(data: TenantData, ctx: Context) -> Outcome:
               "setting (only an unsupported beta uxSetting exists), so it needs a dated attestation.",
     remediation="Entra admin center → Users → User settings → 'Restrict access to Microsoft Entra admin center': "
                 "Yes; then record an attestation in the configuration with its evidence reference.",
-    references=(f"{SEED}, Guest powers — 'Restrict Access to Azure Administration portal'",
-                "graph-api.md §4: not in Graph v1.0"),
-    frameworks=(NIST_AC3, NIST_AC20, ISO_515, SOC2_CC61),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_GUEST_POWERS,
+                                        "Users : User Setting : “Restrict Access to Azure Administration portal”"),
+                ref.UX_SETTING.at("restrictNonAdminAccess (beta only: no v1.0 property reads this setting)")),
     resources=(),
 ))
 def admin_portal_restricted(data: TenantData, ctx: Context) -> Outcome:

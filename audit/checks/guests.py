@@ -12,9 +12,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import (CIS_GUEST_REVIEW, ISO_516, ISO_518, ISO_519, ISO_534, NIST_AC2, NIST_AC2_3, NIST_AC20,
-                                  NIST_IA8, SEED, SOC2_CC62, SOC2_CC92, day, external_accounts, in_domains,
-                                  mssp_package_names)
+from audit.checks import references as ref
+from audit.checks._common import day, external_accounts, in_domains, mssp_package_names
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -29,9 +28,8 @@ AREA = "Guest accounts"
     rationale="A guest nobody uses is an account nobody watches: a standing door into the tenant.",
     remediation="Remove or disable the listed guests, or bring them under an access package with expiry and "
                 "reviews.",
-    references=("Microsoft Graph v1.0: signInActivity.lastSuccessfulSignInDateTime (populated since Dec 2023)",
-                "Microsoft Entra: manage inactive user accounts"),
-    frameworks=(CIS_GUEST_REVIEW, NIST_AC2_3, ISO_518, SOC2_CC62),
+    references=(ref.SIGN_IN_ACTIVITY.at("lastSuccessfulSignInDateTime, available from 1 Dec 2023 and not backfilled"),
+                ref.INACTIVE_USERS.at()),
     resources=("guests", "guest_sign_ins"),
 ))
 def stale_guests(data: TenantData, ctx: Context) -> Outcome:
@@ -64,8 +62,7 @@ def _account_rows(frame: pl.DataFrame) -> list[dict[str, object]]:
     rationale="An invitation nobody redeemed is an account waiting for whoever gets hold of the link or the "
               "mailbox; after a month it is unlikely to be wanted.",
     remediation="Delete the listed guests, or resend the invitation if the person still needs access.",
-    references=("Microsoft Graph v1.0: user.externalUserState, externalUserStateChangeDateTime",),
-    frameworks=(NIST_AC2, ISO_516, SOC2_CC62),
+    references=(ref.USER.at("externalUserState, externalUserStateChangeDateTime"),),
     resources=("guests",),
 ))
 def pending_invitations(data: TenantData, ctx: Context) -> Outcome:
@@ -92,8 +89,9 @@ def pending_invitations(data: TenantData, ctx: Context) -> Outcome:
               "does not lead into the customers; a corporate guest undoes that separation.",
     remediation="Remove the listed accounts; the analyst requests access with their dedicated analyst-tenant "
                 "account.",
-    references=(f"{SEED}, Recommended Best Practices — Dedicated MSSP AD tenant",),
-    frameworks=(NIST_AC20, NIST_IA8, ISO_519, SOC2_CC92),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_DEDICATED_TENANT,
+                                        "In a situation where a corporate account has been compromised, attackers "
+                                        "do not gain immediate access into the customer portfolio."),),
     resources=("guests", "groups", "group_members"),
 ))
 def corporate_guests(data: TenantData, ctx: Context) -> Outcome:
@@ -115,9 +113,10 @@ def corporate_guests(data: TenantData, ctx: Context) -> Outcome:
     rationale="The seed's dedicated tenant limits the personal data projected into every customer; a username like "
               "john.smith copies the analyst's full identity into each customer directory.",
     remediation="Rename the account in the MSSP analyst tenant to the pseudonymous format (a-JoshX) and re-invite.",
-    references=(f"{SEED}, Dedicated MSSP AD tenant — 'a username of a-JoshX … allows user identification without "
-                "projecting the entire analyst's identifier'",),
-    frameworks=(NIST_IA8, ISO_534),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_DEDICATED_TENANT,
+                                        "a username of a-JoshX (where x increments) allows user identification "
+                                        "without projecting the entire analyst’s identifier into each customer "
+                                        "tenant"),),
     resources=("guests", "groups", "group_members"),
 ))
 def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
@@ -145,8 +144,10 @@ def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
               "no review covers it.",
     remediation="Remove the listed accounts, or have the analyst request the right package so the access is "
                 "governed.",
-    references=(f"{SEED}, Configure Governance Access Packages — access arrives through the packages",),
-    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(f"{ref.MSSP_PACKAGES} — Provide access request link to MSSP resources",
+                                        "The My Access portal link is used by MSSP SOC analysts to request access "
+                                        "via the access packages created."),
+                ref.ACCESS_PACKAGE_ASSIGNMENT.at("state, target")),
     resources=("guests", "groups", "group_members", "assignments"),
 ))
 def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
@@ -169,8 +170,8 @@ def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
     rationale="Disabling an account without ending its assignments leaves access that comes back the moment the "
               "account is re-enabled, and keeps the guest counted in reviews and licences.",
     remediation="Remove the listed assignments (or the guests); re-enable only through a new request.",
-    references=("Microsoft Graph v1.0: user.accountEnabled, accessPackageAssignment.state",),
-    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.USER.at("accountEnabled"),
+                ref.ACCESS_PACKAGE_ASSIGNMENT.at("state")),
     resources=("guests", "assignments"),
 ))
 def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:

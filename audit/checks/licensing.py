@@ -6,7 +6,8 @@ import math
 
 import polars as pl
 
-from audit.checks._common import ISO_518, NIST_AC2, SEED, SOC2_CC62, mssp_guests
+from audit.checks import references as ref
+from audit.checks._common import mssp_guests
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -38,9 +39,10 @@ def p2_owned(skus: pl.DataFrame) -> int:
               "customer out of compliance as the SOC grows.",
     remediation="Buy the missing P2 licences (or an E5 suite that includes P2), or move guest billing to the "
                 "MAU model and set [expectations].licence_model = \"mau\".",
-    references=(f"{SEED}, Things to consider — Entitlement Management requires AAD P2 (sizing formula)",
-                "graph-api.md §7: detect P2 by service plan eec0eb4f-6444-4f95-aba0-50c24d67f998"),
-    frameworks=(NIST_AC2, ISO_518),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_P2,
+                                        "purchase 1 AAD P2 license per every 5 MSSP soc analyst accounts"),
+                ref.SUBSCRIBED_SKU.at("servicePlans, prepaidUnits"),
+                ref.LICENSING_PLANS.at("AAD_PREMIUM_P2, eec0eb4f-6444-4f95-aba0-50c24d67f998")),
     resources=("subscribed_skus", "guests"),
 ))
 def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
@@ -72,9 +74,10 @@ def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
               "AadPremiumLicenseRequired, and every check that depends on them is NOT_APPLICABLE. This is the one "
               "finding that says why — the MSSP model of the seed cannot exist in this tenant.",
     remediation="Buy Entra ID P2 (or an E5 suite that includes it); until then analysts' access is ungoverned.",
-    references=(f"{SEED}, Things to consider — 'Entitlement Management requires AAD P2'",
-                "graph-api.md §7: detect P2 by service plan eec0eb4f-6444-4f95-aba0-50c24d67f998"),
-    frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_P2,
+                                        "Entitlement Management is an Azure Active Directory (AAD P2) functionality."),
+                ref.SUBSCRIBED_SKU.at("servicePlans, capabilityStatus"),
+                ref.LICENSING_PLANS.at("AAD_PREMIUM_P2, eec0eb4f-6444-4f95-aba0-50c24d67f998")),
     resources=("subscribed_skus",),
 ))
 def has_p2(data: TenantData, ctx: Context) -> Outcome:

@@ -6,7 +6,8 @@ from fnmatch import fnmatchcase
 
 import polars as pl
 
-from audit.checks._common import ISO_515, ISO_82, NIST_AC3, NIST_AC6, SEED, SOC2_CC61, SOC2_CC63, package_groups
+from audit.checks import references as ref
+from audit.checks._common import package_groups
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -42,9 +43,8 @@ def grants_security_settings(action: str) -> bool:
               "unbuilt, and two groups of one name (Graph does not keep names unique) make it ambiguous which one "
               "a role or package really fills.",
     remediation="Create the missing group, or rename/delete the duplicate so each name is unique.",
-    references=(f"{SEED}, Enabling Role Based Access Control — 'create 3 groups'",
-                "graph-api.md §9: group names are not unique"),
-    frameworks=(NIST_AC3, ISO_515),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_RBAC, "in the customer AD tenant, create 3 groups"),
+                ref.GROUPS.at()),
     resources=("groups",),
 ))
 def groups_unambiguous(data: TenantData, ctx: Context) -> Outcome:
@@ -79,9 +79,9 @@ def _group_actions(data: TenantData, group_id_list: list[str]) -> tuple[list[str
               "the MSSP opts in; otherwise the customer attests it.",
     remediation="Defender portal → Permissions → Microsoft Defender XDR → Roles: fix the roles' permissions and "
                 "'Assigned user groups'; or attest the configuration.",
-    references=(f"{SEED}, Enabling Role Based Access Control — Tier 1 / Tier 2 roles",
-                "graph-api.md §10: GET /beta/roleManagement/defender/roleDefinitions, /roleAssignments"),
-    frameworks=(NIST_AC6, ISO_82, SOC2_CC63, SOC2_CC61),
+    references=(ref.MSSP_ACCESS.section(f"{ref.MSSP_RBAC} — Two possible MDATP RBAC roles (Tier 1 Analysts, "
+                                        "Tier 2 Analysts)"),
+                ref.DEFENDER_RBAC.at("roleManagement/defender roleDefinitions, roleAssignments")),
     resources=("groups", "defender_role_definitions", "defender_role_assignments"),
 ), manual_unless="collect_defender_rbac")
 def defender_roles(data: TenantData, ctx: Context) -> Outcome:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from audit.checks._common import (CIS_GUEST_REVIEW, ISO_518, NIST_AC2, SEED, SOC2_CC62, day, group_ids,
-                                  mssp_package_names, package_groups)
+from audit.checks import references as ref
+from audit.checks._common import day, group_ids, mssp_package_names, package_groups
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
@@ -22,9 +22,8 @@ MOSTLY = 0.5          # "mostly" = more than half of an instance's decisions
     requirement="Every access review instance whose end date has passed is completed.",
     rationale="A review that ends without completing leaves every analyst's access confirmed by nobody.",
     remediation="Ask the reviewers to complete the listed reviews; enable auto-apply and a default decision.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Has annual access reviews'",
-                "Microsoft Graph v1.0: accessReviewInstance.status"),
-    frameworks=(CIS_GUEST_REVIEW, NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Has annual access reviews"),
+                ref.REVIEW_INSTANCE.at("status, endDateTime")),
     resources=("review_definitions", "review_instances"),
 ))
 def overdue_reviews(data: TenantData, ctx: Context) -> Outcome:
@@ -54,9 +53,8 @@ def _recent_done(data: TenantData, ctx: Context) -> pl.DataFrame:
               "the portal yet confirmed or removed nothing.",
     remediation="Ask the reviewers to answer; enable auto-apply, or apply the results of the listed reviews by "
                 "hand; consider a default decision of Deny for unanswered items.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Has annual access reviews'",
-                "Microsoft Graph v1.0: accessReviewInstanceDecisionItem.decision, applyResult"),
-    frameworks=(CIS_GUEST_REVIEW, NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Has annual access reviews"),
+                ref.REVIEW_DECISION.at("decision, applyResult")),
     resources=("review_definitions", "review_instances", "review_decisions"),
 ))
 def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
@@ -91,10 +89,9 @@ def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
               "that the customer re-confirmed each analyst this year.",
     remediation="Create or repair the access review of the package (its policy's Lifecycle → Access reviews, or a "
                 "review of the group) and have it completed.",
-    references=(f"{SEED}, Tier 1 Analyst configuration — 'Has annual access reviews'",
-                "Microsoft Graph v1.0: accessReviewScheduleDefinition.scope, "
-                "accessReviewAccessPackageAssignmentPolicyScope"),
-    frameworks=(CIS_GUEST_REVIEW, NIST_AC2, ISO_518, SOC2_CC62),
+    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Has annual access reviews"),
+                ref.REVIEW_DEFINITION.at("scope"),
+                ref.REVIEW_INSTANCE.at("status, endDateTime")),
     resources=("access_packages", "groups", "review_definitions", "review_instances"),
 ))
 def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
