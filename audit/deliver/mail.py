@@ -74,13 +74,19 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _report_message(settings: DeliverySettings, parcel: Parcel, pdf: bytes) -> EmailMessage:
+def _envelope(settings: DeliverySettings, recipients: Sequence[str], subject: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.sender
-    message["To"] = ", ".join(parcel.recipients)
-    message["Subject"] = f"Delegated-access audit: {_one_line(parcel.customer)} (run {parcel.run_id})"
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    return message
+
+
+def _report_message(settings: DeliverySettings, parcel: Parcel, pdf: bytes) -> EmailMessage:
+    message = _envelope(settings, parcel.recipients,
+                        f"Delegated-access audit: {_one_line(parcel.customer)} (run {parcel.run_id})")
     message.set_content(
         f"Attached is the delegated-access audit report for {_one_line(parcel.customer)} "
         f"(tenant {parcel.tenant_id}), run {parcel.run_id}.\n"
@@ -90,12 +96,8 @@ def _report_message(settings: DeliverySettings, parcel: Parcel, pdf: bytes) -> E
 
 
 def _notice_message(settings: DeliverySettings, untold: Sequence[Delivery], run_id: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = ", ".join(settings.operators)
-    message["Subject"] = f"mssp-audit run {run_id}: {len(untold)} report(s) not mailed to auditors"
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    message = _envelope(settings, settings.operators,
+                        f"mssp-audit run {run_id}: {len(untold)} report(s) not mailed to auditors")
     lines = [f"Run {run_id} did not mail these reports to their auditors (the PDFs stay in the run's reports "
              "folder; none is attached here):", ""]
     for d in untold:
