@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from audit.graph.auth import TokenProvider
+from audit.graph.auth import TokenError, TokenProvider
 
 BATCH_LIMIT = 20                     # graph-api.md §11 "JSON batching": max 20 requests per batch
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -151,16 +151,24 @@ class GraphClient:
         self._check_same_origin(url)
         if "signInActivity" in url:
             await self._pace_signin_reads()
-        token = await self._tokens.token()
+        token = await self._token()
         response = await self._send_once(method, url, token, tally, payload)
         if response.status_code != 401:
             return response
-        response = await self._send_once(method, url, await self._tokens.token(stale=token), tally, payload)
+        response = await self._send_once(method, url, await self._token(stale=token), tally, payload)
         if response.status_code == 401:
             error = _error_from(401, _safe_json(response), response.headers)
             raise GraphError(401, error.code, "Graph refused a freshly acquired token too: " + error.message,
                              transient=False, kind="authentication")
         return response
+
+    async def _token(self, stale: str | None = None) -> str:
+        """A token for the next request. The authority failing mid-collection (a cached token expired,
+        a refresh after a 401) is this request's transient failure, retried like one, never a crash."""
+        try:
+            return await self._tokens.token(stale=stale)
+        except TokenError as exc:
+            raise GraphError(None, "TokenError", str(exc), transient=True, kind="no token") from None
 
     async def _send_once(self, method: str, url: str, token: str, tally: Tally, payload: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"}

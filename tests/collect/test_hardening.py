@@ -227,3 +227,31 @@ def test_gdap_access_assignments_are_read_for_the_audited_customers_only(env, fa
     asked = {r.path.split("/")[-2] for r in env.server.request_log.snapshot() if r.path.endswith("/accessAssignments")}
     assert mine and asked == mine
     assert len(partner.delegated_admin_relationships) > len(mine)
+
+
+def test_a_token_endpoint_failing_mid_collection_fails_resources_not_the_tenant(env, faults, tmp_path) -> None:
+    # The first token is issued; then Graph starts refusing it and the authority refuses new ones
+    # (consent revoked mid-night). The refresh's failure is each waiting resource's error, retried
+    # like a transient one; what was read with the first token stays.
+    contoso = faults["Contoso Retail"]
+    contoso.token_valid_s = 1.0
+    contoso.latency_ms = 300
+    contoso.page_size_cap = 10
+    config = demo_config(env.estate, env.server, env.certificate_path, tmp_path / "data", collect=FAST)
+    path = tmp_path / "data.toml"
+    path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude_none=True)))
+    process = subprocess.Popen([sys.executable, "-m", "audit", "run", "--config", str(path), "--customers",
+                                "Contoso Retail"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    tenant = tenant_of(env, "Contoso Retail")
+    deadline = time.monotonic() + 120
+    while not any(r.path.endswith("/oauth2/v2.0/token") and r.tenant_id == tenant and r.status == 200
+                  for r in env.server.request_log.snapshot()):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.005)
+    contoso.token_error = "AADSTS7000229"
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr[-2000:]
+    assert "collection crashed" not in stderr and "Traceback" not in stderr
+    resources = manifest(tmp_path / "data", env, "Contoso Retail")["resources"]
+    failed = {n: r["reason"] for n, r in resources.items() if r["status"] == "failed"}
+    assert failed and all(reason.startswith("no token: AADSTS7000229") for reason in failed.values()), failed
