@@ -110,10 +110,8 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
     "no end date": ("EM-007", _append("assignments", tb.assignment(9, end=None, expiration_type="noExpiration")),
                     Status.FAIL),
     "two years out": ("EM-007", _append("assignments", tb.assignment(9, end=tb.days(700))), Status.FAIL),
-    "old pending request": ("EM-008", _append("assignment_requests", {
-        "id": "req-1", "state": "pendingApproval", "requestType": "userAdd", "createdDateTime": tb.iso(tb.days(-20)),
-        "requestor": {"displayName": "a-Analyst9", "email": "x@y"}, "accessPackage": {"displayName": "Tier 1 Analyst"}}),
-        Status.WARN),
+    "old pending request": ("EM-008", _append("assignment_requests", tb.request(9, created=tb.days(-20))),
+                            Status.WARN),
     "block and delete": ("EM-009", _set("em_settings.externalUserLifecycleAction", "blockSignInAndDelete"), Status.FAIL),
     "overdue review": ("AR-001", _append("review_instances", {"id": "inst-9", "startDateTime": tb.iso(tb.days(-40)),
                                                               "endDateTime": tb.iso(tb.days(-10)),
