@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from audit.checks._accounts import analyst_access
 from audit.checks._common import (CIS_GUEST_REVIEW, ISO_516, ISO_518, ISO_519, ISO_534, NIST_AC2, NIST_AC2_3, NIST_AC20,
                                   NIST_IA8, SEED, SOC2_CC62, SOC2_CC92, day, external_accounts, in_domains,
                                   mssp_package_names)
@@ -250,5 +251,40 @@ def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:
                                    f"guest ({disabled.height} disabled guest(s) in the tenant).", population=population)
 
 
+@check(CheckSpec(
+    id="GA-007", version=1, title="Analysts sign in at the MSSP tenant, not with local accounts", area=AREA,
+    severity=Severity.HIGH,
+    requirement="No account local to the customer tenant (neither a B2B guest nor a cross-tenant-synced user) sits "
+                "in an MSSP group, holds an MSSP access package or has a username matching the analyst pattern "
+                "(mssp.analyst_username_pattern).",
+    rationale="In the seed's authentication flow analysts authenticate in the MSSP tenant and the customer tenant "
+              "only validates the token, so the MSSP's MFA and leaver process govern every analyst credential. A "
+              "local account is a credential the customer issued: the MSSP's controls never see it, and it keeps "
+              "working after the analyst has left the MSSP.",
+    remediation="Remove the listed accounts from the MSSP groups and packages and delete or disable them; the "
+                "analyst requests access through the access package with their MSSP-tenant identity.",
+    references=(f"{SEED}, Authentication Flow — 'the analyst credentials remain within the MSSP AD tenant'",
+                f"{SEED}, Recommended Best Practices — Dedicated MSSP AD tenant",
+                "Microsoft Graph v1.0: user.userType, creationType, externalUserState"),
+    frameworks=(NIST_IA8, NIST_AC2, ISO_516, SOC2_CC62),
+    resources=("guests", "groups", "group_members", "assignments"),
+), unlicensed_is_absent=("assignments",))
+def no_local_analysts(data: TenantData, ctx: Context) -> Outcome:
+    """Without P2 there is no access package to hold: the groups and the usernames still tell."""
+    accounts = analyst_access(data, ctx)
+    population = Population("accounts with MSSP access or an analyst username", len(accounts),
+                            sum(not a.local for a in accounts.values()), "are external (their home is another tenant)")
+    if not accounts:
+        return Outcome.not_applicable("no account is in an MSSP group, holds an MSSP package or has an analyst "
+                                      "username", population=population)
+    local = [a for a in accounts.values() if a.local]
+    rows = [a.row() for a in sorted(local or accounts.values(), key=lambda a: (a.upn or "", a.id))]
+    if local:
+        return Outcome.of(Status.FAIL, f"{len(local)} local account(s) of this tenant have analyst access or an "
+                                       "analyst username.", rows, population)
+    return Outcome.of(Status.PASS, f"All {len(accounts)} accounts with MSSP access or an analyst username are "
+                                   "external: analysts sign in at their home tenant.", rows, population)
+
+
 CHECKS = (stale_guests, pending_invitations, corporate_guests, pseudonymous_usernames, mssp_accounts_governed,
-          disabled_with_assignment)
+          disabled_with_assignment, no_local_analysts)

@@ -62,6 +62,7 @@ def test_missing_evidence_is_never_a_finding(demo_results: dict[str, dict[str, C
     assert {tailspin[i].status for i in gated} == {Status.NOT_APPLICABLE}
     assert all("ENTERPRISEPACK (Enabled; no Entra ID P1/P2 plan)" in tailspin[i].reason for i in gated)
     assert tailspin["GDAP-003"].status is Status.FAIL   # no GDAP and, without P2, no governed B2B
+    assert tailspin["GA-007"].status is Status.PASS     # groups and usernames need no P2
 
 
 def test_northwind_stays_clean(demo_results: dict[str, dict[str, CheckResult]]) -> None:
@@ -81,3 +82,11 @@ def test_not_applicable_always_says_why(demo_results: dict[str, dict[str, CheckR
     silent = [(name, i) for name, by_id in demo_results.items() for i, r in by_id.items()
               if r.status is Status.NOT_APPLICABLE and not r.reason]
     assert silent == []
+
+
+def test_the_local_analyst_account_is_found(demo_results: dict[str, dict[str, CheckResult]]) -> None:
+    found = {name for name, by_id in demo_results.items() if by_id["GA-007"].status is Status.FAIL}
+    assert found == {"Litware Energy"}
+    (row,) = demo_results["Litware Energy"]["GA-007"].evidence
+    assert row["local"] is True and "member of Tier 1 Analyst" in str(row["analyst access"])
+    assert "#EXT#" not in str(row["upn"])

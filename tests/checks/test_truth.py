@@ -64,7 +64,7 @@ def test_unlicensed_features_are_not_applicable_citing_the_skus(tmp_path: Path, 
         assert "ENTERPRISEPACK (Enabled; no Entra ID P1/P2 plan)" in result.reason, (check_id, result.reason)
     assert "Entra ID P2" in results["EM-001"].summary and "Entra ID P1" in results["GA-001"].summary
     # Partner-side and absence-as-evidence checks still speak: no GDAP-free route through packages.
-    assert results["GDAP-003"].status is Status.PASS
+    assert results["GDAP-003"].status is Status.PASS and results["GA-007"].status is Status.PASS
 
 
 @pytest.mark.parametrize(("change", "words"), [
@@ -283,3 +283,47 @@ def test_an_unreachable_customer_is_judged_on_its_gdap(tmp_path: Path) -> None:
     results = evaluate(tmp_path / "b", t, token_ok=False)
     assert results["GDAP-004"].status is Status.FAIL
     assert results["GDAP-003"].status is Status.ERROR and "assignments: failed" in results["GDAP-003"].reason
+
+
+# -- GA-007: analysts sign in at the MSSP tenant ------------------------------------------------------
+
+def _member(n: int, local: str, **changes: Any) -> dict[str, Any]:
+    item = {"@odata.type": "#microsoft.graph.user", "id": f"m-{n}", "displayName": local,
+            "userPrincipalName": f"{local}@contoso.onmicrosoft.com", "mail": None, "userType": "Member",
+            "creationType": None, "externalUserState": None, "_parent": "grp-t1"}
+    item.update(changes)
+    return item
+
+
+@pytest.mark.parametrize(("member", "status"), [
+    # cross-tenant synced: Member, #EXT# UPN (graph-api.md §5)
+    (_member(1, "a-kai4_soc.mssp.example#EXT#"), Status.PASS),
+    (_member(2, "a-kai4", externalUserState="Accepted"), Status.PASS),      # converted B2B guest
+    (_member(3, "a-kai4", creationType="Invitation"), Status.PASS),
+    (_member(4, "a-kai4"), Status.FAIL),                                    # a local account
+])
+def test_only_local_accounts_fail(tmp_path: Path, member: dict[str, Any], status: Status) -> None:
+    t = tb.good_tenant()
+    t["group_members"].append(member)
+    result = evaluate(tmp_path, t)["GA-007"]
+    assert result.status is status, result
+    if status is Status.FAIL:
+        (row,) = result.evidence
+        assert row["local"] is True and row["analyst access"] == ("member of Tier 1 Analyst; username matches the "
+                                                                  "analyst pattern")
+
+
+def test_local_accounts_without_p2_are_still_found(tmp_path: Path) -> None:
+    t = unlicensed_tenant()
+    t["group_members"].append(_member(4, "dana.ops"))
+    result = evaluate(tmp_path, t, statuses={"assignments": ResourceStatus.NOT_LICENSED})["GA-007"]
+    assert result.status is Status.FAIL and result.population.examined == 5
+
+
+def test_local_analyst_check_errs_and_empties_honestly(tmp_path: Path) -> None:
+    failed = evaluate(tmp_path / "a", tb.good_tenant(), statuses={"assignments": ResourceStatus.FAILED})["GA-007"]
+    assert failed.status is Status.ERROR and "assignments" in failed.reason
+    t = tb.good_tenant()
+    t["group_members"], t["assignments"], t["guests"] = [], [], []
+    empty = evaluate(tmp_path / "b", t)["GA-007"]
+    assert empty.status is Status.NOT_APPLICABLE and empty.population.examined == 0
