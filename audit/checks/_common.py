@@ -150,27 +150,36 @@ def who(name: str | None, upn: str | None, ident: str | None) -> str:
 Directory = dict[str, tuple[str | None, str | None]]   # object id → (display name, UPN)
 
 
-def directory(data: TenantData) -> Directory:
-    """Names of the objects collected for this tenant, by id, to show beside the GUIDs that policies
-    and reviews carry (groups, guests, group members, role holders, assignment targets, organisations)."""
+# resource → (table, id column, name column, UPN column): where a principal's name can be read
+NAMED_BY = {
+    "guests": ("guests", "id", "display_name", "upn"),
+    "group_members": ("group_members", "member_id", "display_name", "upn"),
+    "role_assignments": ("role_assignments", "principal_id", "principal_name", "principal_upn"),
+    "assignments": ("assignments", "target_id", "target_name", "target_upn"),
+    "groups": ("groups", "id", "display_name", None),
+    "connected_organizations": ("connected_organizations", "id", "display_name", None),
+}
+
+
+def directory(data: TenantData, resources: tuple[str, ...]) -> Directory:
+    """Names by id, to show beside the GUIDs that policies and reviews carry, read only from the
+    given resources: a check names what it declares it reads, nothing else."""
     known: Directory = {}
-
-    def add(table: str, ident: str, name: str, upn: str | None = None) -> None:
-        frame = data.tables.get(table)
-        if frame is None:
-            return
-        columns = [ident, name] + ([upn] if upn else [])
-        for row in frame.select(columns).iter_rows():
-            if row[0] and row[0] not in known:
-                known[row[0]] = (row[1], row[2] if upn else None)
-
-    add("guests", "id", "display_name", "upn")
-    add("group_members", "member_id", "display_name", "upn")
-    add("role_assignments", "principal_id", "principal_name", "principal_upn")
-    add("assignments", "target_id", "target_name", "target_upn")
-    add("groups", "id", "display_name")
-    add("connected_organizations", "id", "display_name")
+    for resource in resources:
+        if resource in NAMED_BY:
+            _add_names(known, data, *NAMED_BY[resource])
     return known
+
+
+def _add_names(known: Directory, data: TenantData, table: str, ident: str, name: str, upn: str | None) -> None:
+    frame = data.tables.get(table)
+    if frame is None:
+        return
+    columns = [ident, name] + ([upn] if upn else [])
+    for row in frame.select(columns).iter_rows():
+        if row[0] and row[0] not in known:
+            known[row[0]] = (row[1], row[2] if upn else None)
+
 
 
 SUBJECT_KINDS = {"groupMembers": "members of group", "singleUser": "user",
@@ -185,7 +194,7 @@ def subject(ref: str, names: Directory) -> str:
     if kind not in SUBJECT_KINDS:
         return ref
     name, upn = names.get(ident, (None, None))
-    shown = who(name, upn, ident) if (name or upn) else f"{ident} (not among the collected objects)"
+    shown = who(name, upn, ident) if (name or upn) else f"{ident} (no name in the evidence this check reads)"
     return f"{SUBJECT_KINDS[kind]} {shown}"
 
 

@@ -105,7 +105,7 @@ def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
     policies = mssp_policies(data, ctx.config)
     if not policies.height:      # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable("no MSSP package policy exists", population=NO_POLICY)
-    names = directory(data)
+    names = directory(data, ("connected_organizations",))
     evidence, bad = [], []
     for p in policies.iter_rows(named=True):
         targets = set(p["allowed_targets"])
@@ -145,7 +145,7 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
     if not policies.height:      # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable("no Tier 1 or Tier 2 package policy exists",
                                       population=Population("analyst package policies", 0))
-    names = directory(data)
+    names = directory(data, ("groups",))
     evidence, bad = [], []
     for p in policies.iter_rows(named=True):
         ok = bool(p["approval_required"]) and bool(approvers) and bool(set(p["approvers"]) & approvers)

@@ -74,7 +74,7 @@ def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
     if not policies.height:      # EM-002 fails for the missing package or policy
         return Outcome.not_applicable(f"no policy of the '{ctx.config.mssp.approvers_package}' package exists",
                                       population=Population("policies of the Approvers package", 0))
-    names = directory(data)
+    names = directory(data, ("groups", "guests", "group_members"))
     evidence, bad, unknown = [], [], []
     failing: set[str] = set()
     for p in policies.iter_rows(named=True):
@@ -132,7 +132,7 @@ def at_least_annual(kind: str | None, interval: int | None) -> bool:
     references=(f"{SEED}, Tier 1 Analyst configuration — 'Has annual access reviews'",
                 f"{EM_DOC}: reviewSettings (isEnabled, schedule.recurrence, primaryReviewers, expirationBehavior)"),
     frameworks=(NIST_AC2, ISO_518, SOC2_CC62),
-    resources=("access_packages",),
+    resources=("access_packages", "groups"),     # groups: to name the reviewer groups
 ))
 def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
     expected = ctx.config.expectations.review_expiration_behavior
@@ -140,7 +140,7 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
     if not policies.height:      # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable("no MSSP package policy exists",
                                       population=Population("MSSP package policies", 0))
-    names = directory(data)
+    names = directory(data, ("groups",))
     evidence, bad = [], []
     for p in policies.iter_rows(named=True):
         problems = []

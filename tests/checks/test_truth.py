@@ -264,7 +264,7 @@ def test_reviewers_and_approvers_are_named_guid_second(tmp_path: Path) -> None:
     approvers = [r["approver"] for r in results["EM-012"].evidence]
     assert approvers[0] == ("user a-Analyst1 (a-analyst1_soc.mssp.example#EXT#@contoso.onmicrosoft.com) "
                             "[guest-1]")
-    assert approvers[1] == "user 9f0e0000-0000-4000-8000-000000000001 (not among the collected objects)"
+    assert approvers[1] == "user 9f0e0000-0000-4000-8000-000000000001 (no name in the evidence this check reads)"
     t1 = next(r for r in results["EM-004"].evidence if r["package"] == tb.T1)
     assert t1["approvers"] == f"members of group {tb.APPROVERS} [{tb.APPROVERS_GROUP}]"
 
