@@ -50,6 +50,11 @@ def analyst_packages(config: Config) -> tuple[str, str]:
     return config.mssp.tier1_package, config.mssp.tier2_package
 
 
+def no_analyst_policy(config: Config) -> str:
+    """Why a check over the analyst packages' policies has nothing to examine."""
+    return f"no policy of the '{config.mssp.tier1_package}' or '{config.mssp.tier2_package}' package exists"
+
+
 def mssp_package_names(config: Config) -> tuple[str, str, str]:
     return config.mssp.tier1_package, config.mssp.tier2_package, config.mssp.approvers_package
 

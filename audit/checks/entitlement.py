@@ -9,7 +9,7 @@ import polars as pl
 from audit.checks._common import (ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC3, NIST_AC5, NIST_AC20,
                                   NIST_PS7, SEED, SOC2_CC61, SOC2_CC62, SOC2_CC92, analyst_packages, day,
                                   directory, group_ids, mssp_group_ids, mssp_org_ids, mssp_package_names,
-                                  mssp_policies, package_groups, subjects)
+                                  mssp_policies, no_analyst_policy, package_groups, subjects)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
@@ -143,7 +143,7 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
     approvers = {f"groupMembers:{g}" for g in group_ids(data, ctx.config.mssp.approvers_group)}
     policies = data.table("policies").filter(pl.col("package_name").is_in(analyst_packages(ctx.config)))
     if not policies.height:      # EM-002 fails for the missing packages and policies
-        return Outcome.not_applicable("no Tier 1 or Tier 2 package policy exists",
+        return Outcome.not_applicable(no_analyst_policy(ctx.config),
                                       population=Population("analyst package policies", 0))
     names = directory(data, ("groups",))
     evidence, bad = [], []

@@ -9,8 +9,8 @@ from __future__ import annotations
 import polars as pl
 
 from audit.checks._common import (ISO_518, ISO_53, NIST_AC2, NIST_AC5, SEED, SOC2_CC62, analyst_packages,
-                                  directory, external_accounts, group_ids, mssp_group_ids, mssp_policies, subject,
-                                  subjects)
+                                  directory, external_accounts, group_ids, mssp_group_ids, mssp_policies,
+                                  no_analyst_policy, subject, subjects)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
@@ -189,7 +189,7 @@ def self_extension(data: TenantData, ctx: Context) -> Outcome:
     population = Population("analyst package policies", len(evidence), len(evidence) - len(bad),
                             "let analysts request an extension")
     if not evidence:             # EM-002 fails for the missing packages and policies
-        return Outcome.not_applicable("no Tier 1 or Tier 2 package policy exists", population=population)
+        return Outcome.not_applicable(no_analyst_policy(ctx.config), population=population)
     if bad:
         return Outcome.of(Status.FAIL, f"Analysts cannot extend their access: {'; '.join(bad)}.", evidence,
                           population)

@@ -155,7 +155,8 @@ def test_a_tenant_without_the_mssp_model(tmp_path: Path) -> None:
     assert {"EM-001", "EM-002", "RBAC-001", "RBAC-002"} <= fails
     reasons = {i: r.reason for i, r in results.items() if r.status is Status.NOT_APPLICABLE}
     assert reasons["EM-003"] == reasons["EM-005"] == reasons["EM-013"] == "no MSSP package policy exists"
-    assert reasons["EM-004"] == reasons["EM-014"] == "no Tier 1 or Tier 2 package policy exists"
+    assert reasons["EM-004"] == reasons["EM-014"] == ("no policy of the 'Tier 1 Analyst' or 'Tier 2 Analyst' "
+                                                      "package exists")
     assert reasons["EM-006"] == reasons["EM-007"] == "no MSSP package assignment is delivered"
     assert reasons["EM-008"] == "no access request is pending approval"
     assert reasons["EM-010"] == "no connected organisation exists"
