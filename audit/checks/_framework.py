@@ -37,6 +37,7 @@ ATTESTATION_LIFETIME = timedelta(days=365)
 PARENTS = {s.name: s.parent for s in resource_specs("00000000-0000-0000-0000-000000000000", ()) if s.parent}
 NOT_APPLICABLE_SUMMARY = "Not applicable to this tenant."
 UNCOLLECTED_SUMMARY = "Evidence could not be collected."
+UNREACHABLE = "tenant not reachable"
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def needs_customer_tenant(item: Check) -> bool:
 def _blocking(data: TenantData, item: Check) -> tuple[Status, str, str] | None:
     """(status, summary, reason) when the check cannot run on this tenant's evidence."""
     if not data.manifest.token_ok and needs_customer_tenant(item):
-        return Status.ERROR, UNCOLLECTED_SUMMARY, f"tenant not reachable: {data.manifest.token_reason}"
+        return Status.ERROR, UNCOLLECTED_SUMMARY, f"{UNREACHABLE}: {data.manifest.token_reason}"
     # The licence decides before Graph's answers do: without the licence an empty 200 means nothing.
     licence = licence_state(data)
     gated = features_of(r for r in item.spec.resources if r not in item.unlicensed_is_absent)
@@ -251,7 +252,12 @@ def evaluate(data: TenantData, context: Context, catalogue: Sequence[Check]) -> 
 
 def score(results: Sequence[CheckResult], specs: Mapping[str, CheckSpec]) -> float | None:
     """Severity-weighted share of passed controls; WARN earns half. ERROR, MANUAL, N/A and
-    ACCEPTED are left out of the ratio and reported apart, never hidden inside it."""
+    ACCEPTED are left out of the ratio and reported apart, never hidden inside it.
+
+    A customer whose own tenant was not reached has no score: its partner-side GDAP checks are
+    still evaluated, but a ratio over them alone would rate none of the customer's controls."""
+    if any(r.status is Status.ERROR and r.reason.startswith(f"{UNREACHABLE}:") for r in results):
+        return None
     earned = possible = 0.0
     for result in results:
         weight = specs[result.check_id].severity.weight or 0.5

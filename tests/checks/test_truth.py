@@ -328,3 +328,11 @@ def test_local_analyst_check_errs_and_empties_honestly(tmp_path: Path) -> None:
     t["group_members"], t["assignments"], t["guests"] = [], [], []
     empty = evaluate(tmp_path / "b", t)["GA-007"]
     assert empty.status is Status.NOT_APPLICABLE and empty.population.examined == 0
+
+
+def test_an_unreachable_customer_has_no_score(tmp_path: Path) -> None:
+    """Its GDAP checks pass, yet 4 partner-side results rate none of the customer's own controls."""
+    from audit.checks import SPECS, score
+    results = evaluate(tmp_path, tb.good_tenant(), token_ok=False)
+    assert {r.status for i, r in results.items() if i.startswith("GDAP-")} == {Status.PASS}
+    assert score(list(results.values()), SPECS) is None
