@@ -44,6 +44,19 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML con
                                             envvar="MSSP_AUDIT_CONFIG")]
 
 
+def _load_config(path: Path) -> Config:
+    """The configuration, refused with one line naming the file and the key when it cannot mean
+    anything: besides what audit.config checks, attestations and accepted risks must name checks
+    of the catalogue."""
+    cfg = load_config(path)
+    from audit.checks import validate_check_ids   # the catalogue (and polars) only once the file is valid
+    try:
+        validate_check_ids(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return cfg
+
+
 def _fail(message: str, code: Exit = Exit.CONFIG) -> NoReturn:
     typer.echo(f"mssp-audit: {message}", err=True)
     raise typer.Exit(int(code))
@@ -186,7 +199,7 @@ def run(
     """
     _setup_logging(verbose, quiet)
     try:
-        cfg = select_customers(load_config(config), customers, shard)
+        cfg = select_customers(_load_config(config), customers, shard)
     except ConfigError as exc:
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'")
@@ -232,7 +245,7 @@ def evaluate(
     """Re-evaluate and re-render a stored run offline, from its evidence alone."""
     _setup_logging(False)
     try:
-        cfg = load_config(config)
+        cfg = _load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
@@ -257,7 +270,7 @@ def verify(
 ) -> None:
     """Re-hash a stored run's evidence and report anything changed since it was collected (exit 1)."""
     try:
-        cfg = load_config(config)
+        cfg = _load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
     from audit.snapshot.store import RunStore
@@ -289,7 +302,7 @@ def permissions(
         typer.echo("Pass --config to print each customer's admin-consent URL.")
         return
     try:
-        cfg = load_config(config)
+        cfg = _load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
     typer.echo("Admin-consent URLs (a Global Administrator of each tenant opens one):")
@@ -307,7 +320,7 @@ app.add_typer(runs_app, name="runs")
 
 def _config_or_fail(config: Path) -> Config:
     try:
-        return load_config(config)
+        return _load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
 

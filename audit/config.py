@@ -73,6 +73,10 @@ class AppSettings(_Strict):
     def _one_credential(self) -> AppSettings:
         if self.certificate_path is None and self.client_secret_env is None:
             raise ValueError("set certificate_path (preferred) or client_secret_env")
+        if self.certificate_path is not None and self.client_secret_env is not None:
+            # Which one would be used is not obvious from the file: say so instead of choosing silently.
+            raise ValueError("app.certificate_path and app.client_secret_env are both set; keep one "
+                             "(the certificate is preferred)")
         return self
 
 

@@ -20,6 +20,11 @@ def analyst_packages(config: Config) -> tuple[str, str]:
     return config.mssp.tier1_package, config.mssp.tier2_package
 
 
+def no_analyst_policy(config: Config) -> str:
+    """Why a check over the analyst packages' policies has nothing to examine."""
+    return f"no policy of the '{config.mssp.tier1_package}' or '{config.mssp.tier2_package}' package exists"
+
+
 def mssp_package_names(config: Config) -> tuple[str, str, str]:
     return config.mssp.tier1_package, config.mssp.tier2_package, config.mssp.approvers_package
 
@@ -65,6 +70,15 @@ def mssp_group_ids(data: TenantData, config: Config) -> dict[str, str]:
     return dict(groups.select("id", "display_name").iter_rows())
 
 
+def is_external() -> pl.Expr:
+    """graph-api.md §1, "External users that are not userType=Guest": an account is external when its
+    UPN carries #EXT#, it was invited (creationType 'Invitation') or it has an externalUserState.
+    Everything else is local to the tenant, whatever its userType (internal guests exist)."""
+    return (pl.col("upn").fill_null("").str.contains("#EXT#", literal=True)
+            | (pl.col("creation_type").fill_null("") == "Invitation")
+            | pl.col("external_user_state").is_not_null())
+
+
 def external_accounts(data: TenantData) -> pl.DataFrame:
     """Guests, plus member-type B2B users found in the MSSP groups.
 
@@ -74,7 +88,7 @@ def external_accounts(data: TenantData) -> pl.DataFrame:
     guests = data.table("guests").select(
         "id", "display_name", "upn", "mail", "user_type", "account_enabled", source=pl.lit("guest"))
     members = (data.table("group_members")
-               .filter(pl.col("upn").fill_null("").str.contains("#EXT#", literal=True)
+               .filter(is_external() & (pl.col("member_type").fill_null("user") == "user")
                        & ~pl.col("member_id").is_in(guests["id"].to_list()))
                .unique("member_id", keep="first", maintain_order=True)
                .select(pl.col("member_id").alias("id"), "display_name", "upn", pl.lit(None, pl.String).alias("mail"),
@@ -95,5 +109,69 @@ def in_domains(domains: tuple[str, ...]) -> pl.Expr:
     return pl.col("home_domain").str.to_lowercase().is_in([d.lower() for d in domains])
 
 
-def day(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d") if value else "never"
+def day(value: datetime | None) -> str | None:
+    """A date as evidence shows it; None stays None (each check words what a missing date means)."""
+    return value.strftime("%Y-%m-%d") if value else None
+
+
+def who(name: str | None, upn: str | None, ident: str | None) -> str:
+    """A principal as a person reads it: the name (and UPN) Graph gave first, the GUID second."""
+    label = " ".join(p for p in (name, f"({upn})" if upn and upn != name else None) if p)
+    if not label:
+        return ident or "unknown"
+    return f"{label} [{ident}]" if ident else label
+
+
+Directory = dict[str, tuple[str | None, str | None]]   # object id → (display name, UPN)
+
+
+# resource → (table, id column, name column, UPN column): where a principal's name can be read
+NAMED_BY = {
+    "guests": ("guests", "id", "display_name", "upn"),
+    "group_members": ("group_members", "member_id", "display_name", "upn"),
+    "role_assignments": ("role_assignments", "principal_id", "principal_name", "principal_upn"),
+    "assignments": ("assignments", "target_id", "target_name", "target_upn"),
+    "groups": ("groups", "id", "display_name", None),
+    "connected_organizations": ("connected_organizations", "id", "display_name", None),
+}
+
+
+def directory(data: TenantData, resources: tuple[str, ...]) -> Directory:
+    """Names by id, to show beside the GUIDs that policies and reviews carry, read only from the
+    given resources: a check names what it declares it reads, nothing else."""
+    known: Directory = {}
+    for resource in resources:
+        if resource in NAMED_BY:
+            _add_names(known, data, *NAMED_BY[resource])
+    return known
+
+
+def _add_names(known: Directory, data: TenantData, table: str, ident: str, name: str, upn: str | None) -> None:
+    frame = data.tables.get(table)
+    if frame is None:
+        return
+    columns = [ident, name] + ([upn] if upn else [])
+    for row in frame.select(columns).iter_rows():
+        if row[0] and row[0] not in known:
+            known[row[0]] = (row[1], row[2] if upn else None)
+
+
+
+SUBJECT_KINDS = {"groupMembers": "members of group", "singleUser": "user",
+                 "connectedOrganizationMembers": "members of connected organisation",
+                 "singleServicePrincipal": "service principal"}
+
+
+def subject(ref: str, names: Directory) -> str:
+    """A subjectSet reference 'kind:id' (audit.normalize._common.subject_refs) as a person reads it:
+    'members of group MSSP Analyst Approvers [5f2e…]', 'user Jane Admin (jane@contoso.com) [7a1c…]'."""
+    kind, _, ident = ref.partition(":")
+    if kind not in SUBJECT_KINDS:
+        return ref
+    name, upn = names.get(ident, (None, None))
+    shown = who(name, upn, ident) if (name or upn) else f"{ident} (no name in the evidence this check reads)"
+    return f"{SUBJECT_KINDS[kind]} {shown}"
+
+
+def subjects(refs: list[str], names: Directory) -> str | None:
+    return "; ".join(subject(r, names) for r in refs) or None

@@ -1,9 +1,16 @@
 """The check framework: a check is a spec plus a pure function; the framework owns ERROR.
 
 A check function only ever sees evidence that was collected completely. Whether it can run is
-decided here, from the manifest: a resource that is forbidden, failed or skipped makes the
-result ERROR with the reason, one the tenant is not licensed for makes it NOT_APPLICABLE.
-Never a FAIL for evidence we did not get (DESIGN.md, "Error ≠ Fail").
+decided here, from the manifest and the tenant's licences:
+- a customer whose tenant was not reached makes ERROR every check that needs its tenant; the
+  checks that read only the partner tenant (GDAP) are evaluated from the partner's evidence;
+- a feature the tenant's subscribed SKUs do not license (entitlement management and access
+  reviews without Entra ID P2, sign-in activity without P1/P2) makes its checks NOT_APPLICABLE
+  citing the SKUs, whether Graph answered 403 or an empty 200;
+- a resource that is forbidden, failed or skipped makes the result ERROR with the reason, one
+  Graph refused for want of a licence NOT_APPLICABLE.
+Never a FAIL for evidence we did not get (DESIGN.md, "Error ≠ Fail"). And never a PASS that rests
+on nothing: a PASS states its population, and a PASS over an empty one is NOT_APPLICABLE.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from typing import Any
 from audit.collect.resources import resource_specs
 from audit.config import Config, Customer
 from audit.models import CheckResult, CheckSpec, Population, ResourceRecord, ResourceStatus, Row, Severity, Status
-from audit.normalize import TenantData
+from audit.normalize import PARTNER_RESOURCES, TenantData
+from audit.normalize.licences import features_of, licence_state
 
 log = logging.getLogger("audit.checks")
 
@@ -27,6 +35,9 @@ ABSENT_OK = frozenset({"cross_tenant_partner", "identity_sync"})
 ATTESTATION_LIFETIME = timedelta(days=365)
 # fan-out resource → the resource it fans out over (review_instances → review_definitions, …)
 PARENTS = {s.name: s.parent for s in resource_specs("00000000-0000-0000-0000-000000000000", ()) if s.parent}
+NOT_APPLICABLE_SUMMARY = "Not applicable to this tenant."
+UNCOLLECTED_SUMMARY = "Evidence could not be collected."
+UNREACHABLE = "tenant not reachable"
 
 
 @dataclass(frozen=True)
@@ -44,11 +55,19 @@ class Outcome:
     summary: str
     evidence: tuple[Row, ...] = ()
     population: Population | None = None
+    reason: str = ""                 # NOT_APPLICABLE: why ("no access reviews exist")
 
     @classmethod
     def of(cls, status: Status, summary: str, evidence: Iterable[Mapping[str, Any]] = (),
            population: Population | None = None) -> Outcome:
         return cls(status, summary, tuple(dict(row) for row in evidence), population)
+
+    @classmethod
+    def not_applicable(cls, reason: str, evidence: Iterable[Mapping[str, Any]] = (),
+                       population: Population | None = None) -> Outcome:
+        """The population the requirement speaks of is empty (or the check is switched off): say why."""
+        return cls(Status.NOT_APPLICABLE, f"Not applicable: {reason}.", tuple(dict(row) for row in evidence),
+                   population, reason)
 
 
 CheckFunction = Callable[[TenantData, Context], Outcome]
@@ -61,38 +80,72 @@ class Check:
     # The name of an [expectations] flag: while it is false the check is MANUAL (its evidence is
     # opt-in, e.g. a beta API), and attestations settle it like any manual check.
     manual_unless: str | None = None
-    # Resources whose NOT_LICENSED status is itself the evidence ("the tenant has no such feature"),
-    # so the check runs and reads the table as absent instead of being NOT_APPLICABLE.
+    # Resources whose feature the tenant lacks (by its SKUs, or Graph answered NOT_LICENSED) are
+    # themselves the evidence ("the tenant has no such feature"): the check runs and reads the table
+    # as absent or empty instead of being NOT_APPLICABLE.
     unlicensed_is_absent: frozenset[str] = frozenset()
+    # Resources that can only add another way to meet the requirement (GDAP-003: governed B2B beside
+    # GDAP). When one was not collected the check still runs: its PASS stands, while its FAIL or WARN
+    # might have been a PASS with that evidence, so it becomes ERROR naming the resource.
+    optional: frozenset[str] = frozenset()
 
 
-def check(spec: CheckSpec, *, manual_unless: str | None = None,
-          unlicensed_is_absent: Iterable[str] = ()) -> Callable[[CheckFunction], Check]:
+def check(spec: CheckSpec, *, manual_unless: str | None = None, unlicensed_is_absent: Iterable[str] = (),
+          optional: Iterable[str] = ()) -> Callable[[CheckFunction], Check]:
     """Decorator: keeps a check's spec and its function side by side."""
     def wrap(function: CheckFunction) -> Check:
-        return Check(spec, function, manual_unless, frozenset(unlicensed_is_absent))
+        return Check(spec, function, manual_unless, frozenset(unlicensed_is_absent), frozenset(optional))
     return wrap
 
 
-def _blocking(data: TenantData, item: Check) -> tuple[Status, str] | None:
-    if not data.manifest.token_ok:
-        return Status.ERROR, f"tenant not reachable: {data.manifest.token_reason}"
+def needs_customer_tenant(item: Check) -> bool:
+    """A check needs the customer's own tenant unless everything it requires is read in the partner
+    tenant (GDAP relationships are partner-side evidence, graph-api.md §8). A check without
+    resources reads the customer's token or awaits the customer's attestation."""
+    required = [r for r in item.spec.resources if r not in item.optional]
+    return not required or any(r not in PARTNER_RESOURCES for r in required)
+
+
+def _blocking(data: TenantData, item: Check) -> tuple[Status, str, str] | None:
+    """(status, summary, reason) when the check cannot run on this tenant's evidence."""
+    if not data.manifest.token_ok and needs_customer_tenant(item):
+        return Status.ERROR, UNCOLLECTED_SUMMARY, f"{UNREACHABLE}: {data.manifest.token_reason}"
+    # The licence decides before Graph's answers do: without the licence an empty 200 means nothing.
+    licence = licence_state(data)
+    gated = features_of(r for r in item.spec.resources if r not in item.unlicensed_is_absent)
+    unlicensed = [feature for feature in gated if licence.lacks(feature)]
+    if unlicensed:
+        levels = sorted({f.level.title for f in unlicensed})
+        return (Status.NOT_APPLICABLE,
+                f"Not applicable: the tenant has no {' or '.join(levels)} (needed for "
+                f"{' and '.join(f.title for f in unlicensed)}).",
+                "; ".join(why for f in unlicensed if (why := licence.lacks(f))))
     problems = []
     for resource in item.spec.resources:
         record = _record(data, resource)
-        if record.status is ResourceStatus.OK:
+        if record.status is ResourceStatus.OK or resource in item.optional or _absent(item, data, resource, record):
             continue
         if record.status is ResourceStatus.NOT_FOUND and resource in ABSENT_OK:
-            continue
-        if record.status is ResourceStatus.NOT_LICENSED and resource in item.unlicensed_is_absent:
             continue
         problems.append((resource, record))
     if not problems:
         return None
     if all(r.status is ResourceStatus.NOT_LICENSED for _, r in problems):
-        return Status.NOT_APPLICABLE, "; ".join(f"{name}: {r.reason}" for name, r in problems)
-    return Status.ERROR, "; ".join(f"{name}: {r.status.value} — {r.reason}" for name, r in problems
-                                   if r.status is not ResourceStatus.NOT_LICENSED)
+        # Graph's own answer; the SKUs could not say (unread) or disagree (a licence still propagating).
+        return (Status.NOT_APPLICABLE, NOT_APPLICABLE_SUMMARY,
+                "; ".join(f"{name}: {r.reason}" for name, r in problems))
+    missing = [(name, r) for name, r in problems if r.status is not ResourceStatus.NOT_LICENSED]
+    return Status.ERROR, UNCOLLECTED_SUMMARY, "; ".join(f"{n}: {r.status.value} — {r.reason}" for n, r in missing)
+
+
+def _absent(item: Check, data: TenantData, resource: str, record: ResourceRecord) -> bool:
+    """Whether the resource counts as absent for this check: its feature is not licensed, by the
+    SKUs or by Graph's NOT_LICENSED answer, and the check reads that absence as evidence."""
+    if resource not in item.unlicensed_is_absent:
+        return False
+    if record.status is ResourceStatus.NOT_LICENSED:
+        return True
+    return any(licence_state(data).lacks(f) for f in features_of((resource,)))
 
 
 def _record(data: TenantData, resource: str) -> ResourceRecord:
@@ -119,17 +172,51 @@ def run_check(item: Check, data: TenantData, context: Context) -> CheckResult:
             f"[expectations] {item.manual_unless} is false"), context)
     blocked = _blocking(data, item)
     if blocked is not None:
-        status, reason = blocked
-        summary = "Evidence could not be collected." if status is Status.ERROR else "Not applicable to this tenant."
+        status, summary, reason = blocked
         return _apply_overrides(CheckResult(item.spec.id, status, summary, (), reason), context)
     try:
         outcome = item.function(data, context)
     except Exception as exc:  # a defect in one check must not hide the others' results
         log.exception("check %s crashed for %s", item.spec.id, data.manifest.tenant_id)
-        return CheckResult(item.spec.id, Status.ERROR, "The check could not be evaluated.", (),
-                           f"internal error in the check: {type(exc).__name__}: {exc}")
-    return _apply_overrides(CheckResult(item.spec.id, outcome.status, outcome.summary, outcome.evidence,
-                                        population=outcome.population), context)
+        return _internal_error(item, f"{type(exc).__name__}: {exc}")
+    return _apply_overrides(_truthful(item, data, outcome), context)
+
+
+def _internal_error(item: Check, why: str) -> CheckResult:
+    return CheckResult(item.spec.id, Status.ERROR, "The check could not be evaluated.", (),
+                       f"internal error in the check: {why}")
+
+
+def _truthful(item: Check, data: TenantData, outcome: Outcome) -> CheckResult:
+    """The result as the reports may state it (DESIGN.md, "Every statement true").
+
+    - A PASS without a population is a defect of the check, not a fact about the tenant: ERROR
+      (internal), so no report ever prints a PASS that does not say what it was measured on.
+    - A PASS over an empty population is a vacuous truth ("all 0 review instances are on time"):
+      NOT_APPLICABLE, with the empty population as the reason. Checks say so themselves with a
+      better reason; this is the guarantee behind them.
+    - A FAIL or WARN of a check whose optional evidence is missing might have been a PASS: ERROR.
+    - A NOT_APPLICABLE always carries its reason.
+    """
+    result = CheckResult(item.spec.id, outcome.status, outcome.summary, outcome.evidence, outcome.reason,
+                         outcome.population)
+    population = outcome.population
+    if outcome.status is Status.PASS:
+        if population is None:
+            return _internal_error(item, "a PASS must state its population")
+        if population.examined == 0:
+            return _with(result, status=Status.NOT_APPLICABLE, summary=NOT_APPLICABLE_SUMMARY,
+                         reason=f"nothing to examine: no {population.subject}")
+    if outcome.status in (Status.FAIL, Status.WARN):
+        missing = [(name, r) for name in sorted(item.optional) if (r := _record(data, name)).status
+                   is not ResourceStatus.OK and not _absent(item, data, name, r)]
+        if missing:
+            return _with(result, status=Status.ERROR, summary=UNCOLLECTED_SUMMARY,
+                         reason="; ".join(f"{name}: {r.status.value} — {r.reason}" for name, r in missing)
+                         + f" (without it the result would rest on part of the evidence: {outcome.summary})")
+    if outcome.status is Status.NOT_APPLICABLE and not outcome.reason:
+        return _with(result, reason=outcome.summary)
+    return result
 
 
 def _apply_overrides(result: CheckResult, context: Context) -> CheckResult:
@@ -165,7 +252,12 @@ def evaluate(data: TenantData, context: Context, catalogue: Sequence[Check]) -> 
 
 def score(results: Sequence[CheckResult], specs: Mapping[str, CheckSpec]) -> float | None:
     """Severity-weighted share of passed controls; WARN earns half. ERROR, MANUAL, N/A and
-    ACCEPTED are left out of the ratio and reported apart, never hidden inside it."""
+    ACCEPTED are left out of the ratio and reported apart, never hidden inside it.
+
+    A customer whose own tenant was not reached has no score: its partner-side GDAP checks are
+    still evaluated, but a ratio over them alone would rate none of the customer's controls."""
+    if any(r.status is Status.ERROR and r.reason.startswith(f"{UNREACHABLE}:") for r in results):
+        return None
     earned = possible = 0.0
     for result in results:
         weight = specs[result.check_id].severity.weight or 0.5

@@ -7,10 +7,15 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._common import GLOBAL_ADMIN, ROLE_NAMES
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Administrators"
+
+
+PRIVILEGED = "privileged role assignments"
+NO_PRIVILEGED = ("no active Global, Security or Privileged Role Administrator assignment was returned",
+                 Population(PRIVILEGED, 0))
 
 
 def _holders(data: TenantData, roles: list[str]) -> pl.DataFrame:
@@ -36,9 +41,13 @@ def global_admin_count(data: TenantData, ctx: Context) -> Outcome:
     holders = _holders(data, [GLOBAL_ADMIN])
     count = holders["principal_id"].n_unique()
     rows = [_row(r) for r in holders.iter_rows(named=True)]
-    if low <= count <= high:
-        return Outcome.of(Status.PASS, f"{count} Global Administrators (range {low}–{high}).", rows)
-    return Outcome.of(Status.FAIL, f"{count} Global Administrators, outside the range {low}–{high}.", rows)
+    # The whole list of active assignments was read; a tenant with none has no Global Administrator.
+    population = Population("active directory role assignments", data.table("role_assignments").height)
+    if low <= count <= high and count:
+        return Outcome.of(Status.PASS, f"{count} Global Administrators (range {low}–{high}).", rows, population)
+    return Outcome.of(Status.FAIL, f"{count} Global Administrators, outside the range {low}–{high}."
+                      if not low <= count <= high else "No active Global Administrator assignment was returned.",
+                      rows, population)
 
 
 @check(CheckSpec(
@@ -56,12 +65,17 @@ def global_admin_count(data: TenantData, ctx: Context) -> Outcome:
 ))
 def no_guest_admins(data: TenantData, ctx: Context) -> Outcome:
     holders = _holders(data, list(ROLE_NAMES))
+    if not holders.height:
+        return Outcome.not_applicable(NO_PRIVILEGED[0], population=NO_PRIVILEGED[1])
     guests = holders.filter((pl.col("principal_user_type") == "Guest")
                             | pl.col("principal_upn").fill_null("").str.contains("#EXT#", literal=True))
+    population = Population(PRIVILEGED, holders.height, holders.height - guests.height,
+                            "are held by non-guest principals")
     if guests.height:
         return Outcome.of(Status.FAIL, f"{guests.height} privileged role assignment(s) held by guests.",
-                          [_row(r) for r in guests.iter_rows(named=True)])
-    return Outcome.of(Status.PASS, f"None of the {holders.height} privileged role assignments is held by a guest.")
+                          [_row(r) for r in guests.iter_rows(named=True)], population)
+    return Outcome.of(Status.PASS, f"None of the {holders.height} privileged role assignments is held by a guest.",
+                      population=population)
 
 
 @check(CheckSpec(
@@ -79,13 +93,20 @@ def no_guest_admins(data: TenantData, ctx: Context) -> Outcome:
 def setup_admin_removed(data: TenantData, ctx: Context) -> Outcome:
     name = (ctx.customer.setup_admin or "").lower()
     if not name:
-        return Outcome.of(Status.NOT_APPLICABLE, "No temporary setup administrator is named for this customer.")
-    holders = _holders(data, list(ROLE_NAMES)).filter(pl.col("principal_upn").str.to_lowercase() == name)
+        return Outcome.not_applicable("no temporary setup administrator is named for this customer "
+                                      "(customers[].setup_admin)")
+    privileged = _holders(data, list(ROLE_NAMES))
+    if not privileged.height:
+        return Outcome.not_applicable(NO_PRIVILEGED[0], population=NO_PRIVILEGED[1])
+    holders = privileged.filter(pl.col("principal_upn").str.to_lowercase() == name)
+    population = Population(PRIVILEGED, privileged.height, privileged.height - holders.height,
+                            f"are held by someone other than {ctx.customer.setup_admin}")
     if holders.height:
         return Outcome.of(Status.FAIL, f"The setup administrator {ctx.customer.setup_admin} still holds "
                                        f"{holders.height} privileged role(s).",
-                          [_row(r) for r in holders.iter_rows(named=True)])
-    return Outcome.of(Status.PASS, f"{ctx.customer.setup_admin} holds no privileged role.")
+                          [_row(r) for r in holders.iter_rows(named=True)], population)
+    return Outcome.of(Status.PASS, f"{ctx.customer.setup_admin} holds none of the {privileged.height} privileged "
+                                   "role assignments.", population=population)
 
 
 CHECKS = (global_admin_count, no_guest_admins, setup_admin_removed)

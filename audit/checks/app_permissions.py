@@ -13,7 +13,7 @@ from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
 from audit.collect.resources import resource_specs
 from audit.config import Expectations
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Audit application"
@@ -49,11 +49,19 @@ def write_permissions(roles: tuple[str, ...]) -> list[str]:
 ))
 def no_write_permissions(data: TenantData, ctx: Context) -> Outcome:
     roles = data.manifest.granted_roles
+    if not roles:
+        # An app-only token without a roles claim holds no permission, or the claim was not issued:
+        # either way there is nothing to judge (graph-api.md §11: the claim is a hint).
+        return Outcome.not_applicable("the tenant's token carried no roles claim",
+                                      population=Population("granted permissions", 0))
     writes = write_permissions(roles)
     evidence = [{"permission": r, "kind": "write" if r in writes else "read"} for r in roles]
+    population = Population("granted permissions", len(roles), len(roles) - len(writes), "are read-only")
     if writes:
-        return Outcome.of(Status.FAIL, f"The audit app holds write permission(s): {', '.join(writes)}.", evidence)
-    return Outcome.of(Status.PASS, f"The audit app holds {len(roles)} read-only permission(s).", evidence)
+        return Outcome.of(Status.FAIL, f"The audit app holds write permission(s): {', '.join(writes)}.", evidence,
+                          population)
+    return Outcome.of(Status.PASS, f"The audit app holds {len(roles)} read-only permission(s).", evidence,
+                      population)
 
 
 @check(CheckSpec(
@@ -71,9 +79,10 @@ def has_needed_permissions(data: TenantData, ctx: Context) -> Outcome:
     needed = required_permissions(opted_in=opted_in(ctx.config.expectations))
     missing = [p for p in needed if p not in roles]
     evidence = [{"permission": p, "granted": p in roles} for p in needed]
+    population = Population("needed permissions", len(needed), len(needed) - len(missing), "are granted")
     if missing:
-        return Outcome.of(Status.FAIL, f"Missing permission(s): {', '.join(missing)}.", evidence)
-    return Outcome.of(Status.PASS, "Every needed permission is granted.", evidence)
+        return Outcome.of(Status.FAIL, f"Missing permission(s): {', '.join(missing)}.", evidence, population)
+    return Outcome.of(Status.PASS, "Every needed permission is granted.", evidence, population)
 
 
 CHECKS = (no_write_permissions, has_needed_permissions)

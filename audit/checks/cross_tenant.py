@@ -11,7 +11,7 @@ from typing import Any
 
 from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Cross-tenant access"
@@ -48,9 +48,11 @@ def mssp_mfa_trusted(data: TenantData, ctx: Context) -> Outcome:
     accepted = trust.get("isMfaAccepted") is True
     evidence = [{"setting": "inboundTrust.isMfaAccepted", "value": trust.get("isMfaAccepted"), "from": source,
                  "partner tenant": ctx.config.mssp.analyst_tenant_id}]
+    population = Population("inbound trust settings in force for the MSSP tenant", 1, int(accepted),
+                            "accept its MFA")
     if accepted:
-        return Outcome.of(Status.PASS, f"MFA from the MSSP tenant is accepted ({source}).", evidence)
-    return Outcome.of(Status.FAIL, f"MFA from the MSSP tenant is not accepted ({source}).", evidence)
+        return Outcome.of(Status.PASS, f"MFA from the MSSP tenant is accepted ({source}).", evidence, population)
+    return Outcome.of(Status.FAIL, f"MFA from the MSSP tenant is not accepted ({source}).", evidence, population)
 
 
 @check(CheckSpec(
@@ -80,10 +82,12 @@ def mssp_identity_sync(data: TenantData, ctx: Context) -> Outcome:
         {"setting": "identitySynchronization", "value": "none configured (404)" if sync is None else "present"},
         {"setting": "userSyncInbound.isSyncAllowed", "value": allowed},
         {"setting": "automaticUserConsentSettings.inboundAllowed", "value": consent}]
+    population = Population("identity-sync settings for the MSSP tenant", 1, int(not allowed),
+                            "allow no user sync into this tenant")
     if allowed:
         return Outcome.of(Status.WARN, "The MSSP tenant may sync users into this tenant, outside the access "
-                                       "packages.", evidence)
-    return Outcome.of(Status.PASS, "No cross-tenant sync from the MSSP tenant is allowed.", evidence)
+                                       "packages.", evidence, population)
+    return Outcome.of(Status.PASS, "No cross-tenant sync from the MSSP tenant is allowed.", evidence, population)
 
 
 CHECKS = (mssp_mfa_trusted, mssp_identity_sync)

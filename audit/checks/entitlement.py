@@ -7,13 +7,15 @@ from datetime import timedelta
 import polars as pl
 
 from audit.checks import references as ref
-from audit.checks._common import (analyst_packages, day, group_ids, mssp_org_ids, mssp_package_names, mssp_policies,
-                                  package_groups)
+from audit.checks._common import (analyst_packages, day, directory, group_ids, mssp_group_ids, mssp_org_ids,
+                                  mssp_package_names, mssp_policies, no_analyst_policy, package_groups, subjects)
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Entitlement management"
+NO_POLICY = Population("MSSP package policies", 0)
+NO_DELIVERED = "no MSSP package assignment is delivered"
 
 
 @check(CheckSpec(
@@ -37,15 +39,22 @@ def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
     evidence = [{"organisation": r["display_name"], "state": r["state"], "tenants": ", ".join(r["tenant_ids"]),
                  "is MSSP tenant": mssp in r["tenant_ids"]} for r in orgs.iter_rows(named=True)]
     mine = orgs.filter(pl.col("tenant_ids").list.contains(mssp))
+    configured = mine.filter(pl.col("state") == "configured").height
     proposed = orgs.filter(pl.col("state") == "proposed").height
-    if mine.filter(pl.col("state") == "configured").height:
+    population = Population("connected organisations", orgs.height, configured,
+                            "represent the MSSP analyst tenant in state configured")
+    if configured:
         note = f"; {proposed} proposed organisation(s) listed for review" if proposed else ""
         return Outcome.of(Status.PASS, f"The MSSP analyst tenant is a configured connected organisation{note}.",
-                          evidence)
+                          evidence, population)
     if mine.height:
         return Outcome.of(Status.FAIL, "The MSSP analyst tenant is only a proposed connected organisation.",
-                          evidence)
-    return Outcome.of(Status.FAIL, "No connected organisation represents the MSSP analyst tenant.", evidence)
+                          evidence, population)
+    if not orgs.height:
+        return Outcome.of(Status.FAIL, "No connected organisation exists, so none represents the MSSP analyst "
+                                       "tenant.", evidence, population)
+    return Outcome.of(Status.FAIL, "No connected organisation represents the MSSP analyst tenant.", evidence,
+                      population)
 
 
 @check(CheckSpec(
@@ -69,9 +78,11 @@ def packages_exist(data: TenantData, ctx: Context) -> Outcome:
         evidence.append({"package": name, "found": found.height, "policies": policies})
         if found.height != 1 or policies == 0:
             problems.append(name if found.height == 0 else f"{name} ({found.height} found, {policies} policies)")
+    population = Population("required MSSP access packages", len(evidence), len(evidence) - len(problems),
+                            "exist exactly once with a policy")
     if problems:
-        return Outcome.of(Status.FAIL, f"Missing or incomplete: {', '.join(problems)}.", evidence)
-    return Outcome.of(Status.PASS, "All three MSSP access packages exist with a policy.", evidence)
+        return Outcome.of(Status.FAIL, f"Missing or incomplete: {', '.join(problems)}.", evidence, population)
+    return Outcome.of(Status.PASS, "All three MSSP access packages exist with a policy.", evidence, population)
 
 
 @check(CheckSpec(
@@ -90,23 +101,26 @@ def packages_exist(data: TenantData, ctx: Context) -> Outcome:
 def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
     allowed = {f"connectedOrganizationMembers:{i}" for i in mssp_org_ids(data, ctx.config)}
     policies = mssp_policies(data, ctx.config)
+    if not policies.height:      # EM-002 fails for the missing packages and policies
+        return Outcome.not_applicable("no MSSP package policy exists", population=NO_POLICY)
+    names = directory(data, ("connected_organizations",))
     evidence, bad = [], []
     for p in policies.iter_rows(named=True):
         targets = set(p["allowed_targets"])
         ok = (p["allowed_target_scope"] == "specificConnectedOrganizationUsers" and bool(targets)
               and targets <= allowed)
         evidence.append({"package": p["package_name"], "policy": p["display_name"],
-                         "allowedTargetScope": p["allowed_target_scope"], "targets": ", ".join(sorted(targets)),
+                         "allowedTargetScope": p["allowed_target_scope"], "targets": subjects(sorted(targets), names),
                          "compliant": ok})
         if not ok:
             bad.append(f"{p['package_name']} / {p['display_name']} ({p['allowed_target_scope']})")
-    if not policies.height:
-        return Outcome.of(Status.FAIL, "No MSSP package policy exists to limit requestors.", evidence)
+    population = Population("MSSP package policies", policies.height, policies.height - len(bad),
+                            "are limited to the MSSP connected organisation")
     if bad:
         return Outcome.of(Status.FAIL, f"{len(bad)} policy(ies) not limited to the MSSP organisation: "
-                                       f"{'; '.join(bad)}.", evidence)
+                                       f"{'; '.join(bad)}.", evidence, population)
     return Outcome.of(Status.PASS, "Every MSSP package policy is limited to the MSSP connected organisation.",
-                      evidence)
+                      evidence, population)
 
 
 @check(CheckSpec(
@@ -127,22 +141,28 @@ def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
 def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
     approvers = {f"groupMembers:{g}" for g in group_ids(data, ctx.config.mssp.approvers_group)}
     policies = data.table("policies").filter(pl.col("package_name").is_in(analyst_packages(ctx.config)))
+    if not policies.height:      # EM-002 fails for the missing packages and policies
+        return Outcome.not_applicable(no_analyst_policy(ctx.config),
+                                      population=Population("analyst package policies", 0))
+    names = directory(data, ("groups",))
     evidence, bad = [], []
     for p in policies.iter_rows(named=True):
         ok = bool(p["approval_required"]) and bool(approvers) and bool(set(p["approvers"]) & approvers)
         evidence.append({"package": p["package_name"], "policy": p["display_name"],
-                         "approval required": p["approval_required"], "approvers": ", ".join(p["approvers"]),
+                         "approval required": p["approval_required"], "approvers": subjects(p["approvers"], names),
                          "compliant": ok})
         if not ok:
             bad.append(f"{p['package_name']} / {p['display_name']}")
+    population = Population("analyst package policies", policies.height, policies.height - len(bad),
+                            "require approval by the MSSP Analyst Approvers")
     if not approvers:
-        return Outcome.of(Status.FAIL, f"The group '{ctx.config.mssp.approvers_group}' does not exist.", evidence)
-    if not policies.height:
-        return Outcome.of(Status.FAIL, "No analyst package policy exists.", evidence)
+        return Outcome.of(Status.FAIL, f"The group '{ctx.config.mssp.approvers_group}' does not exist, so no "
+                                       "analyst policy is approved by its members.", evidence, population)
     if bad:
-        return Outcome.of(Status.FAIL, f"Not approved by the MSSP Analyst Approvers: {'; '.join(bad)}.", evidence)
+        return Outcome.of(Status.FAIL, f"Not approved by the MSSP Analyst Approvers: {'; '.join(bad)}.", evidence,
+                          population)
     return Outcome.of(Status.PASS, "Every analyst policy requires approval by the MSSP Analyst Approvers.",
-                      evidence)
+                      evidence, population)
 
 
 @check(CheckSpec(
@@ -160,24 +180,29 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
 def policy_expiry(data: TenantData, ctx: Context) -> Outcome:
     limit = ctx.config.thresholds.max_assignment_days
     horizon = ctx.now + timedelta(days=limit)
+    policies = mssp_policies(data, ctx.config)
+    if not policies.height:      # EM-002 fails for the missing packages and policies
+        return Outcome.not_applicable("no MSSP package policy exists", population=NO_POLICY)
     evidence, bad = [], []
-    for p in mssp_policies(data, ctx.config).iter_rows(named=True):
+    for p in policies.iter_rows(named=True):
         kind, days, end = p["expiration_type"], p["expiration_days"], p["expiration_end"]
         if kind == "afterDuration":
-            ok, shown = days is not None and days <= limit, f"{days:g} days" if days is not None else "unreadable"
+            ok, shown = days is not None and days <= limit, f"{days:g} days" if days is not None else "no duration"
         elif kind == "afterDateTime":
-            ok, shown = end is not None and end <= horizon, day(end)
+            ok, shown = end is not None and end <= horizon, day(end) or "no end date"
         else:
             ok, shown = False, kind or "not set"
         evidence.append({"package": p["package_name"], "policy": p["display_name"], "expiration": kind,
                          "value": shown, "compliant": ok})
         if not ok:
             bad.append(f"{p['package_name']} ({shown})")
-    if not evidence:
-        return Outcome.of(Status.FAIL, "No MSSP package policy exists.", evidence)
+    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad),
+                            f"expire assignments within {limit} days")
     if bad:
-        return Outcome.of(Status.FAIL, f"Expiry longer than {limit} days or none: {'; '.join(bad)}.", evidence)
-    return Outcome.of(Status.PASS, f"Every MSSP policy expires assignments within {limit} days.", evidence)
+        return Outcome.of(Status.FAIL, f"Expiry longer than {limit} days or none: {'; '.join(bad)}.", evidence,
+                          population)
+    return Outcome.of(Status.PASS, f"Every MSSP policy expires assignments within {limit} days.", evidence,
+                      population)
 
 
 def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
@@ -187,8 +212,9 @@ def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
 
 def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object]]:
     return [{"analyst": r["target_name"], "account": r["target_upn"] or r["target_email"],
-             "package": r["package_name"], "ends": day(r["end"]),
+             "package": r["package_name"], "ends": day(r["end"]) or "no end date",
              "days left": (r["end"] - ctx.now).days if r["end"] else None} for r in frame.iter_rows(named=True)]
+
 
 
 @check(CheckSpec(
@@ -204,14 +230,20 @@ def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object
     resources=("assignments",),
 ))
 def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
-    window = ctx.now + timedelta(days=ctx.config.thresholds.expiry_warning_days)
-    soon = _delivered_mssp(data, ctx).filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
-                                            & (pl.col("end") >= ctx.now)).sort("end")
+    days = ctx.config.thresholds.expiry_warning_days
+    window = ctx.now + timedelta(days=days)
+    delivered = _delivered_mssp(data, ctx)
+    if not delivered.height:
+        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0))
+    soon = delivered.filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
+                            & (pl.col("end") >= ctx.now)).sort("end")
+    population = Population("delivered MSSP assignments", delivered.height, delivered.height - soon.height,
+                            f"do not end within {days} days")
     if soon.height:
-        return Outcome.of(Status.WARN, f"{soon.height} assignment(s) end within "
-                                       f"{ctx.config.thresholds.expiry_warning_days} days.",
-                          _assignment_rows(soon, ctx))
-    return Outcome.of(Status.PASS, "No MSSP assignment ends within the warning window.")
+        return Outcome.of(Status.WARN, f"{soon.height} assignment(s) end within {days} days.",
+                          _assignment_rows(soon, ctx), population)
+    return Outcome.of(Status.PASS, f"No MSSP assignment ends within the {days}-day warning window.",
+                      population=population)
 
 
 @check(CheckSpec(
@@ -226,13 +258,18 @@ def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
     resources=("assignments",),
 ))
 def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
-    horizon = ctx.now + timedelta(days=ctx.config.thresholds.max_assignment_days)
-    outside = _delivered_mssp(data, ctx).filter(pl.col("end").is_null() | (pl.col("end") > horizon))
+    days = ctx.config.thresholds.max_assignment_days
+    horizon = ctx.now + timedelta(days=days)
+    delivered = _delivered_mssp(data, ctx)
+    if not delivered.height:
+        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0))
+    outside = delivered.filter(pl.col("end").is_null() | (pl.col("end") > horizon))
+    population = Population("delivered MSSP assignments", delivered.height, delivered.height - outside.height,
+                            f"end within {days} days")
     if outside.height:
         return Outcome.of(Status.FAIL, f"{outside.height} delivered assignment(s) have no end date or end more "
-                                       f"than {ctx.config.thresholds.max_assignment_days} days from now.",
-                          _assignment_rows(outside, ctx))
-    return Outcome.of(Status.PASS, "Every delivered MSSP assignment ends within policy.")
+                                       f"than {days} days from now.", _assignment_rows(outside, ctx), population)
+    return Outcome.of(Status.PASS, "Every delivered MSSP assignment ends within policy.", population=population)
 
 
 @check(CheckSpec(
@@ -248,14 +285,23 @@ def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
 ))
 def pending_requests(data: TenantData, ctx: Context) -> Outcome:
     age = ctx.config.thresholds.pending_request_days
-    old = data.table("assignment_requests").filter(
-        (pl.col("state") == "pendingApproval") & (pl.col("created") < ctx.now - timedelta(days=age))).sort("created")
+    pending = data.table("assignment_requests").filter(pl.col("state") == "pendingApproval")
+    if not pending.height:
+        return Outcome.not_applicable("no access request is pending approval",
+                                      population=Population("pending access requests", 0))
+    # A request without a creation time cannot be shown to be recent: it counts as waiting too long.
+    old = pending.filter(pl.col("created").is_null() | (pl.col("created") < ctx.now - timedelta(days=age))
+                         ).sort("created", nulls_last=False)
     rows = [{"requestor": r["requestor_name"], "email": r["requestor_email"], "package": r["package_name"],
-             "requested": day(r["created"]), "days waiting": (ctx.now - r["created"]).days}
+             "requested": day(r["created"]) or "not given",
+             "days waiting": (ctx.now - r["created"]).days if r["created"] else None}
             for r in old.iter_rows(named=True)]
+    population = Population("pending access requests", pending.height, pending.height - len(rows),
+                            f"have waited {age} days or less")
     if rows:
-        return Outcome.of(Status.WARN, f"{len(rows)} request(s) pending for more than {age} days.", rows)
-    return Outcome.of(Status.PASS, f"No request has waited more than {age} days.")
+        return Outcome.of(Status.WARN, f"{len(rows)} request(s) pending for more than {age} days.", rows,
+                          population)
+    return Outcome.of(Status.PASS, f"No request has waited more than {age} days.", population=population)
 
 
 @check(CheckSpec(
@@ -279,9 +325,12 @@ def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
     expected = ctx.config.expectations.external_user_lifecycle_action
     evidence = [{"setting": "externalUserLifecycleAction", "value": actual, "expected": expected,
                  "deletion after": settings.get("durationUntilExternalUserDeletedAfterBlocked")}]
+    population = Population("external-user lifecycle settings", 1, int(actual == expected),
+                            "match the configuration")
     if actual == expected:
-        return Outcome.of(Status.PASS, f"The lifecycle action is '{actual}', as expected.", evidence)
-    return Outcome.of(Status.FAIL, f"The lifecycle action is '{actual}', expected '{expected}'.", evidence)
+        return Outcome.of(Status.PASS, f"The lifecycle action is '{actual}', as expected.", evidence, population)
+    return Outcome.of(Status.FAIL, f"The lifecycle action is '{actual}', expected '{expected}'.", evidence,
+                      population)
 
 
 @check(CheckSpec(
@@ -299,15 +348,20 @@ def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
 ))
 def proposed_orgs(data: TenantData, ctx: Context) -> Outcome:
     orgs = data.table("connected_organizations")
+    if not orgs.height:          # EM-001 fails for the missing MSSP organisation
+        return Outcome.not_applicable("no connected organisation exists",
+                                      population=Population("connected organisations", 0))
     mssp = ctx.config.mssp.analyst_tenant_id.lower()
     proposed = orgs.filter(pl.col("state") == "proposed").sort("created", nulls_last=True)
     rows = [{"organisation": r["display_name"], "state": r["state"], "created": day(r["created"]),
              "tenants": ", ".join(r["tenant_ids"]), "domains": ", ".join(r["domains"]),
              "is MSSP tenant": mssp in r["tenant_ids"]} for r in proposed.iter_rows(named=True)]
+    population = Population("connected organisations", orgs.height, orgs.height - len(rows), "are not proposed")
     if rows:
-        return Outcome.of(Status.WARN, f"{len(rows)} proposed connected organisation(s) to review.", rows)
-    return Outcome.of(Status.PASS, f"All {orgs.height} connected organisations are configured.",
-                      [{"organisation": r["display_name"], "state": r["state"]} for r in orgs.iter_rows(named=True)])
+        return Outcome.of(Status.WARN, f"{len(rows)} proposed connected organisation(s) to review.", rows, population)
+    return Outcome.of(Status.PASS, f"None of the {orgs.height} connected organisations is merely proposed.",
+                      [{"organisation": r["display_name"], "state": r["state"]} for r in orgs.iter_rows(named=True)],
+                      population)
 
 
 @check(CheckSpec(
@@ -330,11 +384,13 @@ def group_back_door(data: TenantData, ctx: Context) -> Outcome:
     delivered = data.table("assignments").filter(pl.col("state") == "delivered")
     members = data.table("group_members")
     evidence, back_door = [], []
+    examined = 0
     for group, package in package_groups(ctx.config):
         holders = set(delivered.filter(pl.col("package_name") == package)["target_id"].to_list())
         # transitiveMembers lists nested groups beside their (already flattened) members.
         mine = members.filter(pl.col("group_id").is_in(group_ids(data, group))
                               & (pl.col("member_type").fill_null("user") != "group"))
+        examined += mine.height
         for r in mine.iter_rows(named=True):
             if r["member_id"] not in holders:
                 back_door.append({"group": group, "member": r["display_name"], "account": r["upn"],
@@ -343,10 +399,16 @@ def group_back_door(data: TenantData, ctx: Context) -> Outcome:
         evidence.append({"group": group, "member": f"{mine['member_id'].n_unique()} member(s)", "account": None,
                          "type": None, "user type": None,
                          "holds": f"{len(holders)} delivered '{package}' assignment(s)"})
+    population = Population("MSSP group memberships", examined, examined - len(back_door),
+                            "are backed by the matching access package")
+    if not examined:
+        reason = "no MSSP group exists" if not mssp_group_ids(data, ctx.config) else "the MSSP groups have no members"
+        return Outcome.not_applicable(reason, evidence, population)
     if back_door:
         return Outcome.of(Status.FAIL, f"{len(back_door)} group member(s) hold no matching access package.",
-                          back_door)
-    return Outcome.of(Status.PASS, "Every MSSP group member holds the matching access package.", evidence)
+                          back_door, population)
+    return Outcome.of(Status.PASS, "Every MSSP group member holds the matching access package.", evidence,
+                      population)
 
 
 CHECKS = (mssp_connected_org, packages_exist, requestors_limited, analyst_approval, policy_expiry,

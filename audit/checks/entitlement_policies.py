@@ -9,9 +9,10 @@ from __future__ import annotations
 import polars as pl
 
 from audit.checks import references as ref
-from audit.checks._common import analyst_packages, external_accounts, group_ids, mssp_group_ids, mssp_policies
+from audit.checks._common import (analyst_packages, directory, external_accounts, group_ids, mssp_group_ids,
+                                  mssp_policies, no_analyst_policy, subject, subjects)
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Entitlement management"
@@ -69,29 +70,39 @@ def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
     accounts = external_accounts(data)
     externals = {r["id"]: r["upn"] or r["display_name"] for r in accounts.iter_rows(named=True)}
     policies = data.table("policies").filter(pl.col("package_name") == ctx.config.mssp.approvers_package)
+    if not policies.height:      # EM-002 fails for the missing package or policy
+        return Outcome.not_applicable(f"no policy of the '{ctx.config.mssp.approvers_package}' package exists",
+                                      population=Population("policies of the Approvers package", 0))
+    names = directory(data, ("groups", "guests", "group_members"))
     evidence, bad, unknown = [], [], []
+    failing: set[str] = set()
     for p in policies.iter_rows(named=True):
         if not p["approval_required"] or not p["approvers"]:
             evidence.append({"policy": p["display_name"], "approver": None, "customer side": False,
                              "why": "no approval required"})
             bad.append(f"{p['display_name']}: no approval")
+            failing.add(p["id"])
             continue
         for ref in p["approvers"]:
             ok, why = _approver_verdict(ref, mssp_groups, approvers, externals)
-            evidence.append({"policy": p["display_name"], "approver": ref, "customer side": ok, "why": why})
+            evidence.append({"policy": p["display_name"], "approver": subject(ref, names), "customer side": ok,
+                             "why": why})
+            if ok is not True:
+                failing.add(p["id"])
             if ok is False:
                 bad.append(f"{p['display_name']}: {why}")
             elif ok is None:
                 unknown.append(why)
-    if not policies.height:
-        return Outcome.of(Status.FAIL, f"No policy of '{ctx.config.mssp.approvers_package}' exists.", evidence)
+    population = Population("policies of the Approvers package", policies.height, policies.height - len(failing),
+                            "are approved by customer-side principals only")
     if bad:
         return Outcome.of(Status.FAIL, f"The Approvers package is not approved on the customer's side: "
-                                       f"{'; '.join(bad)}.", evidence)
+                                       f"{'; '.join(bad)}.", evidence, population)
     if unknown:
         return Outcome.of(Status.WARN, f"Approver type not recognised; review by hand: {'; '.join(unknown)}.",
-                          evidence)
-    return Outcome.of(Status.PASS, "The Approvers package is approved by customer-side principals only.", evidence)
+                          evidence, population)
+    return Outcome.of(Status.PASS, "The Approvers package is approved by customer-side principals only.", evidence,
+                      population)
 
 
 def at_least_annual(kind: str | None, interval: int | None) -> bool:
@@ -119,12 +130,17 @@ def at_least_annual(kind: str | None, interval: int | None) -> bool:
                 "respond': Remove access (or set [expectations].review_expiration_behavior).",
     references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Has annual access reviews"),
                 ref.ASSIGNMENT_POLICY.at("reviewSettings")),
-    resources=("access_packages",),
+    resources=("access_packages", "groups"),     # groups: to name the reviewer groups
 ))
 def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
     expected = ctx.config.expectations.review_expiration_behavior
+    policies = mssp_policies(data, ctx.config)
+    if not policies.height:      # EM-002 fails for the missing packages and policies
+        return Outcome.not_applicable("no MSSP package policy exists",
+                                      population=Population("MSSP package policies", 0))
+    names = directory(data, ("groups",))
     evidence, bad = [], []
-    for p in mssp_policies(data, ctx.config).iter_rows(named=True):
+    for p in policies.iter_rows(named=True):
         problems = []
         if not p["reviews_enabled"]:
             problems.append("reviews disabled")
@@ -137,16 +153,16 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
                 problems.append(f"expirationBehavior {p['review_expiration_behavior']}")
         evidence.append({"package": p["package_name"], "policy": p["display_name"], "reviews": p["reviews_enabled"],
                          "recurrence": f"{p['review_recurrence']} / {p['review_interval']}",
-                         "reviewers": ", ".join(p["reviewers"]), "if unanswered": p["review_expiration_behavior"],
-                         "problems": "; ".join(problems) or None})
+                         "reviewers": subjects(p["reviewers"], names),
+                         "if unanswered": p["review_expiration_behavior"], "problems": "; ".join(problems) or None})
         if problems:
             bad.append(f"{p['package_name']} ({', '.join(problems)})")
-    if not evidence:
-        return Outcome.of(Status.FAIL, "No MSSP package policy exists.", evidence)
+    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad),
+                            f"review access at least yearly with reviewers, ending with '{expected}'")
     if bad:
-        return Outcome.of(Status.FAIL, f"Access reviews missing or weak: {'; '.join(bad)}.", evidence)
+        return Outcome.of(Status.FAIL, f"Access reviews missing or weak: {'; '.join(bad)}.", evidence, population)
     return Outcome.of(Status.PASS, f"Every MSSP policy reviews access at least yearly and ends with '{expected}'.",
-                      evidence)
+                      evidence, population)
 
 
 @check(CheckSpec(
@@ -167,11 +183,15 @@ def self_extension(data: TenantData, ctx: Context) -> Outcome:
     evidence = [{"package": p["package_name"], "policy": p["display_name"], "can extend": bool(p["self_update"])}
                 for p in policies.iter_rows(named=True)]
     bad = [f"{r['package']} / {r['policy']}" for r in evidence if not r["can extend"]]
-    if not evidence:
-        return Outcome.of(Status.FAIL, "No analyst package policy exists.", evidence)
+    population = Population("analyst package policies", len(evidence), len(evidence) - len(bad),
+                            "let analysts request an extension")
+    if not evidence:             # EM-002 fails for the missing packages and policies
+        return Outcome.not_applicable(no_analyst_policy(ctx.config), population=population)
     if bad:
-        return Outcome.of(Status.FAIL, f"Analysts cannot extend their access: {'; '.join(bad)}.", evidence)
-    return Outcome.of(Status.PASS, "Analysts can request an extension on every analyst policy.", evidence)
+        return Outcome.of(Status.FAIL, f"Analysts cannot extend their access: {'; '.join(bad)}.", evidence,
+                          population)
+    return Outcome.of(Status.PASS, "Analysts can request an extension on every analyst policy.", evidence,
+                      population)
 
 
 CHECKS = (approvers_not_self_approved, policy_reviews, self_extension)

@@ -9,16 +9,20 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._common import GLOBAL_ADMIN, day, mssp_package_names
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, ResourceStatus, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Multi-tenant access (GDAP)"
 
 
 def _rows(frame: pl.DataFrame) -> list[dict[str, object]]:
-    return [{"relationship": r["display_name"], "status": r["status"], "ends": day(r["end"]),
+    return [{"relationship": r["display_name"], "status": r["status"], "ends": day(r["end"]) or "not given",
              "auto-extend days": r["auto_extend_days"], "roles": len(r["role_ids"])}
             for r in frame.iter_rows(named=True)]
+
+
+ACTIVE = "active GDAP relationships"
+NO_ACTIVE = "no active GDAP relationship with this customer"
 
 
 @check(CheckSpec(
@@ -31,15 +35,20 @@ def _rows(frame: pl.DataFrame) -> list[dict[str, object]]:
     resources=("gdap_relationships",),
 ))
 def gdap_expiring(data: TenantData, ctx: Context) -> Outcome:
-    window = ctx.now + timedelta(days=ctx.config.thresholds.gdap_warning_days)
+    days = ctx.config.thresholds.gdap_warning_days
+    window = ctx.now + timedelta(days=days)
     active = data.table("gdap_relationships").filter(pl.col("status") == "active")
+    if not active.height:        # GDAP-003 fails when the customer has no route at all
+        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0))
     lapsing = active.filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
                             & (pl.col("auto_extend_days").fill_null(0) == 0))
+    population = Population(ACTIVE, active.height, active.height - lapsing.height,
+                            f"auto-extend or run beyond {days} days")
     if lapsing.height:
         return Outcome.of(Status.WARN, f"{lapsing.height} GDAP relationship(s) end soon without auto-extend.",
-                          _rows(lapsing))
-    return Outcome.of(Status.PASS, f"No active GDAP relationship lapses within "
-                                   f"{ctx.config.thresholds.gdap_warning_days} days.", _rows(active))
+                          _rows(lapsing), population)
+    return Outcome.of(Status.PASS, f"No active GDAP relationship lapses within {days} days.", _rows(active),
+                      population)
 
 
 @check(CheckSpec(
@@ -56,11 +65,18 @@ def gdap_expiring(data: TenantData, ctx: Context) -> Outcome:
 ))
 def gdap_global_admin(data: TenantData, ctx: Context) -> Outcome:
     rels = data.table("gdap_relationships").filter(pl.col("status").is_in(("active", "activating", "approved")))
+    if not rels.height:
+        return Outcome.not_applicable("no active, activating or approved GDAP relationship with this customer",
+                                      population=Population(CURRENT, 0))
     with_ga = rels.filter(pl.col("role_ids").list.contains(GLOBAL_ADMIN))
+    population = Population(CURRENT, rels.height, rels.height - with_ga.height, "grant no Global Administrator")
     if with_ga.height:
         return Outcome.of(Status.FAIL, f"{with_ga.height} GDAP relationship(s) grant Global Administrator.",
-                          _rows(with_ga))
-    return Outcome.of(Status.PASS, "No GDAP relationship grants Global Administrator.", _rows(rels))
+                          _rows(with_ga), population)
+    return Outcome.of(Status.PASS, "No GDAP relationship grants Global Administrator.", _rows(rels), population)
+
+
+CURRENT = "active, activating or approved GDAP relationships"
 
 
 def _active_with_access(data: TenantData) -> tuple[pl.DataFrame, set[str]]:
@@ -81,24 +97,33 @@ def _active_with_access(data: TenantData) -> tuple[pl.DataFrame, set[str]]:
     references=(ref.XDR_MULTI_TENANT.section("Prerequisites — Multi-tenant access"),
                 ref.GDAP_ACCESS_ASSIGNMENT.at("status")),
     resources=("gdap_relationships", "gdap_access_assignments", "assignments"),
-), unlicensed_is_absent=("assignments",))
+), unlicensed_is_absent=("assignments",), optional=("assignments",))
 def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
+    """GDAP is read in the partner tenant, so a customer whose own tenant was not reached is still
+    judged on it: reachable through GDAP is a PASS; otherwise the framework makes the FAIL an ERROR,
+    since the customer's assignments (the B2B route) could not be read."""
     active, assigned = _active_with_access(data)
     usable = active.filter(pl.col("id").is_in(list(assigned)))
-    # Without P2 Graph refuses entitlement management (NOT_LICENSED): no package, so no governed B2B.
+    # Without P2 there is no entitlement management (by the SKUs, or Graph answered NOT_LICENSED):
+    # no package, so no governed B2B. The table is absent then, and when it could not be read.
     assignments = data.tables.get("assignments")
+    record = data.record("assignments")
     delivered = 0 if assignments is None else assignments.filter(
         (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config))).height
-    evidence = [*({"route": "GDAP", "detail": r["display_name"], "status": r["status"], "ends": day(r["end"])}
-                  for r in usable.iter_rows(named=True)),
-                {"route": "governed B2B", "detail": f"{delivered} delivered MSSP assignment(s)",
-                 "status": "entitlement management not licensed" if assignments is None else "collected",
+    b2b = ("collected" if assignments is not None else "entitlement management not licensed"
+           if record.status in (ResourceStatus.OK, ResourceStatus.NOT_LICENSED) else
+           f"could not be read ({record.status.value}: {record.reason})")
+    evidence = [*({"route": "GDAP", "detail": r["display_name"], "status": r["status"],
+                   "ends": day(r["end"]) or "not given"} for r in usable.iter_rows(named=True)),
+                {"route": "governed B2B", "detail": f"{delivered} delivered MSSP assignment(s)", "status": b2b,
                  "ends": None}]
+    population = Population("routes to the customer (GDAP with an active access assignment, governed B2B)", 2,
+                            int(bool(usable.height)) + int(bool(delivered)), "are in place")
     if usable.height or delivered:
         routes = [name for name, ok in (("GDAP", usable.height), ("governed B2B", delivered)) if ok]
-        return Outcome.of(Status.PASS, f"Reachable through {' and '.join(routes)}.", evidence)
+        return Outcome.of(Status.PASS, f"Reachable through {' and '.join(routes)}.", evidence, population)
     return Outcome.of(Status.FAIL, "Neither an active GDAP relationship with access nor governed B2B access reaches "
-                                   "this customer.", evidence)
+                                   "this customer.", evidence, population)
 
 
 @check(CheckSpec(
@@ -115,12 +140,15 @@ def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
 ))
 def gdap_without_access(data: TenantData, ctx: Context) -> Outcome:
     active, assigned = _active_with_access(data)
+    if not active.height:        # GDAP-003 fails when the customer has no route at all
+        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0))
     idle = active.filter(~pl.col("id").is_in(list(assigned)))
+    population = Population(ACTIVE, active.height, active.height - idle.height, "have an active access assignment")
     if idle.height:
         return Outcome.of(Status.FAIL, f"{idle.height} active GDAP relationship(s) have no active access "
-                                       "assignment.", _rows(idle))
-    return Outcome.of(Status.PASS, f"All {active.height} active GDAP relationship(s) have an access assignment.",
-                      _rows(active))
+                                       "assignment.", _rows(idle), population)
+    return Outcome.of(Status.PASS, f"Every active GDAP relationship ({active.height}) has an access assignment.",
+                      _rows(active), population)
 
 
 CHECKS = (gdap_expiring, gdap_global_admin, customer_reachable, gdap_without_access)

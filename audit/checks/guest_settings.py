@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Guest settings"
@@ -36,13 +36,21 @@ SAFE_INVITERS = frozenset({"none", "adminsAndGuestInviters"})
 def guests_cannot_invite(data: TenantData, ctx: Context) -> Outcome:
     value = (data.singleton("authorization_policy") or {}).get("allowInvitesFrom")
     evidence = [{"setting": "allowInvitesFrom", "value": value, "source": AUTH_POLICY}]
+    population = _setting("allowInvitesFrom", value in SAFE_INVITERS, "restricts who can invite")
     if value in SAFE_INVITERS:
-        return Outcome.of(Status.PASS, f"Invitations are restricted (allowInvitesFrom = {value}).", evidence)
+        return Outcome.of(Status.PASS, f"Invitations are restricted (allowInvitesFrom = {value}).", evidence,
+                          population)
     if value in ("everyone", "adminsGuestInvitersAndAllMembers"):
         who = "guests and all members" if value == "everyone" else "all member users"
         return Outcome.of(Status.FAIL, f"{who.capitalize()} can invite external users "
-                                       f"(allowInvitesFrom = {value}).", evidence)
-    return Outcome.of(Status.WARN, f"Unrecognised allowInvitesFrom value {value!r}; review it by hand.", evidence)
+                                       f"(allowInvitesFrom = {value}).", evidence, population)
+    return Outcome.of(Status.WARN, f"Unrecognised allowInvitesFrom value {value!r}; review it by hand.", evidence,
+                      population)
+
+
+def _setting(name: str, ok: bool, predicate: str) -> Population:
+    """One setting of the tenant's authorization policy, examined."""
+    return Population(f"authorization-policy setting ({name})", 1, int(ok), predicate)
 
 
 @check(CheckSpec(
@@ -62,11 +70,13 @@ def guest_role_restricted(data: TenantData, ctx: Context) -> Outcome:
     role = str((data.singleton("authorization_policy") or {}).get("guestUserRoleId") or "").lower()
     evidence = [{"setting": "guestUserRoleId", "value": role or "(not returned)",
                  "meaning": GUEST_ROLES.get(role, "unknown role"), "source": AUTH_POLICY}]
+    population = _setting("guestUserRoleId", role in RESTRICTED_ROLES, "restricts guest access")
     if role in RESTRICTED_ROLES:
-        return Outcome.of(Status.PASS, f"Guests have the {GUEST_ROLES[role]} role.", evidence)
+        return Outcome.of(Status.PASS, f"Guests have the {GUEST_ROLES[role]} role.", evidence, population)
     if role == "a0b1b346-4d3e-4e8b-98f8-753987be4970":
-        return Outcome.of(Status.FAIL, "Guests have the same directory access as members.", evidence)
-    return Outcome.of(Status.WARN, "The guest role is not one of the three documented roles; review it.", evidence)
+        return Outcome.of(Status.FAIL, "Guests have the same directory access as members.", evidence, population)
+    return Outcome.of(Status.WARN, "The guest role is not one of the three documented roles; review it.", evidence,
+                      population)
 
 
 @check(CheckSpec(
@@ -85,9 +95,12 @@ def self_sign_up_disabled(data: TenantData, ctx: Context) -> Outcome:
     keys = ("allowedToSignUpEmailBasedSubscriptions", "allowEmailVerifiedUsersToJoinOrganization")
     evidence = [{"setting": k, "value": policy.get(k), "source": AUTH_POLICY} for k in keys]
     enabled = [k for k in keys if policy.get(k) is True]
+    population = Population("authorization-policy sign-up settings", len(keys), len(keys) - len(enabled),
+                            "do not allow sign-up")
     if enabled:
-        return Outcome.of(Status.FAIL, f"Self-service sign-up is allowed ({', '.join(enabled)}).", evidence)
-    return Outcome.of(Status.PASS, "Email-based self-service sign-up is disabled.", evidence)
+        return Outcome.of(Status.FAIL, f"Self-service sign-up is allowed ({', '.join(enabled)}).", evidence,
+                          population)
+    return Outcome.of(Status.PASS, "Email-based self-service sign-up is disabled.", evidence, population)
 
 
 @check(CheckSpec(

@@ -8,17 +8,20 @@ cannot see them, the MSSP groups' transitive members can (see `external_accounts
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from audit.checks import references as ref
+from audit.checks._accounts import analyst_access
 from audit.checks._common import day, external_accounts, in_domains, mssp_package_names
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Guest accounts"
+# graph-api.md §1: lastSuccessfulSignInDateTime is populated from 1 Dec 2023 on and not backfilled.
+SUCCESSES_RECORDED_FROM = datetime(2023, 12, 1, tzinfo=UTC)
 
 
 @check(CheckSpec(
@@ -35,20 +38,40 @@ AREA = "Guest accounts"
 def stale_guests(data: TenantData, ctx: Context) -> Outcome:
     days = ctx.config.thresholds.stale_guest_days
     cutoff = ctx.now - timedelta(days=days)
-    # lastSuccessfulSignInDateTime is the only field that means "got in"; lastSignInDateTime counts failures.
     guests = data.table("guests").filter(pl.col("account_enabled").fill_null(True))
+    if not guests.height:
+        return Outcome.not_applicable("the tenant has no enabled guest", population=Population("enabled guests", 0))
+    # lastSuccessfulSignInDateTime is the only field that means "got in"; lastSignInDateTime counts failures.
+    guests = guests.with_columns(last_attempt=pl.max_horizontal("last_sign_in", "last_non_interactive"))
     stale = guests.filter(
         (pl.col("last_successful").is_not_null() & (pl.col("last_successful") < cutoff))
         | (pl.col("last_successful").is_null() & (pl.col("created").is_null() | (pl.col("created") < cutoff)))
-    ).sort("last_successful", nulls_last=False)
+    ).sort(pl.coalesce("last_successful", "last_attempt"), nulls_last=False)
     rows = [{"guest": r["display_name"], "account": r["upn"], "last successful sign-in": day(r["last_successful"]),
-             "created": day(r["created"]),
-             "why": "never signed in" if r["last_successful"] is None else f"inactive over {days} days"}
-            for r in stale.iter_rows(named=True)]
+             "last sign-in attempt": day(r["last_attempt"]), "created": day(r["created"]) or "not recorded",
+             "why": _why_stale(r, days, ctx)} for r in stale.iter_rows(named=True)]
+    population = Population("enabled guests", guests.height, guests.height - len(rows),
+                            f"signed in successfully within {days} days or were created within them")
     if rows:
         return Outcome.of(Status.FAIL, f"{len(rows)} of {guests.height} enabled guest(s) have not signed in "
-                                       f"within {days} days.", rows)
-    return Outcome.of(Status.PASS, f"All {guests.height} enabled guests signed in within {days} days.")
+                                       f"successfully within {days} days.", rows, population)
+    return Outcome.of(Status.PASS, f"All {guests.height} enabled guests signed in successfully within {days} days "
+                                   "or were created within them.", population=population)
+
+
+def _why_stale(guest: dict[str, object], days: int, ctx: Context) -> str:
+    """Why a guest counts as stale, in the words the evidence supports (graph-api.md §1)."""
+    success, attempt = guest["last_successful"], guest["last_attempt"]
+    if isinstance(success, datetime):
+        return f"last successful sign-in {(ctx.now - success).days} days ago (more than {days})"
+    if isinstance(attempt, datetime) and attempt < SUCCESSES_RECORDED_FROM:
+        return (f"last sign-in {day(attempt)}, before 1 Dec 2023 when Graph began recording successful sign-ins, "
+                f"and none recorded since: {(ctx.now - attempt).days} days ago (more than {days})")
+    created = (f"created more than {days} days ago" if guest["created"] is not None
+               else "no creation date (created before June 2018)")
+    if isinstance(attempt, datetime):
+        return f"sign-in attempts (last {day(attempt)}) but no successful sign-in recorded; {created}"
+    return f"no sign-in recorded; {created}"
 
 
 def _account_rows(frame: pl.DataFrame) -> list[dict[str, object]]:
@@ -70,15 +93,21 @@ def pending_invitations(data: TenantData, ctx: Context) -> Outcome:
     # The state's change time is when the invitation was sent; createdDateTime is the fallback, and a
     # guest with neither predates June 2018 (graph-api.md §1), so it counts as old.
     since = pl.coalesce(pl.col("external_state_changed"), pl.col("created"))
-    pending = data.table("guests").filter(pl.col("external_user_state") == "PendingAcceptance").with_columns(
-        since=since)
+    guests = data.table("guests")
+    if not guests.height:
+        return Outcome.not_applicable("the tenant has no guest", population=Population("guests", 0))
+    pending = guests.filter(pl.col("external_user_state") == "PendingAcceptance").with_columns(since=since)
     old = pending.filter(pl.col("since").is_null() | (pl.col("since") < ctx.now - timedelta(days=days))).sort("since")
-    rows = [{"guest": r["display_name"], "account": r["upn"], "invited": day(r["since"]),
+    rows = [{"guest": r["display_name"], "account": r["upn"],
+             "invited": day(r["since"]) or "no date recorded (before June 2018)",
              "days pending": (ctx.now - r["since"]).days if r["since"] else None} for r in old.iter_rows(named=True)]
+    population = Population("guests", guests.height, guests.height - len(rows),
+                            f"have no invitation pending for more than {days} days")
     if rows:
-        return Outcome.of(Status.FAIL, f"{len(rows)} invitation(s) pending for more than {days} days.", rows)
+        return Outcome.of(Status.FAIL, f"{len(rows)} invitation(s) pending for more than {days} days.", rows,
+                          population)
     return Outcome.of(Status.PASS, f"No invitation is pending for more than {days} days "
-                                   f"({pending.height} pending in all).")
+                                   f"({pending.height} pending in all).", population=population)
 
 
 @check(CheckSpec(
@@ -99,11 +128,33 @@ def corporate_guests(data: TenantData, ctx: Context) -> Outcome:
     if not domains:
         return Outcome.of(Status.NOT_APPLICABLE, "No MSSP corporate domain is configured (mssp.corporate_domains).")
     # v1.0 user objects do not carry the home tenant id, so corporate_tenant_ids cannot be matched here.
-    found = external_accounts(data).filter(in_domains(domains))
+    accounts = external_accounts(data)
+    if not accounts.height:
+        return Outcome.not_applicable("the tenant has no guest or member-type B2B account",
+                                      population=Population(EXTERNALS, 0))
+    found = accounts.filter(in_domains(domains))
+    population = Population(EXTERNALS, accounts.height, accounts.height - found.height,
+                            f"come from outside {', '.join(domains)}")
     if found.height:
         return Outcome.of(Status.FAIL, f"{found.height} account(s) come from the MSSP corporate tenant.",
-                          _account_rows(found))
-    return Outcome.of(Status.PASS, f"No account comes from {', '.join(domains)}.")
+                          _account_rows(found), population)
+    return Outcome.of(Status.PASS, f"No account comes from {', '.join(domains)}.", population=population)
+
+
+EXTERNALS = "guest and member-type B2B accounts"
+MSSP_ACCOUNTS = "MSSP analyst accounts"
+
+
+def _mssp_accounts(data: TenantData, ctx: Context) -> pl.DataFrame | Outcome:
+    """The MSSP's analyst accounts in the tenant, or the NOT_APPLICABLE saying why there are none."""
+    domains = ctx.config.mssp.analyst_domains
+    if not domains:
+        return Outcome.not_applicable("no MSSP analyst domain is configured (mssp.analyst_domains)")
+    mssp = external_accounts(data).filter(in_domains(domains))
+    if not mssp.height:
+        return Outcome.not_applicable(f"no account from {', '.join(domains)} exists in the tenant",
+                                      population=Population(MSSP_ACCOUNTS, 0))
+    return mssp
 
 
 @check(CheckSpec(
@@ -124,15 +175,19 @@ def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
     # The username (local part of the home address) is what the MSSP tenant chooses and what the
     # customer directory copies into mail, UPN and the guest's identities; the display name is shown
     # in evidence but is not tested: the seed's rule is about the username.
-    mssp = external_accounts(data).filter(in_domains(ctx.config.mssp.analyst_domains))
+    mssp = _mssp_accounts(data, ctx)
+    if isinstance(mssp, Outcome):
+        return mssp
     rows = [{"account": r["display_name"], "username": r["username"], "upn": r["upn"],
              "matches pattern": bool(r["username"] and pattern.fullmatch(r["username"]))}
             for r in mssp.iter_rows(named=True)]
     exposed = [r for r in rows if not r["matches pattern"]]
+    population = Population(MSSP_ACCOUNTS, len(rows), len(rows) - len(exposed),
+                            f"have a username matching {ctx.config.mssp.analyst_username_pattern}")
     if exposed:
         return Outcome.of(Status.FAIL, f"{len(exposed)} MSSP account(s) have a username outside the pseudonymous "
-                                       "pattern.", exposed)
-    return Outcome.of(Status.PASS, f"All {len(rows)} MSSP accounts use pseudonymous usernames.", rows)
+                                       "pattern.", exposed, population)
+    return Outcome.of(Status.PASS, f"All {len(rows)} MSSP accounts use pseudonymous usernames.", rows, population)
 
 
 @check(CheckSpec(
@@ -155,13 +210,18 @@ def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
         (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
     ids = set(delivered["target_id"].drop_nulls().to_list())
     emails = {e.lower() for e in delivered["target_email"].drop_nulls().to_list()}
-    mssp = external_accounts(data).filter(in_domains(ctx.config.mssp.analyst_domains))
+    mssp = _mssp_accounts(data, ctx)
+    if isinstance(mssp, Outcome):
+        return mssp
     ungoverned = mssp.filter(~pl.col("id").is_in(list(ids))
                              & ~pl.col("mail").fill_null("").str.to_lowercase().is_in(list(emails)))
+    population = Population(MSSP_ACCOUNTS, mssp.height, mssp.height - ungoverned.height,
+                            "hold a delivered MSSP access package")
     if ungoverned.height:
         return Outcome.of(Status.FAIL, f"{ungoverned.height} of {mssp.height} MSSP account(s) hold no MSSP "
-                                       "access package.", _account_rows(ungoverned))
-    return Outcome.of(Status.PASS, f"All {mssp.height} MSSP accounts hold an MSSP access package.")
+                                       "access package.", _account_rows(ungoverned), population)
+    return Outcome.of(Status.PASS, f"All {mssp.height} MSSP accounts hold an MSSP access package.",
+                      population=population)
 
 
 @check(CheckSpec(
@@ -176,14 +236,56 @@ def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
 ))
 def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:
     disabled = data.table("guests").filter(pl.col("account_enabled") == False)  # noqa: E712 - null is not disabled
-    held = data.table("assignments").filter(pl.col("state") == "delivered").join(
-        disabled.select("id", "upn"), left_on="target_id", right_on="id", how="inner")
-    rows = [{"guest": r["target_name"], "account": r["upn"], "package": r["package_name"], "ends": day(r["end"])}
-            for r in held.iter_rows(named=True)]
+    delivered = data.table("assignments").filter(pl.col("state") == "delivered")
+    if not delivered.height:
+        return Outcome.not_applicable("no access-package assignment is delivered",
+                                      population=Population("delivered assignments", 0))
+    held = delivered.join(disabled.select("id", "upn"), left_on="target_id", right_on="id", how="inner")
+    rows = [{"guest": r["target_name"], "account": r["upn"], "package": r["package_name"],
+             "ends": day(r["end"]) or "no end date"} for r in held.iter_rows(named=True)]
+    population = Population("delivered assignments", delivered.height, delivered.height - len(rows),
+                            "are held by accounts that are not disabled guests")
     if rows:
-        return Outcome.of(Status.FAIL, f"{len(rows)} delivered assignment(s) held by disabled guests.", rows)
-    return Outcome.of(Status.PASS, f"None of the {disabled.height} disabled guest(s) holds an assignment.")
+        return Outcome.of(Status.FAIL, f"{len(rows)} delivered assignment(s) held by disabled guests.", rows,
+                          population)
+    return Outcome.of(Status.PASS, f"None of the {delivered.height} delivered assignments is held by a disabled "
+                                   f"guest ({disabled.height} disabled guest(s) in the tenant).", population=population)
+
+
+@check(CheckSpec(
+    id="GA-007", version=1, title="Analysts sign in at the MSSP tenant, not with local accounts", area=AREA,
+    severity=Severity.HIGH,
+    requirement="No account local to the customer tenant (neither a B2B guest nor a cross-tenant-synced user) sits "
+                "in an MSSP group, holds an MSSP access package or has a username matching the analyst pattern "
+                "(mssp.analyst_username_pattern).",
+    rationale="In the seed's authentication flow analysts authenticate in the MSSP tenant and the customer tenant "
+              "only validates the token, so the MSSP's MFA and leaver process govern every analyst credential. A "
+              "local account is a credential the customer issued: the MSSP's controls never see it, and it keeps "
+              "working after the analyst has left the MSSP.",
+    remediation="Remove the listed accounts from the MSSP groups and packages and delete or disable them; the "
+                "analyst requests access through the access package with their MSSP-tenant identity.",
+    references=(ref.MSSP_ACCESS.section("Authentication Flow",
+                                        "This means the analyst credentials remain within the MSSP AD tenant."),
+                ref.MSSP_ACCESS.section(ref.MSSP_DEDICATED_TENANT),
+                ref.USER.at("userType, creationType, externalUserState")),
+    resources=("guests", "groups", "group_members", "assignments"),
+), unlicensed_is_absent=("assignments",))
+def no_local_analysts(data: TenantData, ctx: Context) -> Outcome:
+    """Without P2 there is no access package to hold: the groups and the usernames still tell."""
+    accounts = analyst_access(data, ctx)
+    population = Population("accounts with MSSP access or an analyst username", len(accounts),
+                            sum(not a.local for a in accounts.values()), "are external (their home is another tenant)")
+    if not accounts:
+        return Outcome.not_applicable("no account is in an MSSP group, holds an MSSP package or has an analyst "
+                                      "username", population=population)
+    local = [a for a in accounts.values() if a.local]
+    rows = [a.row() for a in sorted(local or accounts.values(), key=lambda a: (a.upn or "", a.id))]
+    if local:
+        return Outcome.of(Status.FAIL, f"{len(local)} local account(s) of this tenant have analyst access or an "
+                                       "analyst username.", rows, population)
+    return Outcome.of(Status.PASS, f"All {len(accounts)} accounts with MSSP access or an analyst username are "
+                                   "external: analysts sign in at their home tenant.", rows, population)
 
 
 CHECKS = (stale_guests, pending_invitations, corporate_guests, pseudonymous_usernames, mssp_accounts_governed,
-          disabled_with_assignment)
+          disabled_with_assignment, no_local_analysts)

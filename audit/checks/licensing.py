@@ -9,8 +9,9 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._common import mssp_guests
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.licences import Level, LicenceState, licence_from_skus, licence_state
 
 AREA = "Licensing"
 GUESTS_PER_P2 = 5        # seed: "1 AAD P2 license per every 5 MSSP soc analyst accounts"
@@ -27,7 +28,18 @@ def required_p2(current: int, growth: int) -> tuple[int, int]:
 
 
 def p2_owned(skus: pl.DataFrame) -> int:
-    return int(skus.filter(pl.col("has_p2"))["enabled_units"].fill_null(0).sum())
+    """Enabled units of the SKUs whose P2 plan is in force (audit.normalize.licences decides)."""
+    return licence_from_skus(skus).units(Level.P2) or 0
+
+
+def _sku_rows(licence: LicenceState) -> list[dict[str, object]]:
+    return [{"sku": s.part_number, "status": s.capability_status, "enabled units": s.enabled_units,
+             "includes P2": s.grants(Level.P2), "licence evidence": s.describe()} for s in licence.skus or ()]
+
+
+def _skus(licence: LicenceState, predicate: str = "carry Entra ID P2 in force") -> Population:
+    skus = licence.skus or ()
+    return Population("subscribed SKUs", len(skus), sum(s.grants(Level.P2) for s in skus), predicate)
 
 
 @check(CheckSpec(
@@ -46,25 +58,32 @@ def p2_owned(skus: pl.DataFrame) -> int:
     resources=("subscribed_skus", "guests"),
 ))
 def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
-    skus = data.table("subscribed_skus")
-    owned = p2_owned(skus)
+    licence = licence_state(data)
+    owned = licence.units(Level.P2) or 0
     counted = mssp_guests(data, ctx.config).height
     current = ctx.customer.current_analysts if ctx.customer.current_analysts is not None else counted
     growth = ctx.customer.projected_growth
     accounts, needed = required_p2(current, growth)
-    evidence = [{"sku": r["sku_part_number"], "status": r["capability_status"], "enabled units": r["enabled_units"],
-                 "includes P2": r["has_p2"]} for r in skus.iter_rows(named=True)]
+    evidence = _sku_rows(licence)
     evidence.append({"sku": "sizing (seed formula)", "status": f"{current} analysts"
                      f"{' (counted MSSP guests)' if ctx.customer.current_analysts is None else ''} + {growth} growth",
-                     "enabled units": needed, "includes P2": f"{accounts} guest accounts → {needed} P2"})
+                     "enabled units": needed, "includes P2": f"{accounts} guest accounts → {needed} P2",
+                     "licence evidence": None})
+    population = _skus(licence)
     if ctx.config.expectations.licence_model == "mau":
-        if owned or skus.filter(pl.col("has_p2")).height:
-            return Outcome.of(Status.PASS, "The tenant has Entra ID P2 (guests billed by MAU).", evidence)
-        return Outcome.of(Status.FAIL, "The tenant has no Entra ID P2 for entitlement management.", evidence)
+        if licence.p2:
+            return Outcome.of(Status.PASS, "The tenant has Entra ID P2 (guests billed by MAU).", evidence, population)
+        return Outcome.of(Status.FAIL, "The tenant has no Entra ID P2 for entitlement management.", evidence,
+                          population)
+    if not needed:
+        # 0 analysts and 0 growth: "0 licences cover the 0 required" would be true of any tenant.
+        return Outcome.not_applicable(f"no analyst is counted or projected ({current} + {growth}): nothing to size",
+                                      evidence, population)
     if owned >= needed:
         return Outcome.of(Status.PASS, f"{owned} P2 licences cover the {needed} the sizing formula requires.",
-                          evidence)
-    return Outcome.of(Status.FAIL, f"{owned} P2 licences owned, {needed} required: {needed - owned} short.", evidence)
+                          evidence, population)
+    return Outcome.of(Status.FAIL, f"{owned} P2 licences owned, {needed} required: {needed - owned} short.", evidence,
+                      population)
 
 
 @check(CheckSpec(
@@ -81,13 +100,15 @@ def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
     resources=("subscribed_skus",),
 ))
 def has_p2(data: TenantData, ctx: Context) -> Outcome:
-    skus = data.table("subscribed_skus")
-    evidence = [{"sku": r["sku_part_number"], "status": r["capability_status"], "enabled units": r["enabled_units"],
-                 "includes P2": r["has_p2"]} for r in skus.iter_rows(named=True)]
-    if skus.filter(pl.col("has_p2")).height:
-        return Outcome.of(Status.PASS, f"Entra ID P2 is licensed ({p2_owned(skus)} units).", evidence)
-    return Outcome.of(Status.FAIL, "The tenant has no Entra ID P2: entitlement management and access reviews are "
-                                   "unavailable, so the MSSP access model cannot be governed here.", evidence)
+    licence = licence_state(data)
+    evidence = _sku_rows(licence)
+    population = _skus(licence)
+    if licence.p2:
+        return Outcome.of(Status.PASS, f"Entra ID P2 is licensed ({licence.units(Level.P2)} units).", evidence,
+                          population)
+    return Outcome.of(Status.FAIL, "The tenant has no Entra ID P2 in force: entitlement management and access "
+                                   "reviews are unavailable, so the MSSP access model cannot be governed here "
+                                   f"({licence.evidence}).", evidence, population)
 
 
 CHECKS = (p2_sizing, has_p2)

@@ -9,7 +9,7 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._common import package_groups
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
 AREA = "Defender RBAC"
@@ -55,9 +55,10 @@ def groups_unambiguous(data: TenantData, ctx: Context) -> Outcome:
         evidence.append({"group": name, "found": found.height, "ids": ", ".join(found["id"].to_list())})
         if found.height != 1:
             bad.append(f"{name} ({'missing' if not found.height else f'{found.height} groups'})")
+    population = Population("MSSP group names", len(evidence), len(evidence) - len(bad), "name exactly one group")
     if bad:
-        return Outcome.of(Status.FAIL, f"Missing or ambiguous: {'; '.join(bad)}.", evidence)
-    return Outcome.of(Status.PASS, "Each MSSP group exists exactly once.", evidence)
+        return Outcome.of(Status.FAIL, f"Missing or ambiguous: {'; '.join(bad)}.", evidence, population)
+    return Outcome.of(Status.PASS, "Each MSSP group exists exactly once.", evidence, population)
 
 
 def _group_actions(data: TenantData, group_id_list: list[str]) -> tuple[list[str], list[str]]:
@@ -106,9 +107,13 @@ def defender_roles(data: TenantData, ctx: Context) -> Outcome:
                          "manage security settings": bool(settings), "problems": "; ".join(problems) or None})
         if problems:
             bad.append(f"{group}: {', '.join(problems)}")
+    population = Population("analyst tier groups", len(evidence), len(evidence) - len(bad),
+                            "hold the Defender role their tier needs")
     if bad:
-        return Outcome.of(Status.FAIL, f"Defender roles do not match the tiers: {'; '.join(bad)}.", evidence)
-    return Outcome.of(Status.PASS, "Tier 1 and Tier 2 hold the Defender roles the seed describes.", evidence)
+        return Outcome.of(Status.FAIL, f"Defender roles do not match the tiers: {'; '.join(bad)}.", evidence,
+                          population)
+    return Outcome.of(Status.PASS, "Tier 1 and Tier 2 hold the Defender roles the seed describes.", evidence,
+                      population)
 
 
 CHECKS = (groups_unambiguous, defender_roles)

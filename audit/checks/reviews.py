@@ -7,14 +7,16 @@ from datetime import timedelta
 import polars as pl
 
 from audit.checks import references as ref
-from audit.checks._common import day, group_ids, mssp_package_names, package_groups
+from audit.checks._common import day, group_ids, mssp_package_names, package_groups, who
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Severity, Status
+from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.reviews import NOBODY
 
 AREA = "Access reviews"
 DONE = ("Completed", "AutoReviewed", "Applied")
 MOSTLY = 0.5          # "mostly" = more than half of an instance's decisions
+NO_REVIEWS = "no access reviews exist"
 
 
 @check(CheckSpec(
@@ -27,15 +29,21 @@ MOSTLY = 0.5          # "mostly" = more than half of an instance's decisions
     resources=("review_definitions", "review_instances"),
 ))
 def overdue_reviews(data: TenantData, ctx: Context) -> Outcome:
-    names = dict(data.table("review_definitions").select("id", "display_name").iter_rows())
-    overdue = data.table("review_instances").filter(
-        pl.col("end").is_not_null() & (pl.col("end") < ctx.now) & ~pl.col("status").is_in(DONE)).sort("end")
-    rows = [{"review": names.get(r["definition_id"], r["definition_id"]), "instance": r["id"],
+    definitions = data.table("review_definitions")
+    names = dict(definitions.select("id", "display_name").iter_rows())
+    ended = data.table("review_instances").filter(pl.col("end").is_not_null() & (pl.col("end") < ctx.now))
+    if not ended.height:         # AR-003 fails where an MSSP package goes unreviewed
+        return Outcome.not_applicable(NO_REVIEWS if not definitions.height else "no review instance has ended yet",
+                                      population=Population("ended review instances", 0))
+    overdue = ended.filter(~pl.col("status").is_in(DONE)).sort("end")
+    rows = [{"review": names.get(r["definition_id"]) or r["definition_id"], "instance": r["id"],
              "ended": day(r["end"]), "status": r["status"], "days overdue": (ctx.now - r["end"]).days}
             for r in overdue.iter_rows(named=True)]
+    population = Population("ended review instances", ended.height, ended.height - len(rows), "completed")
     if rows:
-        return Outcome.of(Status.FAIL, f"{len(rows)} review instance(s) ended without completing.", rows)
-    return Outcome.of(Status.PASS, f"All {data.table('review_instances').height} review instances are on time.")
+        return Outcome.of(Status.FAIL, f"{len(rows)} review instance(s) ended without completing.", rows, population)
+    return Outcome.of(Status.PASS, f"All {ended.height} review instances that have ended were completed.",
+                      population=population)
 
 
 def _recent_done(data: TenantData, ctx: Context) -> pl.DataFrame:
@@ -58,26 +66,45 @@ def _recent_done(data: TenantData, ctx: Context) -> pl.DataFrame:
     resources=("review_definitions", "review_instances", "review_decisions"),
 ))
 def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
-    names = dict(data.table("review_definitions").select("id", "display_name").iter_rows())
+    definitions = data.table("review_definitions")
+    names = dict(definitions.select("id", "display_name").iter_rows())
     done = _recent_done(data, ctx)
-    stats = (data.table("review_decisions").filter(pl.col("instance_id").is_in(done["id"].to_list()))
-             .group_by("instance_id", maintain_order=True)
+    decisions = data.table("review_decisions").filter(pl.col("instance_id").is_in(done["id"].to_list()))
+    stats = (decisions.group_by("instance_id", maintain_order=True)
              .agg(total=pl.len(), not_reviewed=(pl.col("decision") == "NotReviewed").sum(),
                   not_applied=(~pl.col("apply_result").fill_null("").str.starts_with("AppliedSuccessfully")).sum()))
+    reviewers = _reviewers(decisions)
     rows = []
     # group_by does not keep order: sort on the id too, so the evidence (and the render cache key) is stable.
     for r in done.join(stats, left_on="id", right_on="instance_id", how="inner").sort("end", "id").iter_rows(
             named=True):
         unanswered, unapplied = r["not_reviewed"] / r["total"], r["not_applied"] / r["total"]
-        rows.append({"review": names.get(r["definition_id"], r["definition_id"]), "instance": r["id"],
+        rows.append({"review": names.get(r["definition_id"]) or r["definition_id"], "instance": r["id"],
                      "ended": day(r["end"]), "decisions": r["total"], "not reviewed": r["not_reviewed"],
-                     "not applied": r["not_applied"], "compliant": unanswered <= MOSTLY and unapplied <= MOSTLY})
+                     "not applied": r["not_applied"], "reviewed by": reviewers.get(r["id"]),
+                     "compliant": unanswered <= MOSTLY and unapplied <= MOSTLY})
     bad = [r for r in rows if not r["compliant"]]
+    days = ctx.config.thresholds.review_max_age_days
+    population = Population(f"review instances completed in the last {days} days", len(rows), len(rows) - len(bad),
+                            "were mostly answered and applied")
+    if not rows:
+        return Outcome.not_applicable(
+            NO_REVIEWS if not definitions.height else f"no access review instance with decisions completed in the "
+                                                      f"last {days} days", population=population)
     if bad:
         return Outcome.of(Status.FAIL, f"{len(bad)} completed review instance(s) were mostly unanswered or not "
-                                       "applied.", bad)
+                                       "applied.", bad, population)
     return Outcome.of(Status.PASS, f"{len(rows)} completed review instance(s) in the last cycle were answered and "
-                                   "applied.", rows)
+                                   "applied.", rows, population)
+
+
+def _reviewers(decisions: pl.DataFrame) -> dict[str, str]:
+    """instance id → who answered its decisions, as Graph names them (reviewedBy), the GUID second."""
+    answered = decisions.filter(pl.col("reviewed_by").is_not_null() & (pl.col("reviewed_by") != NOBODY))
+    out: dict[str, list[str]] = {}
+    for r in answered.unique(["instance_id", "reviewed_by"], maintain_order=True).iter_rows(named=True):
+        out.setdefault(r["instance_id"], []).append(who(r["reviewed_by_name"], r["reviewed_by_upn"], r["reviewed_by"]))
+    return {instance: "; ".join(sorted(people)) for instance, people in out.items()}
 
 
 @check(CheckSpec(
@@ -99,6 +126,7 @@ def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
     policies = data.table("policies")
     definitions = data.table("review_definitions")
     done = _recent_done(data, ctx)
+    days = ctx.config.thresholds.review_max_age_days
     group_of = {package: group for group, package in package_groups(ctx.config)}
     evidence, bad = [], []
     for pkg in packages.iter_rows(named=True):
@@ -112,17 +140,20 @@ def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
         instances = done.filter(pl.col("definition_id").is_in(list(covering)))
         last = instances.select(pl.coalesce("end", "start").max()).item() if instances.height else None
         evidence.append({"package": pkg["display_name"], "reviews": ", ".join(covering.values()) or None,
-                         "last completed": day(last),
+                         "last completed": day(last) or f"none in the last {days} days",
                          "days ago": (ctx.now - last).days if last is not None else None,
                          "compliant": instances.height > 0})
         if not instances.height:
             bad.append(pkg["display_name"] if covering else f"{pkg['display_name']} (no review names it)")
-    if not packages.height:
-        return Outcome.of(Status.FAIL, "No MSSP access package exists to review.", evidence)
+    population = Population("MSSP access packages", packages.height, packages.height - len(bad),
+                            f"were reviewed within {days} days")
+    if not packages.height:      # EM-002 fails for the missing packages
+        return Outcome.not_applicable("no MSSP access package exists", population=population)
     if bad:
-        return Outcome.of(Status.FAIL, f"Not reviewed within {ctx.config.thresholds.review_max_age_days} days: "
-                                       f"{'; '.join(bad)}.", evidence)
-    return Outcome.of(Status.PASS, "Every MSSP package was reviewed within the last cycle.", evidence)
+        note = " (no access reviews exist)" if not definitions.height else ""
+        return Outcome.of(Status.FAIL, f"Not reviewed within {days} days{note}: {'; '.join(bad)}.", evidence,
+                          population)
+    return Outcome.of(Status.PASS, "Every MSSP package was reviewed within the last cycle.", evidence, population)
 
 
 CHECKS = (overdue_reviews, reviews_answered, packages_reviewed)

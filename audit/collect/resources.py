@@ -44,7 +44,7 @@ def _decisions(instance: Mapping[str, Any], definition_id: str | None) -> str:
 
 def _members(group: Mapping[str, Any], _: str | None) -> str:
     return (f"groups/{group['id']}/transitiveMembers?$top=999"
-            "&$select=id,displayName,userPrincipalName,mail,userType")
+            "&$select=id,displayName,userPrincipalName,mail,userType,creationType,externalUserState")
 
 
 def _gdap_assignments(relationship: Mapping[str, Any], _: str | None) -> str:

@@ -136,6 +136,17 @@ def guest(
     return user
 
 
+def local_analyst(ctx: Ctx, plan: Plan, analyst: Analyst) -> GraphObject:
+    """An account the customer created for an analyst in its own tenant (a Member, creationType
+    null, no #EXT#): the credential the seed keeps in the MSSP tenant, issued by the customer."""
+    display, local = analyst
+    upn = f"{local}@{plan.domain}"
+    user = _base(ctx, display=display, given=None, surname=None, mail=upn, upn=upn, user_type="Member",
+                 created_days_ago=ctx.between(30, 200), enabled=True, activity=sign_in(ctx, ctx.between(0.5, 10)))
+    user["identities"] = [{"signInType": "userPrincipalName", "issuer": plan.domain, "issuerAssignedId": upn}]
+    return user
+
+
 def _analyst(ctx: Ctx, plan: Plan, analyst: Analyst, *, onboard_days: float) -> GraphObject:
     display, local = analyst
     return guest(

@@ -15,7 +15,7 @@ from audit.emulator._gen_governance import (
     VENDOR,
     build_governance,
 )
-from audit.emulator._gen_people import Analyst, People, build_people
+from audit.emulator._gen_people import Analyst, People, build_people, local_analyst
 from audit.emulator._gen_reviews import build_reviews
 from audit.emulator._model import (
     NORMAL_ROLES,
@@ -110,6 +110,12 @@ def build_customer(
     tenant.role_assignments = directory.role_assignments(ctx, plan, people, tenant_id, admin_group=admin_group)
     tenant.granted_roles = _granted_roles(plan)
     tenant.faults = Faults(token_error="AADSTS7000229" if plan.has(Plant.CONSENT_REVOKED) else None)
+    if plan.has(Plant.LOCAL_ANALYST):
+        # Drawn last, so that nothing else generated for this tenant moves; added by hand after the
+        # reviews were built, so no review has seen it yet.
+        local = local_analyst(ctx, plan, analyst_pool[-1])
+        tenant.users.append(local)
+        tenant.group_members[mssp_groups[TIER1]["id"]].append(local["id"])
     return tenant
 
 

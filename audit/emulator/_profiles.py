@@ -52,6 +52,7 @@ class Plant(enum.StrEnum):
     PII_USERNAME = "an MSSP analyst guest with a personal-data username (john.smith)"
     ANALYST_NO_ASSIGNMENT = "an MSSP analyst guest with no access-package assignment"
     DISABLED_WITH_ASSIGNMENT = "a disabled guest still holds an assignment"
+    LOCAL_ANALYST = "a local account of the customer tenant, named like an analyst, sits in the Tier 1 group"
     # Directory roles (§6)
     MANY_GLOBAL_ADMINS = "more than five Global Administrators"
     GUEST_GLOBAL_ADMIN = "a guest holds Global Administrator"
@@ -109,7 +110,7 @@ PROFILES: tuple[Profile, ...] = (
         P.LIFECYCLE_DELETE, P.NO_AUDITLOG, P.GDAP_NO_ACCESS, P.DUPLICATE_GROUP)),
     Profile("litware", "Litware Energy", 130, 14, 6, 8, 2, 4, "e5", (
         P.BACK_DOOR, P.PII_USERNAME, P.ANALYST_NO_ASSIGNMENT, P.DISABLED_WITH_ASSIGNMENT,
-        P.REVIEW_NOT_REVIEWED, P.REVIEW_KEEP_ACCESS, P.NO_SELF_EXTEND)),
+        P.REVIEW_NOT_REVIEWED, P.REVIEW_KEEP_ACCESS, P.NO_SELF_EXTEND, P.LOCAL_ANALYST)),
     Profile("wingtip", "Wingtip Legal", 30, 6, 3, 4, 1, 2, "e3_p2", (P.CONSENT_REVOKED,)),
 )
 

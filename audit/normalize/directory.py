@@ -5,22 +5,22 @@ from __future__ import annotations
 import polars as pl
 
 from audit.normalize._common import UTC_TIME, GraphObject, Items, graph_items
+from audit.normalize.licences import P1_PLAN, P2_PLAN, plan_in_force
 
 STRINGS = pl.List(pl.String)
-
-# graph-api.md §7: detect P2 by service plan, not SKU name; only on a usable SKU.
-P2_PLAN = "eec0eb4f-6444-4f95-aba0-50c24d67f998"
-P1_PLAN = "41781fb2-bc02-4b7c-bd55-b576c07bb09d"
-USABLE_SKU = frozenset({"Enabled", "Warning"})
 
 ROLE_ASSIGNMENTS = {"id": pl.String, "role_definition_id": pl.String, "principal_id": pl.String,
                     "principal_type": pl.String, "principal_name": pl.String, "principal_upn": pl.String,
                     "principal_user_type": pl.String, "scope": pl.String}
+# has_p1/has_p2: that plan is in force on this SKU; audit.normalize.licences decides the tenant's state.
 SKUS = {"sku_id": pl.String, "sku_part_number": pl.String, "capability_status": pl.String,
-        "enabled_units": pl.Int64, "consumed_units": pl.Int64, "has_p2": pl.Boolean, "has_p1": pl.Boolean}
+        "enabled_units": pl.Int64, "suspended_units": pl.Int64, "warning_units": pl.Int64,
+        "locked_out_units": pl.Int64, "consumed_units": pl.Int64,
+        "p1_plan_status": pl.String, "p2_plan_status": pl.String, "has_p2": pl.Boolean, "has_p1": pl.Boolean}
 GROUPS = {"id": pl.String, "display_name": pl.String}
 GROUP_MEMBERS = {"group_id": pl.String, "member_id": pl.String, "member_type": pl.String,
-                 "display_name": pl.String, "upn": pl.String, "user_type": pl.String}
+                 "display_name": pl.String, "upn": pl.String, "mail": pl.String, "user_type": pl.String,
+                 "creation_type": pl.String, "external_user_state": pl.String}
 GDAP = {"id": pl.String, "display_name": pl.String, "status": pl.String, "customer_tenant_id": pl.String,
         "customer_name": pl.String, "end": UTC_TIME, "auto_extend_days": pl.Float64, "role_ids": STRINGS}
 GDAP_ASSIGNMENTS = {"id": pl.String, "relationship_id": pl.String, "status": pl.String,
@@ -43,16 +43,19 @@ def role_assignments(items: Items) -> pl.DataFrame:
 def subscribed_skus(items: Items) -> pl.DataFrame:
     rows = []
     for sku, _ in graph_items(items, "subscribed SKU"):
-        usable = sku.text("capabilityStatus") in USABLE_SKU
+        capability = sku.text("capabilityStatus")
         plans = {(p.text("servicePlanId") or "").lower(): p.text("provisioningStatus")
                  for p in sku.children("servicePlans")}
+        units = sku.child("prepaidUnits")
         rows.append({
             "sku_id": sku.text("skuId"), "sku_part_number": sku.text("skuPartNumber"),
-            "capability_status": sku.text("capabilityStatus"),
-            "enabled_units": sku.child("prepaidUnits").number("enabled"),
+            "capability_status": capability,
+            "enabled_units": units.number("enabled"), "suspended_units": units.number("suspended"),
+            "warning_units": units.number("warning"), "locked_out_units": units.number("lockedOut"),
             "consumed_units": sku.number("consumedUnits"),
-            "has_p2": usable and plans.get(P2_PLAN) == "Success",
-            "has_p1": usable and plans.get(P1_PLAN) == "Success",
+            "p1_plan_status": plans.get(P1_PLAN), "p2_plan_status": plans.get(P2_PLAN),
+            "has_p2": plan_in_force(capability, plans.get(P2_PLAN)),
+            "has_p1": plan_in_force(capability, plans.get(P1_PLAN)),
         })
     return pl.DataFrame(rows, schema=SKUS)
 
@@ -63,10 +66,12 @@ def groups(items: Items) -> pl.DataFrame:
 
 
 def group_members(items: Items) -> pl.DataFrame:
+    # creationType and externalUserState tell an external account from a local one (graph-api.md §1).
     return pl.DataFrame([{"group_id": parent, "member_id": m.id, "member_type": m.kind() or None,
                           "display_name": m.text("displayName"), "upn": m.text("userPrincipalName"),
-                          "user_type": m.text("userType")} for m, parent in graph_items(items, "group member")],
-                        schema=GROUP_MEMBERS)
+                          "mail": m.text("mail"), "user_type": m.text("userType"),
+                          "creation_type": m.text("creationType"), "external_user_state": m.text("externalUserState")}
+                         for m, parent in graph_items(items, "group member")], schema=GROUP_MEMBERS)
 
 
 def _role_ids(access: GraphObject) -> list[str]:

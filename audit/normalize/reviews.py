@@ -15,7 +15,8 @@ DEFINITIONS = {"id": pl.String, "display_name": pl.String, "status": pl.String, 
                "auto_apply": pl.Boolean, "reviewers": pl.Int64, "scope_refs": pl.List(pl.String)}
 INSTANCES = {"id": pl.String, "definition_id": pl.String, "start": UTC_TIME, "end": UTC_TIME, "status": pl.String}
 DECISIONS = {"id": pl.String, "instance_id": pl.String, "decision": pl.String, "recommendation": pl.String,
-             "principal_name": pl.String, "reviewed_by": pl.String, "reviewed": UTC_TIME,
+             "principal_name": pl.String, "reviewed_by": pl.String, "reviewed_by_name": pl.String,
+             "reviewed_by_upn": pl.String, "reviewed": UTC_TIME,
              "applied": UTC_TIME, "apply_result": pl.String}
 
 
@@ -72,11 +73,13 @@ def decisions(items: Items) -> pl.DataFrame:
     rows = []
     for decision, parent in graph_items(items, "review decision"):
         principal = decision.child("principal")
+        reviewer = decision.child("reviewedBy")      # userIdentity {id, displayName, userPrincipalName}
         rows.append({
             "id": decision.id, "instance_id": parent, "decision": decision.text("decision"),
             "recommendation": decision.text("recommendation"),
             "principal_name": principal.text("displayName") or principal.text("userPrincipalName"),
-            "reviewed_by": decision.child("reviewedBy").text("id"),
+            "reviewed_by": reviewer.text("id"), "reviewed_by_name": reviewer.text("displayName"),
+            "reviewed_by_upn": reviewer.text("userPrincipalName"),
             "reviewed": decision.when("reviewedDateTime"),
             "applied": decision.when("appliedDateTime"),
             "apply_result": decision.text("applyResult"),

@@ -55,7 +55,7 @@ def resources(estate: Estate, t: TenantData) -> tuple[dict[str, Any], dict[str, 
     groups = [g for g in t.groups if g["displayName"] in GROUP_NAMES]
     users = {u["id"]: u for u in t.users}
     members = {g["id"]: [{"@odata.type": "#microsoft.graph.user", **{k: users[i].get(k) for k in (
-        "id", "displayName", "userPrincipalName", "mail", "userType")}}
+        "id", "displayName", "userPrincipalName", "mail", "userType", "creationType", "externalUserState")}}
         for i in t.group_members.get(g["id"], []) if i in users] for g in groups}
     out: dict[str, Any] = {
         "guests": guests,

@@ -82,6 +82,21 @@ def _b2b_member(upn_local: str, domain: str, group: str = "grp-t1") -> dict[str,
             "userType": "Member", "_parent": group}
 
 
+# An account of the customer tenant itself: no #EXT#, creationType null, no externalUserState (graph-api.md §1).
+def _local(n: int, local: str, *, user_type: str = "Member", group: str | None = "grp-t1") -> dict[str, Any]:
+    user = {"@odata.type": "#microsoft.graph.user", "id": f"local-{n}", "displayName": local,
+            "userPrincipalName": f"{local}@contoso.onmicrosoft.com", "mail": f"{local}@contoso.com",
+            "userType": user_type, "creationType": None, "externalUserState": None}
+    return {**user, "_parent": group} if group else user
+
+
+def _local_holder(t: dict[str, Any]) -> None:
+    held = tb.assignment(7, tb.T2, end=tb.days(100))
+    held["target"].update(objectId="local-7", displayName="Dana Ops", principalName="dana.ops@contoso.onmicrosoft.com",
+                          email="dana.ops@contoso.com")
+    t["assignments"].append(held)
+
+
 CORPORATE = "corp.mssp.example"
 GROUP_SELF = {"@odata.type": "#microsoft.graph.groupMembers", "groupId": tb.APPROVERS_GROUP}
 
@@ -110,10 +125,8 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
     "no end date": ("EM-007", _append("assignments", tb.assignment(9, end=None, expiration_type="noExpiration")),
                     Status.FAIL),
     "two years out": ("EM-007", _append("assignments", tb.assignment(9, end=tb.days(700))), Status.FAIL),
-    "old pending request": ("EM-008", _append("assignment_requests", {
-        "id": "req-1", "state": "pendingApproval", "requestType": "userAdd", "createdDateTime": tb.iso(tb.days(-20)),
-        "requestor": {"displayName": "a-Analyst9", "email": "x@y"}, "accessPackage": {"displayName": "Tier 1 Analyst"}}),
-        Status.WARN),
+    "old pending request": ("EM-008", _append("assignment_requests", tb.request(9, created=tb.days(-20))),
+                            Status.WARN),
     "block and delete": ("EM-009", _set("em_settings.externalUserLifecycleAction", "blockSignInAndDelete"), Status.FAIL),
     "overdue review": ("AR-001", _append("review_instances", {"id": "inst-9", "startDateTime": tb.iso(tb.days(-40)),
                                                               "endDateTime": tb.iso(tb.days(-10)),
@@ -221,6 +234,14 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
                                                 Status.FAIL),
     # GA-006
     "disabled guest keeps assignment": ("GA-006", _where("guests", "id", "guest-2", accountEnabled=False), Status.FAIL),
+    # GA-007
+    "local account in the Tier 1 group": ("GA-007", _append("group_members", _local(1, "a-Josh7")), Status.FAIL),
+    "local account without an analyst name in the Approvers group": (
+        "GA-007", _append("group_members", _local(2, "it.helpdesk", group=tb.APPROVERS_GROUP)), Status.FAIL),
+    "local account holds a Tier 2 package": ("GA-007", _local_holder, Status.FAIL),
+    "internal guest named like an analyst": ("GA-007", _append("guests", {
+        **_local(3, "a-Ava3", user_type="Guest", group=None), "createdDateTime": tb.iso(tb.days(-10)),
+        "accountEnabled": True, "externalUserStateChangeDateTime": None}), Status.FAIL),
     # RBAC-001
     "duplicate Tier 1 group": ("RBAC-001", _append("groups", {"id": "grp-t1-bis", "displayName": "tier 1 analyst"}),
                                Status.FAIL),

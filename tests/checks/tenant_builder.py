@@ -111,6 +111,12 @@ def assignment(n: int, package: str = "Tier 1 Analyst", *, end: datetime | None 
     }
 
 
+def request(n: int, *, created: datetime, package: str = "Tier 1 Analyst") -> dict[str, Any]:
+    return {"id": f"req-{n}", "state": "pendingApproval", "requestType": "userAdd", "createdDateTime": iso(created),
+            "requestor": {"displayName": f"a-Analyst{n + 10}", "email": f"a-analyst{n + 10}@{ANALYST_DOMAIN}"},
+            "accessPackage": {"displayName": package}}
+
+
 def role_assignment(n: int, role: str, *, user_type: str = "Member", upn: str | None = None) -> dict[str, Any]:
     return {"id": f"ra-{n}", "roleDefinitionId": role, "principalId": f"user-{n}", "directoryScopeId": "/",
             "principal": {"@odata.type": "#microsoft.graph.user", "id": f"user-{n}", "displayName": f"Admin {n}",
@@ -132,7 +138,7 @@ def member(n: int, group: str, **changes: Any) -> dict[str, Any]:
     user = guest(n)
     item = {"@odata.type": "#microsoft.graph.user", "id": user["id"], "displayName": user["displayName"],
             "userPrincipalName": user["userPrincipalName"], "mail": user["mail"], "userType": "Guest",
-            "_parent": group}
+            "creationType": "Invitation", "externalUserState": "Accepted", "_parent": group}
     item.update(changes)
     return item
 
@@ -145,7 +151,10 @@ def instance(n: int, definition: str, *, start: float, status: str = "Completed"
 def decision(n: int, instance_id: str, decision: str = "Approve",
              apply_result: str = "AppliedSuccessfully") -> dict[str, Any]:
     return {"id": f"dec-{n}", "decision": decision, "principal": {"displayName": f"a-Analyst{n}"},
-            "reviewedBy": {"id": "rev-1" if decision != "NotReviewed" else "00000000-0000-0000-0000-000000000000"},
+            # graph-api.md §3: reviewedBy is a userIdentity; an unreviewed item carries the all-zero id.
+            "reviewedBy": {"id": "rev-1", "displayName": "Customer Admin",
+                           "userPrincipalName": "admin@contoso.onmicrosoft.com"} if decision != "NotReviewed" else
+                          {"id": "00000000-0000-0000-0000-000000000000", "displayName": "", "userPrincipalName": ""},
             "applyResult": apply_result, "_parent": instance_id}
 
 
@@ -195,7 +204,8 @@ def good_tenant() -> dict[str, Any]:
         "access_packages": [{"id": f"pkg-{p}", "displayName": p, "isHidden": False,
                              "assignmentPolicies": [policy(p)]} for p in PACKAGES],
         "assignments": [assignment(n, package, end=days(200)) for n, package in HOLDINGS.items()],
-        "assignment_requests": [],
+        # a request waiting three days: the approvers are keeping up (EM-008)
+        "assignment_requests": [request(1, created=days(-3))],
         "em_settings": {"id": "settings", "externalUserLifecycleAction": "none",
                         "durationUntilExternalUserDeletedAfterBlocked": "P30D"},
         # One review per package, each naming it differently: by group, by package id, by policy id.
@@ -288,6 +298,8 @@ def build(tmp: Path, resources: dict[str, Any] | None = None, *,
         status = statuses.get("guest_sign_ins", guests.status)
         records[tenant_id]["guest_sign_ins"] = ResourceRecord("guest_sign_ins", "", status, reason="test",
                                                               file=guests.file)
+    if not token_ok:                 # no token, no request: the customer's tenant recorded nothing
+        records[tenant_id] = {}
     manifest = TenantManifest(tenant_id, customer, NOW, token_ok, "" if token_ok else token_reason,
                               required_permissions(opted_in=OPT_INS) if roles is None else roles,
                               records[tenant_id])

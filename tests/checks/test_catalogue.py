@@ -62,9 +62,24 @@ def test_app_permissions(tmp_path: Path) -> None:
 @pytest.mark.parametrize("check_id", [c.spec.id for c in CATALOGUE if c.spec.resources])
 def test_missing_evidence_is_error_never_fail(tmp_path: Path, check_id: str) -> None:
     for resource in SPECS[check_id].resources:
+        if resource in BY_ID[check_id].optional:
+            continue                  # test_missing_optional_evidence_never_fails
         outcome = result(tmp_path / resource, check_id, statuses={resource: ResourceStatus.FORBIDDEN})
         assert outcome.status is Status.ERROR, (resource, outcome)
         assert resource in outcome.reason and outcome.evidence == ()
+
+
+def test_missing_optional_evidence_never_fails(tmp_path: Path) -> None:
+    """GDAP-003 without the customer's assignments: GDAP alone still proves a route (PASS, the B2B row
+    says why it is unknown); with no GDAP route the FAIL it would be is an ERROR naming assignments."""
+    forbidden = {"assignments": ResourceStatus.FORBIDDEN}
+    via_gdap = result(tmp_path / "a", "GDAP-003", statuses=forbidden)
+    assert via_gdap.status is Status.PASS and "Reachable through GDAP" in via_gdap.summary
+    assert "could not be read (forbidden" in via_gdap.evidence[-1]["status"]
+    no_gdap = tb.good_tenant()
+    no_gdap["gdap_relationships"].clear()
+    unknown = result(tmp_path / "b", "GDAP-003", no_gdap, statuses=forbidden)
+    assert unknown.status is Status.ERROR and unknown.reason.startswith("assignments: forbidden")
 
 
 @pytest.mark.parametrize("check_id", [c.spec.id for c in CATALOGUE if c.spec.resources])
@@ -80,12 +95,19 @@ def test_unlicensed_tenant_is_not_applicable(tmp_path: Path) -> None:
     assert outcome.status is Status.NOT_APPLICABLE
 
 
-def test_unreachable_tenant_is_error_everywhere(tmp_path: Path) -> None:
+def test_unreachable_tenant_is_error_where_its_tenant_is_needed(tmp_path: Path) -> None:
+    """GDAP relationships are read in the partner tenant: they are judged even when the customer's own
+    tenant refused the token; every check that needs the customer's tenant is ERROR with the reason."""
     cfg = tb.config()
     data = tb.build(tmp_path, token_ok=False)
-    for check in CATALOGUE:
-        outcome = run_check(check, data, Context(tb.NOW, cfg, cfg.customers[0]))
-        assert outcome.status is Status.ERROR and "AADSTS7000229" in outcome.reason
+    outcomes = {c.spec.id: run_check(c, data, Context(tb.NOW, cfg, cfg.customers[0])) for c in CATALOGUE}
+    partner_side = {i for i in outcomes if i.startswith("GDAP-")}
+    for check_id, outcome in outcomes.items():
+        if check_id in partner_side:
+            assert outcome.status is Status.PASS and outcome.population, (check_id, outcome)
+        else:
+            assert outcome.status is Status.ERROR and "AADSTS7000229" in outcome.reason, check_id
+    assert "AADSTS7000229" in outcomes["GDAP-003"].evidence[-1]["status"]   # the B2B route: not read
 
 
 def test_manual_and_attested(tmp_path: Path) -> None:

@@ -76,7 +76,9 @@ def test_tenant_without_p2(tmp_path: Path) -> None:
                 for i in ("EM-001", "EM-011", "EM-013", "AR-001", "AR-002", "AR-003", "GA-005", "LIC-002", "GDAP-003")}
     assert {i: r.status for i, r in outcomes.items() if r.status is not Status.NOT_APPLICABLE} == {
         "LIC-002": Status.FAIL, "GDAP-003": Status.PASS}        # reachable through GDAP still
-    assert "parent review_definitions" in outcomes["AR-002"].reason
+    # The SKUs say why, whatever Graph answered (here 403, and the review fan-outs skipped).
+    assert "no Entra ID P2 for access reviews" in outcomes["AR-002"].reason
+    assert "AAD_PREMIUM_P2 (Enabled; no Entra ID P1/P2 plan)" in outcomes["AR-002"].reason
     no_gdap = tenant(lambda t: t["gdap_relationships"].clear())
     unreachable = run(tmp_path / "x", "GDAP-003", no_gdap, statuses=statuses)
     assert unreachable.status is Status.FAIL and "not licensed" in str(unreachable.evidence)

@@ -32,7 +32,7 @@ def test_defender_resources_are_collected_only_when_opted_in() -> None:
 class _Tokens:
     roles = ("RoleManagement.Read.Defender",)
 
-    async def token(self) -> str:
+    async def token(self, *, stale: str | None = None) -> str:
         return "token"
 
 

@@ -175,6 +175,9 @@ DETECTORS: dict[Plant, Callable[[View], bool]] = {
         g["id"] not in v.holders
         and all(g["id"] not in v.t.group_members[v.group(n)["id"]] for n in MSSP_GROUPS) for g in _analysts(v))),
     Plant.DISABLED_WITH_ASSIGNMENT: lambda v: any(not g["accountEnabled"] and g["id"] in v.holders for g in v.guests),
+    Plant.LOCAL_ANALYST: lambda v: any(
+        u["userType"] == "Member" and u["creationType"] is None and "#EXT#" not in u["userPrincipalName"]
+        and u["id"] in v.t.group_members[v.group(name)["id"]] for u in v.t.users for name in MSSP_GROUPS),
     Plant.MANY_GLOBAL_ADMINS: lambda v: len(v.global_admins()) > 5,
     Plant.GUEST_GLOBAL_ADMIN: lambda v: any(p["userType"] == "Guest" for p in v.global_admins()),
     Plant.SETUP_ADMIN_LEFT: lambda v: any(p["userPrincipalName"].startswith("mssp-setup-admin@")
