@@ -122,7 +122,7 @@ def test_only_get_and_batch_can_be_sent() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
 
     class Tokens:
-        async def token(self) -> str:
+        async def token(self, *, stale: str | None = None) -> str:
             return "t"
 
     async def main() -> None:
@@ -143,7 +143,7 @@ def test_next_link_to_another_host_is_refused() -> None:
         return httpx.Response(200, json={"value": [], "@odata.nextLink": "https://evil.example/v1.0/users"})
 
     class Tokens:
-        async def token(self) -> str:
+        async def token(self, *, stale: str | None = None) -> str:
             return "secret-token"
 
     async def main() -> None:
