@@ -10,6 +10,7 @@ from audit.checks._common import (ISO_518, ISO_519, ISO_53, NIST_AC2, NIST_AC3, 
                                   NIST_PS7, SEED, SOC2_CC61, SOC2_CC62, SOC2_CC92, analyst_packages, day,
                                   group_ids, mssp_org_ids, mssp_package_names, mssp_policies, package_groups)
 from audit.checks._framework import Context, Outcome, check
+from audit.expiry import days_left, ends_within
 from audit.models import CheckSpec, Severity, Status
 from audit.normalize import TenantData
 
@@ -189,7 +190,7 @@ def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
 def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object]]:
     return [{"analyst": r["target_name"], "account": r["target_upn"] or r["target_email"],
              "package": r["package_name"], "ends": day(r["end"]),
-             "days left": (r["end"] - ctx.now).days if r["end"] else None} for r in frame.iter_rows(named=True)]
+             "days left": days_left(r["end"], ctx.now)} for r in frame.iter_rows(named=True)]
 
 
 @check(CheckSpec(
@@ -203,9 +204,10 @@ def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object
     resources=("assignments",),
 ))
 def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
-    window = ctx.now + timedelta(days=ctx.config.thresholds.expiry_warning_days)
-    soon = _delivered_mssp(data, ctx).filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
-                                            & (pl.col("end") >= ctx.now)).sort("end")
+    # audit.expiry: the same days left and buckets as the PDF's expiry chart and the Expiry sheets.
+    delivered = _delivered_mssp(data, ctx)
+    soon = delivered.filter(pl.Series([ends_within(end, ctx.now, ctx.config.thresholds.expiry_warning_days)
+                                       for end in delivered["end"]], dtype=pl.Boolean)).sort("end")
     if soon.height:
         return Outcome.of(Status.WARN, f"{soon.height} assignment(s) end within "
                                        f"{ctx.config.thresholds.expiry_warning_days} days.",
