@@ -115,19 +115,13 @@ def _parse_as_of(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _state(*, reachable: bool, reason: str, failure: str, error_results: int, unread: list[str] | tuple[str, ...],
-           in_error: bool) -> str:
-    """Why a tenant counts as "with errors" (audit.models.tenant_in_error), or "ok"."""
-    if not in_error:
+def _state(reachable: bool, reason: str, errors: tuple[str, ...]) -> str:
+    """"ok", or why the tenant counts as "with errors" (audit.models.tenant_errors)."""
+    if not errors:
         return "ok"
     if not reachable:
         return f"NOT REACHED ({reason})"
-    parts = [f"ERROR ({failure})"] if failure else []
-    if error_results:
-        parts.append(f"{error_results} result(s) ERROR")
-    if unread:
-        parts.append(f"not read: {', '.join(unread)}")
-    return "with errors: " + "; ".join(parts)
+    return "with errors: " + "; ".join(errors)
 
 
 def _score(score: float | None) -> str:
@@ -136,7 +130,6 @@ def _score(score: float | None) -> str:
 
 
 def _report(outcome: object, *, quiet: bool = False) -> int:
-    from audit.models import Status
     from audit.pipeline import RunOutcome
     assert isinstance(outcome, RunOutcome)
     errors = outcome.tenants_in_error
@@ -144,8 +137,7 @@ def _report(outcome: object, *, quiet: bool = False) -> int:
         typer.echo(f"Run {outcome.run_id}: {len(outcome.customers)} customers, {errors} with errors.")
         return outcome.exit_code
     for c in outcome.customers:
-        state = _state(reachable=c.reachable, reason=c.reason, failure=c.error, unread=c.unread, in_error=c.in_error,
-                       error_results=c.counts.get(Status.ERROR.value, 0))
+        state = _state(c.reachable, c.reason, c.errors)
         counts = ", ".join(f"{k} {v}" for k, v in c.counts.items() if v)
         typer.echo(f"  {c.name}: score {_score(c.score)}; {counts}; {state}")
         if c.pdf:
@@ -354,7 +346,7 @@ def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metava
     store = RunStore(cfg.output.data_dir, run_id)
     if not store.run_manifest_path.exists():
         _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
-    from audit.models import Status, tenant_in_error
+    from audit.models import Status, tenant_errors
     manifest = read_json(store.run_manifest_path)
     typer.echo(f"Run {run_id}: {manifest.get('status')}, collected {manifest.get('collected_at')}, "
                f"tool {manifest.get('tool_version')}")
@@ -362,13 +354,13 @@ def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metava
     in_error = 0
     for tenant_id, info in tenants.items():
         counts = info.get("counts") or {}
-        facts = {"reachable": bool(info.get("reachable")), "failure": info.get("error") or "",
-                 "error_results": counts.get(Status.ERROR.value, 0), "unread": info.get("unread") or []}
-        erred = tenant_in_error(**facts)
-        in_error += erred
+        reachable, reason = bool(info.get("reachable")), info.get("reason") or ""
+        errors = tenant_errors(reachable=reachable, reason=reason, failure=info.get("error") or "",
+                               error_results=counts.get(Status.ERROR.value, 0), unread=info.get("unread") or ())
+        in_error += bool(errors)
         shown = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
         typer.echo(f"  {info.get('customer')} ({tenant_id}): score {_score(info.get('score'))}; {shown}; "
-                   + _state(reason=info.get("reason") or "", in_error=erred, **facts))
+                   + _state(reachable, reason, errors))
     if tenants:
         typer.echo(f"Run {run_id}: {len(tenants)} customers, {in_error} with errors.")
 

@@ -76,15 +76,23 @@ def is_collection_error(status: ResourceStatus | str, *, absent_ok: bool = False
     return status in (ResourceStatus.FORBIDDEN, ResourceStatus.FAILED)
 
 
-def tenant_in_error(*, reachable: bool, failure: str = "", error_results: int = 0,
-                    unread: Collection[str] = ()) -> bool:
+def tenant_errors(*, reachable: bool, reason: str = "", failure: str = "", error_results: int = 0,
+                  unread: Collection[str] = ()) -> tuple[str, ...]:
     """The one meaning of "tenant with errors" — the console line, summary.json, `runs show` and the
-    portfolio all ask this: the customer's report does not rest on all of its evidence.
+    portfolio all ask this: why the customer's report does not rest on all of its evidence; () when it does.
 
-    That is: the tenant was not reached, a stage of its evaluation or rendering failed (`failure`), a
-    check ended ERROR, or a resource could not be read (`unread`: names for which `is_collection_error`).
+    That is: the tenant was not reached (`reason`), a stage of its evaluation or rendering failed
+    (`failure`), a check ended ERROR, or a resource could not be read (`unread`: names for which
+    `is_collection_error`).
     """
-    return not reachable or bool(failure) or error_results > 0 or bool(unread)
+    if not reachable:
+        return (f"not reached: {reason}" if reason else "not reached",)
+    found = [failure] if failure else []
+    if error_results:
+        found.append(f"{error_results} result(s) ERROR")
+    if unread:
+        found.append(f"not read: {', '.join(unread)}")
+    return tuple(found)
 
 
 @dataclass(frozen=True)

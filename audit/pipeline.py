@@ -24,7 +24,7 @@ from audit.deliver.mail import Decision, Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
-from audit.models import CheckResult, Status, TenantManifest, tenant_in_error
+from audit.models import CheckResult, Status, TenantManifest, tenant_errors
 from audit.normalize import TenantData, normalize_tenant, write_normalized
 from audit.render.batch import Renderer, RenderJob
 from audit.render.build import RunInfo, customer_report, licence_row, summary_row
@@ -69,10 +69,14 @@ class CustomerOutcome:
     unread: tuple[str, ...] = ()     # resources that could not be read (audit.models.is_collection_error)
 
     @property
+    def errors(self) -> tuple[str, ...]:
+        """Why it is a "tenant with errors", in the one meaning the portfolio and `runs show` use too."""
+        return tenant_errors(reachable=self.reachable, reason=self.reason, failure=self.error,
+                             error_results=self.counts.get(Status.ERROR.value, 0), unread=self.unread)
+
+    @property
     def in_error(self) -> bool:
-        """A "tenant with errors", in the one meaning the portfolio and `runs show` use too."""
-        return tenant_in_error(reachable=self.reachable, failure=self.error,
-                               error_results=self.counts.get(Status.ERROR.value, 0), unread=self.unread)
+        return bool(self.errors)
 
     @property
     def unevaluated(self) -> str:
@@ -344,7 +348,7 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
             added = _portfolio_rows(config, customer, view, pdf, workbook, failure=error)
         except Exception as exc:  # not even an all-ERROR report: the outcome and the portfolio say so
             _log_failure(customer, StageFailed("error report", exc))
-            rows.summaries.append(CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, False,
+            rows.summaries.append(CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, True,
                                                      NOT_RENDERED, NOT_RENDERED, failure=error))
             rows.errors.append((customer.name, customer.tenant_id, _error_row(error)))
             return CustomerOutcome(customer.name, tenant_id, False, error, None, {}, error=error)

@@ -96,9 +96,9 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
         Column("Previous score", 10, CellStyle(number_format="0.0")),
         Column("Change", 9, CellStyle(number_format="+0.0;-0.0;0.0")),
         *(Column(status, max(7.0, len(status) + 3), COUNT) for status in statuses),
-        # audit.models.tenant_in_error: the same count as the console line, summary.json and `runs show`.
+        # audit.models.tenant_errors: the same tenants as the console line, summary.json and `runs show`.
         Column("With errors", 11, TOP),
-        Column("Not read", 30, WRAP),
+        Column("Why", 40, TOP),
         Column("Evaluated at (UTC)", 18, TOP),
         Column("Evidence collected (UTC)", 18, TOP),
         Column("PDF", 40, TOP),
@@ -120,7 +120,7 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
              if row.score is not None and row.previous_score is not None else None),
             *(row.status_counts.get(status, 0) for status in statuses),
             "yes" if row.in_error else "no",
-            ", ".join(row.unread) or None,
+            "; ".join(row.errors) or None,
             row.evaluated_at,
             row.collected_at,
             row.pdf,

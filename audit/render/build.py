@@ -260,4 +260,5 @@ def summary_row(customer: Customer, report: CustomerReport, pdf: str, workbook: 
     return CustomerSummaryRow(customer.name, customer.tenant_id, report.score, report.status_counts,
                               report.token_ok, pdf, workbook, previous_score,
                               unread=report.unread, failure=failure,
-                              evaluated_at=report.evaluated_at, collected_at=report.collected_at)
+                              evaluated_at=report.evaluated_at, collected_at=report.collected_at,
+                              reason=report.token_reason)

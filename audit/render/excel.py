@@ -107,8 +107,8 @@ def _evidence_writer(wb: Workbook, names: SheetNames, title: str, report: Custom
     row carries (field, value) pairs; filtering the Check column gives one result's rows, all of them."""
     pairs = max((len(f.evidence.columns) for f in report.findings if f.evidence.rows), default=1)
     columns = [Column(EVIDENCE_CHECK_COLUMN, 12, TOP), Column("Status", 15, TOP), Column("Row", 7, COUNT)]
-    for n in range(1, pairs + 1):
-        columns += [Column(f"Field {n}", 16, TOP), Column(f"Value {n}", 32, WRAP)]
+    for n in range(1, pairs + 1):    # not wrapped: a long value is cut at the cell's edge, never drawn over the next row
+        columns += [Column(f"Field {n}", 20, TOP), Column(f"Value {n}", 34, TOP)]
     return TableSheetWriter(wb, names, title, columns, decorate=status_highlighter(2))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from audit.models import Population, Status, tenant_in_error
+from audit.models import Population, Status, tenant_errors
 
 Cell = str | int | float | bool | date | datetime | None
 # The order results are shown in, everywhere: those that need attention first.
@@ -149,11 +149,17 @@ class CustomerSummaryRow:
     failure: str = ""                # what stopped its evaluation or rendering
     evaluated_at: datetime | None = None
     collected_at: datetime | None = None
+    reason: str = ""                 # why the tenant was not reached
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Why it is a "tenant with errors" (audit.models.tenant_errors); () when it is not."""
+        return tenant_errors(reachable=self.reachable, reason=self.reason, failure=self.failure,
+                             error_results=self.status_counts.get(Status.ERROR.value, 0), unread=self.unread)
 
     @property
     def in_error(self) -> bool:
-        return tenant_in_error(reachable=self.reachable, failure=self.failure,
-                               error_results=self.status_counts.get("ERROR", 0), unread=self.unread)
+        return bool(self.errors)
 
 
 @dataclass(frozen=True)

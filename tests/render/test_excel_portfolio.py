@@ -40,11 +40,12 @@ def test_sheets_tables_and_frozen_headers(book: Workbook) -> None:
     summary = book["Summary"]
     assert [c.value for c in summary[1]] == ["Customer", "Tenant ID", "Score", "Previous score", "Change", "PASS",
                                              "FAIL", "WARN", "ERROR", "NOT_APPLICABLE", "MANUAL", "ATTESTED",
-                                             "ACCEPTED", "With errors", "Not read", "Evaluated at (UTC)",
+                                             "ACCEPTED", "With errors", "Why", "Evaluated at (UTC)",
                                              "Evidence collected (UTC)", "PDF", "Workbook"]
     assert summary["R2"].value == "customer-0.pdf"
-    # audit.models.tenant_in_error: the third customer has an ERROR result, the others none.
-    assert [summary[f"N{r}"].value for r in (2, 3, 4)] == ["no", "no", "yes"]
+    # audit.models.tenant_errors: the third customer has an ERROR result, the others none.
+    assert [(summary[f"N{r}"].value, summary[f"O{r}"].value) for r in (2, 3, 4)] == [
+        ("no", None), ("no", None), ("yes", "1 result(s) ERROR")]
     assert summary["P2"].value == factories.EVALUATED_AT.replace(tzinfo=None)
     notes = {row[0]: row[1] for row in summary.iter_rows(min_row=summary.max_row - 6, values_only=True) if row[0]}
     assert notes["Results evaluated at (UTC)"] == factories.EVALUATED_AT.replace(tzinfo=None)
