@@ -128,6 +128,20 @@ def _parse_as_of(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _state(reachable: bool, reason: str, errors: tuple[str, ...]) -> str:
+    """"ok", or why the tenant counts as "with errors" (audit.models.tenant_errors)."""
+    if not errors:
+        return "ok"
+    if not reachable:
+        return f"NOT REACHED ({reason})"
+    return "with errors: " + "; ".join(errors)
+
+
+def _score(score: float | None) -> str:
+    from audit.render.templates import format_score     # as the PDF and the workbooks print it
+    return format_score(score)
+
+
 def _report(outcome: object, *, quiet: bool = False) -> int:
     from audit.pipeline import RunOutcome
     assert isinstance(outcome, RunOutcome)
@@ -136,10 +150,9 @@ def _report(outcome: object, *, quiet: bool = False) -> int:
         typer.echo(f"Run {outcome.run_id}: {len(outcome.customers)} customers, {errors} with errors.")
         return outcome.exit_code
     for c in outcome.customers:
-        state = f"ERROR ({c.error})" if c.error else "ok" if c.reachable else f"NOT REACHED ({c.reason})"
-        score = "n/a" if c.score is None else f"{c.score:.0f}"
+        state = _state(c.reachable, c.reason, c.errors)
         counts = ", ".join(f"{k} {v}" for k, v in c.counts.items() if v)
-        typer.echo(f"  {c.name}: score {score}; {counts}; {state}")
+        typer.echo(f"  {c.name}: score {_score(c.score)}; {counts}; {state}")
         if c.pdf:
             typer.echo(f"      {c.pdf}")
     typer.echo(f"Portfolio workbook: {outcome.portfolio}")
@@ -346,15 +359,23 @@ def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metava
     store = RunStore(cfg.output.data_dir, run_id)
     if not store.run_manifest_path.exists():
         _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
+    from audit.models import Status, tenant_errors
     manifest = read_json(store.run_manifest_path)
     typer.echo(f"Run {run_id}: {manifest.get('status')}, collected {manifest.get('collected_at')}, "
                f"tool {manifest.get('tool_version')}")
-    for tenant_id, info in (manifest.get("tenants") or {}).items():
-        counts = ", ".join(f"{k} {v}" for k, v in (info.get("counts") or {}).items() if v)
-        score = "n/a" if info.get("score") is None else f"{info['score']:.0f}"
-        typer.echo(f"  {info.get('customer')} ({tenant_id}): score {score}; {counts}"
-                   + ("" if info.get("reachable") else f"; NOT REACHED ({info.get('reason')})")
-                   + (f"; ERROR ({info['error']})" if info.get("error") else ""))
+    tenants = manifest.get("tenants") or {}
+    in_error = 0
+    for tenant_id, info in tenants.items():
+        counts = info.get("counts") or {}
+        reachable, reason = bool(info.get("reachable")), info.get("reason") or ""
+        errors = tenant_errors(reachable=reachable, reason=reason, failure=info.get("error") or "",
+                               error_results=counts.get(Status.ERROR.value, 0), unread=info.get("unread") or ())
+        in_error += bool(errors)
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        typer.echo(f"  {info.get('customer')} ({tenant_id}): score {_score(info.get('score'))}; {shown}; "
+                   + _state(reachable, reason, errors))
+    if tenants:
+        typer.echo(f"Run {run_id}: {len(tenants)} customers, {in_error} with errors.")
 
 
 @runs_app.command("diff")

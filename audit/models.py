@@ -6,7 +6,7 @@ Every stage imports these; none of them imports a stage.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,39 @@ SEVERITY_WEIGHTS: Mapping[Severity, int] = {
     Severity.LOW: 1,
     Severity.INFO: 0,
 }
+
+
+def is_collection_error(status: ResourceStatus | str, *, absent_ok: bool = False) -> bool:
+    """Evidence that should have been read and was not: forbidden, failed, or a 404 that is not Graph's
+    answer "none configured".
+
+    Not errors: a licence the tenant lacks (a fact about the tenant; its checks are NOT_APPLICABLE), a 404
+    where 404 is the answer (`absent_ok`: no partner policy, no sync policy), and a skipped resource (opt-in
+    and not asked for, or under a parent that is itself the error or unlicensed).
+    """
+    status = ResourceStatus(status)
+    if status is ResourceStatus.NOT_FOUND:
+        return not absent_ok
+    return status in (ResourceStatus.FORBIDDEN, ResourceStatus.FAILED)
+
+
+def tenant_errors(*, reachable: bool, reason: str = "", failure: str = "", error_results: int = 0,
+                  unread: Collection[str] = ()) -> tuple[str, ...]:
+    """The one meaning of "tenant with errors" — the console line, summary.json, `runs show` and the
+    portfolio all ask this: why the customer's report does not rest on all of its evidence; () when it does.
+
+    That is: the tenant was not reached (`reason`), a stage of its evaluation or rendering failed
+    (`failure`), a check ended ERROR, or a resource could not be read (`unread`: names for which
+    `is_collection_error`).
+    """
+    if not reachable:
+        return (f"not reached: {reason}" if reason else "not reached",)
+    found = [failure] if failure else []
+    if error_results:
+        found.append(f"{error_results} result(s) ERROR")
+    if unread:
+        found.append(f"not read: {', '.join(unread)}")
+    return tuple(found)
 
 
 @dataclass(frozen=True)

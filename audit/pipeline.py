@@ -24,10 +24,10 @@ from audit.deliver.mail import Decision, Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import load_credential
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
-from audit.models import CheckResult, Status, TenantManifest
+from audit.models import CheckResult, Status, TenantManifest, tenant_errors
 from audit.normalize import TenantData, normalize_tenant, write_normalized
 from audit.render.batch import Renderer, RenderJob
-from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row, summary_row
+from audit.render.build import RunInfo, customer_report, licence_row, summary_row
 from audit.render.csv_out import write_findings_csv
 from audit.render.excel import write_portfolio_workbook
 from audit.render.filenames import report_filename
@@ -66,6 +66,17 @@ class CustomerOutcome:
     failing: dict[tuple[str, str], int] = field(default_factory=dict)   # (status, severity) → count
     # What stopped this customer's evaluation or rendering ("evaluate failed: KeyError: …"); "" when nothing did.
     error: str = ""
+    unread: tuple[str, ...] = ()     # resources that could not be read (audit.models.is_collection_error)
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Why it is a "tenant with errors", in the one meaning the portfolio and `runs show` use too."""
+        return tenant_errors(reachable=self.reachable, reason=self.reason, failure=self.error,
+                             error_results=self.counts.get(Status.ERROR.value, 0), unread=self.unread)
+
+    @property
+    def in_error(self) -> bool:
+        return bool(self.errors)
 
     @property
     def unevaluated(self) -> str:
@@ -87,7 +98,7 @@ class RunOutcome:
 
     @property
     def tenants_in_error(self) -> int:
-        return sum(1 for c in self.customers if not c.reachable or c.error or c.counts.get(Status.ERROR.value, 0))
+        return sum(1 for c in self.customers if c.in_error)
 
     @property
     def exit_code(self) -> int:
@@ -204,11 +215,11 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
     rows.summaries = [_rendered_row(row, reports_dir, renderer.failed) for row in rows.summaries]
     collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
     portfolio = write_portfolio_workbook(PortfolioReport(
-        run_id=store.run_id, collected_at=collected, generated_at=info.generated_at,
-        as_of=(as_of or collected).date(), customers=tuple(rows.summaries), licences=tuple(rows.licences),
+        run_id=store.run_id, collected_at=collected, evaluated_at=as_of or collected, generated_at=info.generated_at,
+        customers=tuple(rows.summaries), licences=tuple(rows.licences),
         expiry=tuple(sorted(rows.expiry, key=lambda e: (e.end is None, e.end or collected))),
-        findings=tuple(rows.findings), errors=tuple(rows.errors)), reports_dir / "portfolio.xlsx")
-    write_findings_csv(rows.findings, reports_dir / "findings.csv")
+        results=tuple(rows.results), errors=tuple(rows.errors)), reports_dir / "portfolio.xlsx")
+    write_findings_csv([r for r in rows.results if r[2].status != Status.PASS.value], reports_dir / "findings.csv")
     _finish_run_manifest(config, store, outcomes)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
 
@@ -227,8 +238,12 @@ def _rendered(outcome: CustomerOutcome, failed: dict[Path, str]) -> CustomerOutc
 
 
 def _rendered_row(row: CustomerSummaryRow, reports_dir: Path, failed: dict[Path, str]) -> CustomerSummaryRow:
+    reasons = [failed[reports_dir / name] for name in (row.pdf, row.workbook) if reports_dir / name in failed]
+    if not reasons:
+        return row
     return dataclasses.replace(row, pdf=NOT_RENDERED if reports_dir / row.pdf in failed else row.pdf,
-                               workbook=NOT_RENDERED if reports_dir / row.workbook in failed else row.workbook)
+                               workbook=NOT_RENDERED if reports_dir / row.workbook in failed else row.workbook,
+                               failure="; ".join(filter(None, (row.failure, *reasons))))
 
 
 @dataclass
@@ -238,11 +253,11 @@ class _PortfolioRows:
     summaries: list[CustomerSummaryRow] = field(default_factory=list)
     licences: list[LicenceRow] = field(default_factory=list)
     expiry: list[ExpiryRow] = field(default_factory=list)
-    findings: list[tuple[str, str, FindingView]] = field(default_factory=list)   # (customer, tenant id, …)
+    results: list[tuple[str, str, FindingView]] = field(default_factory=list)   # (customer, tenant id, …)
     errors: list[tuple[str, str, ResourceView]] = field(default_factory=list)
 
     def add(self, other: _PortfolioRows) -> None:
-        for name in ("summaries", "licences", "expiry", "findings", "errors"):
+        for name in ("summaries", "licences", "expiry", "results", "errors"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -267,13 +282,14 @@ def customer_view(config: Config, store: RunStore, customer: Customer, info: Run
         drift = tenant_drift(config, store, tenant_id, runs)
     with _stage("view-model"):
         history = tuple(score_history(runs, store.run_id, tenant_id))
-        report = _report(config, store, customer, info, data, results, drift=drift, history=history)
+        report = _report(config, store, customer, info, data, results, drift=drift, history=history,
+                         evaluated_at=as_of)
     return CustomerView(data, results, report.score, history, report)
 
 
 def _report(config: Config, store: RunStore, customer: Customer, info: RunInfo, data: TenantData,
             results: list[CheckResult], *, drift: Drift | None = None,
-            history: tuple[tuple[str, float | None], ...] = ()) -> CustomerReport:
+            history: tuple[tuple[str, float | None], ...] = (), evaluated_at: datetime | None = None) -> CustomerReport:
     tenant_id = customer.tenant_id.lower()
     # One read of the manifest serves its hash and the PDF's attachment (PDF/A-3b).
     manifest_path = store.manifest_path(tenant_id)
@@ -284,7 +300,7 @@ def _report(config: Config, store: RunStore, customer: Customer, info: RunInfo, 
     # Every row goes into the one view-model: the workbook shows them all, the PDF bounds its tables.
     return customer_report(customer, data, results, SPECS, score(results, SPECS),
                            hashlib.sha256(manifest_bytes).hexdigest() if manifest_bytes else "", info, drift=drift,
-                           config=config, attachments=attachments, history=history)
+                           evaluated_at=evaluated_at, config=config, attachments=attachments, history=history)
 
 
 def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, failure: StageFailed, *,
@@ -303,7 +319,8 @@ def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunI
     results = [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), str(failure))
                for spec in SPECS.values()]
     _write_results(store, customer, tenant_id, as_of or manifest.collected_at, results, error=str(failure))
-    return CustomerView(data, results, None, (), _report(config, store, customer, info, data, results))
+    return CustomerView(data, results, None, (), _report(config, store, customer, info, data, results,
+                                                          evaluated_at=as_of))
 
 
 def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
@@ -328,32 +345,32 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
         _log_failure(customer, failure)
         try:
             view = _failed_view(config, store, customer, info, failure, as_of=as_of)
-            added = _portfolio_rows(config, customer, view, pdf, workbook)
+            added = _portfolio_rows(config, customer, view, pdf, workbook, failure=error)
         except Exception as exc:  # not even an all-ERROR report: the outcome and the portfolio say so
             _log_failure(customer, StageFailed("error report", exc))
-            rows.summaries.append(CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, False,
-                                                     NOT_RENDERED, NOT_RENDERED))
+            rows.summaries.append(CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, True,
+                                                     NOT_RENDERED, NOT_RENDERED, failure=error))
             rows.errors.append((customer.name, customer.tenant_id, _error_row(error)))
             return CustomerOutcome(customer.name, tenant_id, False, error, None, {}, error=error)
         added.errors.append((customer.name, customer.tenant_id, _error_row(error)))
     renderer.submit(RenderJob(view.report, pdf, workbook, pdf_options(config)))
     rows.add(added)
     return CustomerOutcome(customer.name, tenant_id, view.data.manifest.token_ok, view.data.manifest.token_reason,
-                           view.score, view.report.status_counts, pdf, workbook, _failing(view.results), error)
+                           view.score, view.report.status_counts, pdf, workbook, _failing(view.results), error,
+                           view.report.unread)
 
 
-def _portfolio_rows(config: Config, customer: Customer, view: CustomerView, pdf: Path,
-                    workbook: Path) -> _PortfolioRows:
+def _portfolio_rows(config: Config, customer: Customer, view: CustomerView, pdf: Path, workbook: Path, *,
+                    failure: str = "") -> _PortfolioRows:
     """What the customer adds to the portfolio, built apart so that a failure adds none of it."""
     report, data = view.report, view.data
     return _PortfolioRows(
         summaries=[summary_row(customer, report, pdf.name, workbook.name,
-                               previous_score=view.history[-1][1] if view.history else None)],
-        licences=[licence_row(customer, data, config)],
-        expiry=expiry_rows(customer, data, config),
-        findings=[(customer.name, customer.tenant_id, f) for f in report.findings if f.status != Status.PASS.value],
-        errors=[(customer.name, customer.tenant_id, r) for r in report.resources
-                if r.status not in ("ok", "skipped")])
+                               previous_score=view.history[-1][1] if view.history else None, failure=failure)],
+        licences=[licence_row(customer, data, config, report.evaluated_at)],
+        expiry=list(report.expiry),
+        results=[(customer.name, customer.tenant_id, f) for f in report.findings],
+        errors=[(customer.name, customer.tenant_id, r) for r in report.resources if r.name in report.unread])
 
 
 def _error_row(error: str) -> ResourceView:
@@ -398,7 +415,9 @@ def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
         "tenants_ok": len(outcome.customers) - outcome.tenants_in_error, "tenants_error": outcome.tenants_in_error,
         "findings": [{"status": s, "severity": v, "count": c} for (s, v), c in sorted(findings.items())],
         "customers": [{"name": c.name, "tenant_id": c.tenant_id, "reachable": c.reachable, "reason": c.reason,
-                       "score": c.score, "error": c.error or None, "pdf": str(c.pdf) if c.pdf else None,
+                       "score": c.score, "error": c.error or None, "in_error": c.in_error, "errors": list(c.errors),
+                       "unread": list(c.unread),
+                       "pdf": str(c.pdf) if c.pdf else None,
                        "workbook": str(c.workbook) if c.workbook else None} for c in outcome.customers],
         "portfolio": str(outcome.portfolio) if outcome.portfolio else None,
     }
@@ -448,7 +467,8 @@ def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[Custome
         "status": "complete", "finished_at": datetime.now(UTC).isoformat(),
         "tenant_manifests": hashes,
         "tenants": {o.tenant_id: {"customer": o.name, "reachable": o.reachable, "reason": o.reason,
-                                  "score": o.score, "counts": o.counts, **({"error": o.error} if o.error else {})}
+                                  "score": o.score, "counts": o.counts, "unread": list(o.unread),
+                                  "in_error": o.in_error, **({"error": o.error} if o.error else {})}
                     for o in outcomes},
     })
     write_json(store.run_manifest_path, manifest)

@@ -46,7 +46,8 @@ def test_hostile_strings_are_rendered_inert(tmp_path) -> None:
     text = " ".join(page.extract_text() for page in reader.pages)
     assert "<script>alert(1)</script>" in text           # shown as text, never interpreted
     # [output] reaches the PDF: three evidence rows under a finding, and the appendix.
-    assert re.search(r"showing 3 of \d+ — the full list is in the workbook", " ".join(text.split()))
+    assert re.search(r"showing 3 of (\d+) — all \1 rows: workbook sheet 'Evidence', filter Check = \S+",
+                     " ".join(text.split()))
     assert "Evidence appendix" in [item.title for item in reader.outline if not isinstance(item, list)]
     assert "<b>everyone</b>" in text
 

@@ -10,6 +10,7 @@ from audit.checks import references as ref
 from audit.checks._common import (analyst_packages, day, directory, group_ids, mssp_group_ids, mssp_org_ids,
                                   mssp_package_names, mssp_policies, no_analyst_policy, package_groups, subjects)
 from audit.checks._framework import Context, Outcome, check
+from audit.expiry import days_left, ends_within
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
 
@@ -213,7 +214,7 @@ def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
 def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object]]:
     return [{"analyst": r["target_name"], "account": r["target_upn"] or r["target_email"],
              "package": r["package_name"], "ends": day(r["end"]) or "no end date",
-             "days left": (r["end"] - ctx.now).days if r["end"] else None} for r in frame.iter_rows(named=True)]
+             "days left": days_left(r["end"], ctx.now)} for r in frame.iter_rows(named=True)]
 
 
 
@@ -230,13 +231,13 @@ def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object
     resources=("assignments",),
 ))
 def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
+    # audit.expiry: the same days left and buckets as the PDF's expiry chart and the Expiry sheets.
     days = ctx.config.thresholds.expiry_warning_days
-    window = ctx.now + timedelta(days=days)
     delivered = _delivered_mssp(data, ctx)
     if not delivered.height:
         return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0))
-    soon = delivered.filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
-                            & (pl.col("end") >= ctx.now)).sort("end")
+    soon = delivered.filter(pl.Series([ends_within(end, ctx.now, days) for end in delivered["end"]],
+                                      dtype=pl.Boolean)).sort("end")
     population = Population("delivered MSSP assignments", delivered.height, delivered.height - soon.height,
                             f"do not end within {days} days")
     if soon.height:

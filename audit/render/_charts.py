@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from audit.expiry import EXPIRED, LATER, NO_END
+from audit.expiry import label as expiry_label
 from audit.models import Severity
-from audit.render.build import EXPIRED, LATER, NO_END, expiry_label
 from audit.render.templates import ordered_keys
 
 SEVERITY_COLOURS: Mapping[str, str] = {

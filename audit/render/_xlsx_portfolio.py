@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from openpyxl import Workbook
@@ -11,7 +11,8 @@ from openpyxl.styles import Alignment, Border, Side
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from audit.models import Status
+from audit import expiry
+from audit.models import Severity, Status
 from audit.render._xlsx_findings import (
     COUNT,
     FINDING_COLUMNS,
@@ -38,7 +39,7 @@ from audit.render._xlsx_sheet import (
     append_note,
     highlight_values,
 )
-from audit.render.viewmodel import ExpiryRow, LicenceRow, PortfolioReport
+from audit.render.viewmodel import STATUS_ORDER, ExpiryRow, FindingView, LicenceRow, PortfolioReport
 
 # Licences: the seed's sizing, "(analysts(current) + proj additional (12 month)) × 1.5" guest
 # accounts and "1 AAD P2 licence per every 5 MSSP soc analyst accounts" (20 + 20 → 60 → 12).
@@ -61,18 +62,13 @@ LICENCE_HIGHLIGHTS = (
     Highlight("UNKNOWN", "EAECF0", "475467"),
 )
 
-BUCKET_EXPIRED = "expired"
-BUCKET_7 = "≤7 days"
-BUCKET_30 = "≤30 days"
-BUCKET_90 = "≤90 days"
-BUCKET_LATER = "later"
-BUCKET_NO_END = "no end"
+# The buckets are audit.expiry's, as in the PDF's chart and the checks.
 EXPIRY_HIGHLIGHTS = (
-    Highlight(BUCKET_EXPIRED, "F9D0CC", "912018"),
-    Highlight(BUCKET_7, "FDDCAB", "93370D"),
-    Highlight(BUCKET_30, "FEF0C7", "93370D"),
-    Highlight(BUCKET_90, "FEF7E0", "475467"),
-    Highlight(BUCKET_NO_END, "EAECF0", "475467"),
+    Highlight(expiry.EXPIRED, "F9D0CC", "912018"),
+    Highlight(expiry.label(7), "FDDCAB", "93370D"),
+    Highlight(expiry.label(30), "FEF0C7", "93370D"),
+    Highlight(expiry.label(90), "FEF7E0", "475467"),
+    Highlight(expiry.NO_END, "EAECF0", "475467"),
 )
 
 
@@ -100,14 +96,18 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
         Column("Previous score", 10, CellStyle(number_format="0.0")),
         Column("Change", 9, CellStyle(number_format="+0.0;-0.0;0.0")),
         *(Column(status, max(7.0, len(status) + 3), COUNT) for status in statuses),
-        Column("Collection OK", 13, TOP),
+        # audit.models.tenant_errors: the same tenants as the console line, summary.json and `runs show`.
+        Column("With errors", 11, TOP),
+        Column("Why", 40, TOP),
+        Column("Evaluated at (UTC)", 18, TOP),
+        Column("Evidence collected (UTC)", 18, TOP),
         Column("PDF", 40, TOP),
         Column("Workbook", 40, TOP),
     ]
-    ok_column = 6 + len(statuses)
+    errors_column = 6 + len(statuses)
 
     def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
-        highlight_values(ws, ok_column, first, last, (Highlight("no", "F9D0CC", "912018"),))
+        highlight_values(ws, errors_column, first, last, (Highlight("yes", "F9D0CC", "912018"),))
 
     writer = TableSheetWriter(wb, names, "Summary", columns, decorate=decorate)
     for row in portfolio.customers:
@@ -119,17 +119,24 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
             (round(row.score - row.previous_score, 1)
              if row.score is not None and row.previous_score is not None else None),
             *(row.status_counts.get(status, 0) for status in statuses),
-            "yes" if row.collection_ok else "no",
+            "yes" if row.in_error else "no",
+            "; ".join(row.errors) or None,
+            row.evaluated_at,
+            row.collected_at,
             row.pdf,
             row.workbook,
         ])
     ws = writer.close()[-1]
     ws.append([])
+    with_errors = sum(row.in_error for row in portfolio.customers)
     for label, value in (
         ("Run ID", portfolio.run_id),
         ("Evidence collected (UTC)", portfolio.collected_at),
-        ("Generated (UTC)", portfolio.generated_at),
-        ("Days left counted from", portfolio.as_of),
+        ("Results evaluated at (UTC)", portfolio.evaluated_at),
+        ("Days left counted from", "each customer's evaluation instant (Expiry sheet, column 'Evaluated at')"),
+        ("Customers with errors", f"{with_errors} of {len(portfolio.customers)}: not reached, a check ended ERROR, "
+                                  "a resource could not be read, or its evaluation or report failed"),
+        ("Workbook generated (UTC)", portfolio.generated_at),
     ):
         ws.append([text_cell(ws, label, NOTE_STYLE), value_cell(ws, value)])
 
@@ -214,63 +221,58 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
-def days_left(end: datetime | None, as_of: date) -> int | None:
-    """Whole days from `as_of` to the UTC calendar day of `end`; negative once it has passed."""
-    return None if end is None else (_naive_utc(end).date() - as_of).days
-
-
-def expiry_bucket(days: int | None) -> str:
-    if days is None:
-        return BUCKET_NO_END
-    if days < 0:
-        return BUCKET_EXPIRED
-    if days <= 7:
-        return BUCKET_7
-    if days <= 30:
-        return BUCKET_30
-    if days <= 90:
-        return BUCKET_90
-    return BUCKET_LATER
-
-
 def sorted_expiry(rows: Sequence[ExpiryRow]) -> list[ExpiryRow]:
     """Soonest end first; rows without an end date last."""
     return sorted(rows, key=lambda r: (r.end is None, _naive_utc(r.end) if r.end else datetime.min,
                                        r.customer, r.tenant_id, r.kind, r.subject))
 
 
+# Days left and bucket as audit.expiry counts them from the row's evaluation instant, which sits beside them.
+EXPIRY_COLUMNS = (
+    Column("Kind", 26),
+    Column("Subject", 36),
+    Column("Item", 36),
+    Column("End (UTC)", 18),
+    Column("Days left", 10),
+    Column("Bucket", 12),
+    Column("State", 16),
+    Column("Evaluated at (UTC)", 18),
+)
+EXPIRY_BUCKET_COLUMN = 6    # 1-based, within EXPIRY_COLUMNS
+
+
+def expiry_values(row: ExpiryRow) -> list[Any]:
+    return [row.kind, row.subject, row.item, row.end, row.days_left, row.bucket, row.state, row.evaluated_at]
+
+
 def _expiry(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
     # No per-column styles: this is the sheet that can run to a million rows, and a plain value
     # is appended as is, where a styled one costs a cell object each (dates get their format anyway).
-    columns = (
-        Column("Customer", 32),
-        Column("Tenant ID", 38),
-        Column("Kind", 26),
-        Column("Subject", 36),
-        Column("Item", 36),
-        Column("End (UTC)", 18),
-        Column(f"Days left (from {portfolio.as_of.isoformat()})", 14),
-        Column("Bucket", 11),
-        Column("State", 16),
-    )
+    columns = (Column("Customer", 32), Column("Tenant ID", 38), *EXPIRY_COLUMNS)
 
     def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
-        highlight_values(ws, 8, first, last, EXPIRY_HIGHLIGHTS)
+        highlight_values(ws, 2 + EXPIRY_BUCKET_COLUMN, first, last, EXPIRY_HIGHLIGHTS)
 
     writer = TableSheetWriter(wb, names, "Expiry", columns, decorate=decorate)
     for row in sorted_expiry(portfolio.expiry):
-        days = days_left(row.end, portfolio.as_of)
-        writer.append([row.customer, row.tenant_id, row.kind, row.subject, row.item, row.end, days,
-                       expiry_bucket(days), row.state])
+        writer.append([row.customer, row.tenant_id, *expiry_values(row)])
     writer.close()
 
 
+_STATUS_RANK = {status.value: rank for rank, status in enumerate(STATUS_ORDER)}
+_SEVERITY_RANK = {severity.value: severity.rank for severity in Severity}
+
+
+def _result_order(item: tuple[str, str, FindingView]) -> tuple[int, int]:
+    finding = item[2]
+    return _STATUS_RANK.get(finding.status, len(_STATUS_RANK)), _SEVERITY_RANK.get(finding.severity, len(Severity))
+
+
 def _findings(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
+    """Every result of every customer, those that need attention first: each PASS shows its population."""
     columns = (Column("Customer", 32, TOP), Column("Tenant ID", 38, TOP), *FINDING_COLUMNS)
     writer = TableSheetWriter(wb, names, "Findings", columns, decorate=status_highlighter(FINDING_STATUS_COLUMN + 2))
-    for customer, tenant_id, finding in portfolio.findings:
-        if finding.status == Status.PASS.value:
-            continue
+    for customer, tenant_id, finding in sorted(portfolio.results, key=_result_order):   # stable: customers keep order
         writer.append([customer, tenant_id, *finding_values(finding)])
     writer.close()
 

@@ -9,17 +9,17 @@ from typing import Any
 
 import polars as pl
 
+from audit import expiry
 from audit.checks._common import ROLE_NAMES, mssp_guests, mssp_package_names
+from audit.checks._framework import ABSENT_OK
 from audit.checks.licensing import p2_owned
 from audit.config import Config, Customer
 from audit.history import Drift
-from audit.models import CheckResult, CheckSpec, ResourceStatus, Severity, Status
+from audit.models import CheckResult, CheckSpec, ResourceStatus, Severity, Status, is_collection_error
 from audit.normalize import TenantData
-from audit.render.viewmodel import (Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
-                                    ResourceView, Table)
+from audit.render.viewmodel import (STATUS_ORDER, Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView,
+                                    LicenceRow, ResourceView, Table)
 
-STATUS_ORDER = (Status.FAIL, Status.WARN, Status.ERROR, Status.MANUAL, Status.ACCEPTED, Status.ATTESTED,
-                Status.NOT_APPLICABLE, Status.PASS)
 SOURCES = {
     "guests": "GET /v1.0/users?$filter=userType eq 'Guest' (with signInActivity)",
     "access_packages": "GET /v1.0/identityGovernance/entitlementManagement/accessPackages?$expand=assignmentPolicies",
@@ -29,8 +29,6 @@ SOURCES = {
     "role_assignments": "GET /v1.0/roleManagement/directory/roleAssignments?$expand=principal",
     "gdap_relationships": "GET /v1.0/tenantRelationships/delegatedAdminRelationships (partner tenant)",
 }
-EXPIRED, LATER, NO_END = "Expired", "Later", "No end"
-EXPIRY_LIMITS_DAYS = (7, 30, 90, 180, 365)   # the seed's assignments last 365 days at most
 HISTORY_POINTS = 30                           # runs shown in the score trend, this one included
 
 
@@ -65,6 +63,7 @@ def finding_views(results: Iterable[CheckResult], specs: Mapping[str, CheckSpec]
         summary=r.summary, requirement=specs[r.check_id].requirement, rationale=specs[r.check_id].rationale,
         remediation=specs[r.check_id].remediation, references=specs[r.check_id].references,
         frameworks=specs[r.check_id].frameworks, reason=r.reason, evidence=evidence_table(r.evidence, limit),
+        population=r.population,
     ) for r in results]
     return tuple(sorted(views, key=lambda v: (STATUS_ORDER.index(Status(v.status)), Severity(v.severity).rank,
                                               order[v.check_id])))
@@ -131,17 +130,20 @@ def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
 
 def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],
                     specs: Mapping[str, CheckSpec], score: float | None, manifest_sha256: str, run: RunInfo, *,
-                    drift: Drift | None = None,
+                    drift: Drift | None = None, evaluated_at: datetime | None = None,
                     config: Config | None = None, attachments: Sequence[tuple[str, bytes]] = (),
                     history: Sequence[tuple[str, float | None]] = ()) -> CustomerReport:
     """The view-model of one customer's report, with every row: the workbook shows them all and the
     PDF bounds its own tables (audit.render.pdf.PdfOptions).
 
-    `config` names the MSSP access packages whose assignments are counted by time left at the
-    collection time (no expiry figures without it). `attachments` are (file name, exact bytes)
-    embedded in the PDF. `history` is the earlier runs' (date label, score), oldest first; this
-    run is appended to it.
+    `evaluated_at` is the instant the results were evaluated at (`--as-of`); by default the
+    collection time, as for the checks. Every days-left figure is counted from it. `config` names
+    the MSSP access packages whose assignments are counted by time left (no expiry figures without
+    it). `attachments` are (file name, exact bytes) embedded in the PDF. `history` is the earlier
+    runs' (date label, score), oldest first; this run is appended to it.
     """
+    now = evaluated_at or data.manifest.collected_at
+    resources = resource_views(data)
     counts = {s.value: 0 for s in Status}
     failing = {s.value: 0 for s in Severity}
     for r in results:
@@ -150,43 +152,43 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
             failing[specs[r.check_id].severity.value] += 1
     return CustomerReport(
         customer=customer.name, tenant_id=customer.tenant_id, run_id=run.run_id,
-        collected_at=data.manifest.collected_at, generated_at=run.generated_at, tool_version=run.tool_version,
+        collected_at=data.manifest.collected_at, evaluated_at=now, generated_at=run.generated_at,
+        tool_version=run.tool_version,
         score=score, status_counts=counts, failed_by_severity=failing,
         findings=finding_views(results, specs), appendix=appendix(data),
-        resources=resource_views(data), granted_permissions=data.manifest.granted_roles,
+        resources=resources, granted_permissions=data.manifest.granted_roles,
         token_ok=data.manifest.token_ok, token_reason=data.manifest.token_reason, manifest_sha256=manifest_sha256,
         previous_run=drift.previous_run if drift else None, changes=changes_table(drift),
         attachments=tuple((name, bytes(content)) for name, content in attachments),
-        expiry_buckets=expiry_buckets(data, mssp_package_names(config), data.manifest.collected_at)
-        if config is not None else (),
-        score_history=score_history(history, data.manifest.collected_at, score))
+        expiry_buckets=expiry_buckets(data, mssp_package_names(config), now) if config is not None else (),
+        score_history=score_history(history, data.manifest.collected_at, score),
+        expiry=tuple(expiry_rows(customer, data, config, now)) if config is not None else (),
+        requests_between=requests_between(data),
+        unread=tuple(r.name for r in unread_resources(resources)))
 
 
-def expiry_label(limit_days: int) -> str:
-    return f"≤ {limit_days} days"
-
-
-def _expiry_bucket(end: datetime | None, now: datetime) -> str:
-    if end is None:
-        return NO_END
-    left = end - now
-    if left <= timedelta(0):
-        return EXPIRED
-    return next((expiry_label(d) for d in EXPIRY_LIMITS_DAYS if left <= timedelta(days=d)), LATER)
+def requests_between(data: TenantData) -> tuple[datetime, datetime] | None:
+    """When the first of the tenant's own requests started and the last one finished (its manifest)."""
+    starts = [r.started_at for r in data.manifest.resources.values() if r.started_at]
+    ends = [r.finished_at for r in data.manifest.resources.values() if r.finished_at]
+    if not starts or not ends:
+        return None
+    return datetime.fromisoformat(min(starts)), datetime.fromisoformat(max(ends))
 
 
 def expiry_buckets(data: TenantData, packages: Collection[str], now: datetime) -> tuple[tuple[str, int], ...]:
-    """Delivered assignments of `packages` by time left at `now`, soonest first; () when not collected.
+    """Delivered assignments of `packages` by time left at `now` (audit.expiry), soonest first; () when
+    not collected.
 
     A delivered assignment whose end has passed counts as expired: Graph removes it some time later.
     """
     if "assignments" not in data.tables:
         return ()
-    counts = dict.fromkeys((EXPIRED, *map(expiry_label, EXPIRY_LIMITS_DAYS), LATER, NO_END), 0)
+    counts = dict.fromkeys(expiry.BUCKETS, 0)
     delivered = data.tables["assignments"].filter(
         (pl.col("state") == "delivered") & pl.col("package_name").is_in(list(packages)))
     for end in delivered["end"]:
-        counts[_expiry_bucket(end, now)] += 1
+        counts[expiry.bucket(end, now)] += 1
     return tuple(counts.items())
 
 
@@ -203,39 +205,60 @@ def changes_table(drift: Drift | None) -> Table | None:
                  source=f"run {drift.previous_run} compared with this run", total=len(rows))
 
 
-def licence_row(customer: Customer, data: TenantData, config: Config) -> LicenceRow:
+def licence_row(customer: Customer, data: TenantData, config: Config, now: datetime | None = None) -> LicenceRow:
+    """`now`: the customer's evaluation instant (default: the collection time), the same the checks' sign-in
+    windows count from."""
+    now = now or data.manifest.collected_at
     counted = mssp_guests(data, config).height if "guests" in data.tables else 0
     owned = p2_owned(data.tables["subscribed_skus"]) if "subscribed_skus" in data.tables else None
     active = None
     if "guests" in data.tables and data.record("guest_sign_ins").status is ResourceStatus.OK:
-        since = data.manifest.collected_at - timedelta(days=30)
+        since = now - timedelta(days=30)
         active = data.tables["guests"].filter(pl.col("last_successful") >= since).height
     current = customer.current_analysts if customer.current_analysts is not None else counted
     return LicenceRow(customer.name, customer.tenant_id, current, customer.projected_growth, owned, active)
 
 
-def expiry_rows(customer: Customer, data: TenantData, config: Config) -> list[ExpiryRow]:
-    rows: list[ExpiryRow] = []
+EXPIRY_ASSIGNMENT = "Access package assignment"
+EXPIRY_GDAP = "GDAP relationship"
+EXPIRY_REVIEW = "Access review due"
+
+
+def expiry_rows(customer: Customer, data: TenantData, config: Config, now: datetime | None = None) -> list[ExpiryRow]:
+    """What ends, with days left from `now` (the customer's evaluation instant; default: the collection
+    time), in the workbooks' Expiry sheets."""
+    now = now or data.manifest.collected_at
+    found: list[tuple[str, str, str, datetime | None, str]] = []
     t = data.tables
     if "assignments" in t:
         for r in t["assignments"].filter(pl.col("package_name").is_in(mssp_package_names(config))).iter_rows(named=True):
-            rows.append(ExpiryRow(customer.name, customer.tenant_id, "Access package assignment", r["target_upn"] or r["target_name"] or "",
-                                  r["package_name"] or "", r["end"], r["state"] or ""))
+            found.append((EXPIRY_ASSIGNMENT, r["target_upn"] or r["target_name"] or "", r["package_name"] or "",
+                          r["end"], r["state"] or ""))
     if "gdap_relationships" in t:
         for r in t["gdap_relationships"].iter_rows(named=True):
-            rows.append(ExpiryRow(customer.name, customer.tenant_id, "GDAP relationship", r["display_name"] or "",
-                                  f"{len(r['role_ids'])} role(s)", r["end"], r["status"] or ""))
+            found.append((EXPIRY_GDAP, r["display_name"] or "", f"{len(r['role_ids'])} role(s)", r["end"],
+                          r["status"] or ""))
     if "review_instances" in t and "review_definitions" in t:
         names = dict(t["review_definitions"].select("id", "display_name").iter_rows())
         open_ = t["review_instances"].filter(~pl.col("status").is_in(("Completed", "AutoReviewed", "Applied")))
         for r in open_.iter_rows(named=True):
-            rows.append(ExpiryRow(customer.name, customer.tenant_id, "Access review due", names.get(r["definition_id"], "") or "",
-                                  r["id"] or "", r["end"], r["status"] or ""))
-    return rows
+            found.append((EXPIRY_REVIEW, names.get(r["definition_id"], "") or "", r["id"] or "", r["end"],
+                          r["status"] or ""))
+    return [ExpiryRow(customer.name, customer.tenant_id, kind, subject, item, end, state, now,
+                      expiry.days_left(end, now), expiry.bucket(end, now))
+            for kind, subject, item, end, state in found]
+
+
+def unread_resources(resources: Iterable[ResourceView]) -> tuple[ResourceView, ...]:
+    """The resources whose evidence should have been read and was not (audit.models.is_collection_error):
+    a licence the tenant lacks or a 404 that is Graph's answer is not among them."""
+    return tuple(r for r in resources if is_collection_error(r.status, absent_ok=r.name in ABSENT_OK))
 
 
 def summary_row(customer: Customer, report: CustomerReport, pdf: str, workbook: str,
-                previous_score: float | None = None) -> CustomerSummaryRow:
-    failed = sum(1 for r in report.resources if r.status not in ("ok", "skipped"))
+                previous_score: float | None = None, failure: str = "") -> CustomerSummaryRow:
     return CustomerSummaryRow(customer.name, customer.tenant_id, report.score, report.status_counts,
-                              report.token_ok and failed == 0, pdf, workbook, previous_score)
+                              report.token_ok, pdf, workbook, previous_score,
+                              unread=report.unread, failure=failure,
+                              evaluated_at=report.evaluated_at, collected_at=report.collected_at,
+                              reason=report.token_reason)

@@ -6,6 +6,7 @@ portfolios) as an Excel table with a frozen header. Tenant text only ever become
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ from audit.render._xlsx_findings import (
     finding_values,
     status_highlighter,
 )
-from audit.render._xlsx_portfolio import write_portfolio_sheets
+from audit.render._xlsx_portfolio import (
+    EXPIRY_BUCKET_COLUMN,
+    EXPIRY_COLUMNS,
+    EXPIRY_HIGHLIGHTS,
+    expiry_values,
+    sorted_expiry,
+    write_portfolio_sheets,
+)
 from audit.render._xlsx_safe import CellStyle
 from audit.render._xlsx_sheet import (
     Column,
@@ -36,9 +44,30 @@ from audit.render._xlsx_sheet import (
 from audit.render.templates import ordered_keys
 from audit.render.viewmodel import CustomerReport, PortfolioReport
 
-__all__ = ["write_customer_workbook", "write_portfolio_workbook"]
+__all__ = ["CustomerSheets", "customer_sheets", "write_customer_workbook", "write_portfolio_workbook"]
 
 _LEFT = CellStyle(alignment=Alignment(horizontal="left", vertical="top"))
+EVIDENCE_CHECK_COLUMN = "Check"
+
+
+@dataclass(frozen=True)
+class CustomerSheets:
+    """The customer workbook's sheet names, known before it is written: the PDF names them."""
+
+    summary: str
+    findings: str
+    evidence: str            # every evidence row of every result, filterable by check
+    expiry: str
+    changes: str
+    provenance: str
+    appendix: tuple[str, ...]    # one per evidence table of the report, in order
+
+
+def customer_sheets(report: CustomerReport) -> CustomerSheets:
+    """Fixed names first, so an evidence table titled "Summary" becomes "Summary (2)"."""
+    names = SheetNames()
+    fixed = [names.claim(name) for name in ("Summary", "Findings", "Evidence", "Expiry", "Changes", "Provenance")]
+    return CustomerSheets(*fixed, appendix=tuple(names.claim(table.title) for table in report.appendix))
 
 
 def _summary_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
@@ -46,7 +75,9 @@ def _summary_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
         ("Customer", report.customer),
         ("Tenant ID", report.tenant_id),
         ("Run ID", report.run_id),
+        ("Results evaluated at (UTC)", report.evaluated_at),
         ("Evidence collected (UTC)", report.collected_at),
+        ("Days left counted from (UTC)", report.evaluated_at),
         ("Report generated (UTC)", report.generated_at),
         ("Tool version", report.tool_version),
         ("Score (0-100)", report.score if report.score is not None else "n/a"),
@@ -71,20 +102,53 @@ def _findings_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
     writer.close()
 
 
-def _appendix_sheets(wb: Workbook, names: SheetNames, report: CustomerReport) -> None:
-    for table in report.appendix:
+def _evidence_writer(wb: Workbook, names: SheetNames, title: str, report: CustomerReport) -> TableSheetWriter:
+    """One table for the evidence of every result: a check's rows differ in their columns, so each
+    row carries (field, value) pairs; filtering the Check column gives one result's rows, all of them."""
+    pairs = max((len(f.evidence.columns) for f in report.findings if f.evidence.rows), default=1)
+    columns = [Column(EVIDENCE_CHECK_COLUMN, 12, TOP), Column("Status", 15, TOP), Column("Row", 7, COUNT)]
+    for n in range(1, pairs + 1):    # not wrapped: a long value is cut at the cell's edge, never drawn over the next row
+        columns += [Column(f"Field {n}", 20, TOP), Column(f"Value {n}", 34, TOP)]
+    return TableSheetWriter(wb, names, title, columns, decorate=status_highlighter(2))
+
+
+def _evidence_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
+    width = len(writer.columns)
+    for finding in report.findings:
+        for number, row in enumerate(finding.evidence.rows, 1):
+            values: list[Any] = [finding.versioned_id, finding.status, number]
+            for column, value in zip(finding.evidence.columns, row, strict=True):
+                values += [column, value]
+            writer.append(values + [None] * (width - len(values)))
+    writer.close()
+
+
+def _expiry_sheet(wb: Workbook, names: SheetNames, title: str, report: CustomerReport) -> None:
+    def decorate(ws: Any, first: int, last: int) -> None:
+        highlight_values(ws, EXPIRY_BUCKET_COLUMN, first, last, EXPIRY_HIGHLIGHTS)
+
+    preamble = ["What ends, and when",
+                "Days left and bucket are counted from 'Evaluated at', the instant the results were evaluated."]
+    writer = TableSheetWriter(wb, names, title, EXPIRY_COLUMNS, preamble=preamble, decorate=decorate)
+    for row in sorted_expiry(report.expiry):
+        writer.append(expiry_values(row))
+    writer.close()
+
+
+def _appendix_sheets(wb: Workbook, names: SheetNames, titles: tuple[str, ...], report: CustomerReport) -> None:
+    for table, title in zip(report.appendix, titles, strict=True):
         widths = widths_for(table.columns, table.rows)
         columns = [Column(header, width, TOP) for header, width in zip(table.columns, widths, strict=True)]
         preamble = [table.title, f"Source: {table.source}" if table.source else "Source: not recorded"]
         if table.truncated:
             preamble.append(f"Showing {len(table.rows):,} of {table.total:,} rows.")
-        writer = TableSheetWriter(wb, names, table.title, columns, preamble=preamble)
+        writer = TableSheetWriter(wb, names, title, columns, preamble=preamble)
         for row in table.rows:
             writer.append(row)
         writer.close()
 
 
-def _provenance_writer(wb: Workbook, names: SheetNames) -> TableSheetWriter:
+def _provenance_writer(wb: Workbook, names: SheetNames, title: str) -> TableSheetWriter:
     columns = (
         Column("Resource", 26, TOP),
         Column("Endpoint", 60, TOP),
@@ -98,7 +162,7 @@ def _provenance_writer(wb: Workbook, names: SheetNames) -> TableSheetWriter:
     def decorate(ws: Any, first: int, last: int) -> None:
         highlight_values(ws, 3, first, last, (Highlight("ok", "D1FADF", "05603A"),))
 
-    return TableSheetWriter(wb, names, "Provenance", columns, decorate=decorate)
+    return TableSheetWriter(wb, names, title, columns, decorate=decorate)
 
 
 def _provenance_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
@@ -108,29 +172,33 @@ def _provenance_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
 
 
 def write_customer_workbook(report: CustomerReport, path: Path) -> Path:
-    """Summary, Findings, one sheet per evidence table, Provenance; written atomically to `path`."""
+    """Summary, Findings, Evidence, Expiry, Changes, one sheet per evidence table, Provenance; written
+    atomically to `path`."""
     with write_only_workbook(path) as wb:
         _customer_sheets(wb, report)
     return path
 
 
 def _customer_sheets(wb: Workbook, report: CustomerReport) -> None:
+    # The names the PDF refers to (customer_sheets), claimed as they are: valid and unique already.
+    sheets = customer_sheets(report)
     names = SheetNames()
-    # Writers claim their sheet names when built and create their sheets on first use: the fixed
-    # names are claimed first, so an evidence table titled "Summary" becomes "Summary (2)".
-    summary = TableSheetWriter(wb, names, "Summary", (Column("Item", 30, TOP), Column("Value", 80, _LEFT)),
+    summary = TableSheetWriter(wb, names, sheets.summary, (Column("Item", 30, TOP), Column("Value", 80, _LEFT)),
                                landscape=False)
-    findings = TableSheetWriter(wb, names, "Findings", FINDING_COLUMNS,
+    findings = TableSheetWriter(wb, names, sheets.findings, FINDING_COLUMNS,
                                 decorate=status_highlighter(FINDING_STATUS_COLUMN))
-    provenance = _provenance_writer(wb, names)
+    evidence = _evidence_writer(wb, names, sheets.evidence, report)
+    provenance = _provenance_writer(wb, names, sheets.provenance)
     _summary_sheet(summary, report)
     _findings_sheet(findings, report)
-    _changes_sheet(wb, names, report)
-    _appendix_sheets(wb, names, report)
+    _evidence_sheet(evidence, report)
+    _expiry_sheet(wb, names, sheets.expiry, report)
+    _changes_sheet(wb, names, sheets.changes, report)
+    _appendix_sheets(wb, names, sheets.appendix, report)
     _provenance_sheet(provenance, report)
 
 
-def _changes_sheet(wb: Workbook, names: SheetNames, report: CustomerReport) -> None:
+def _changes_sheet(wb: Workbook, names: SheetNames, title: str, report: CustomerReport) -> None:
     """Drift since the previous run; on a first run the sheet says so instead of staying empty."""
     columns = [Column("Change", 22, TOP), Column("Subject", 60, TOP), Column("Detail", 50, WRAP)]
     if report.changes is None:
@@ -139,7 +207,7 @@ def _changes_sheet(wb: Workbook, names: SheetNames, report: CustomerReport) -> N
     else:
         preamble = ["Changes since the previous run", f"Compared with run {report.previous_run}."]
         rows = report.changes.rows
-    writer = TableSheetWriter(wb, names, "Changes", columns, preamble=preamble)
+    writer = TableSheetWriter(wb, names, title, columns, preamble=preamble)
     for row in rows:
         writer.append(row)
     writer.close()

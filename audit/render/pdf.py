@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from audit.models import Severity, Status
 from audit.render._charts import expiry_chart, severity_chart, trend_chart
+from audit.render.excel import customer_sheets
 from audit.render.filenames import atomic_output
-from audit.render.templates import make_environment, ordered_keys, templates_dir
+from audit.render.templates import longest_unbroken, make_environment, ordered_keys, templates_dir
 from audit.render.viewmodel import CustomerReport, FindingView, Table
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class InventoryRow:
     title: str
     source: str | None
     rows: int
+    sheet: str           # the customer workbook's sheet that holds every row
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ def _text_need(value: Any) -> int:
 
 def column_widths(table: Table, *, sample: int = 50, budget: float = PORTRAIT_BUDGET) -> list[float]:
     """Percent widths for a fixed-layout table: short columns (dates, flags, names) stay on one line,
-    long ones (UPNs, ids, free text) share what is left and wrap.
+    long ones (UPNs, ids, free text) share what is left and wrap — each keeping at least the width of
+    its longest unbreakable run (templates.longest_unbroken), so a word is not cut at a random letter.
 
     Fixed layout because WeasyPrint's automatic layout measures every wrap opportunity of every
     cell, which is very slow for long tenant strings.
@@ -106,19 +109,30 @@ def column_widths(table: Table, *, sample: int = 50, budget: float = PORTRAIT_BU
         return []
     cap = int(budget / 3)
     needs = [max((len(word) for word in str(h).split()), default=1) * 1.5 for h in table.columns]
+    floors = list(needs)
     for row in table.rows[:sample]:
         for index, value in enumerate(row[: len(needs)]):
             needs[index] = max(needs[index], float(min(_text_need(value), cap)))
+            if isinstance(value, str):
+                floors[index] = max(floors[index], float(min(longest_unbroken(value), cap)))
     needs = [n + 2 for n in needs]   # cell padding
+    floors = [min(f + 2, n) for f, n in zip(floors, needs, strict=True)]
     widths = list(needs)
     if sum(needs) > budget:
         short = [i for i, n in enumerate(needs) if n <= SHORT_COLUMN_CHARS]
         long = [i for i, n in enumerate(needs) if n > SHORT_COLUMN_CHARS]
         short_total = sum(needs[i] for i in short)
         if long and short_total <= 0.8 * budget:
-            long_total = sum(needs[i] for i in long)
-            for i in long:
-                widths[i] = (budget - short_total) * needs[i] / long_total
+            room = budget - short_total
+            floor_total = sum(floors[i] for i in long)
+            if floor_total <= room:      # every long column gets its floor, the rest shared by what each wants more
+                spare = sum(needs[i] - floors[i] for i in long) or 1.0
+                for i in long:
+                    widths[i] = floors[i] + (room - floor_total) * (needs[i] - floors[i]) / spare
+            else:
+                long_total = sum(needs[i] for i in long)
+                for i in long:
+                    widths[i] = room * needs[i] / long_total
         else:
             widths = [budget / len(needs)] * len(needs)
     total = sum(widths)
@@ -136,6 +150,7 @@ def _bounded_finding(finding: FindingView, rows: int) -> FindingView:
 def build_context(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTIONS, *,
                   link_stylesheet: bool = True) -> dict[str, Any]:
     findings = tuple(_bounded_finding(f, options.evidence_rows) for f in report.findings)
+    sheets = customer_sheets(report)
     return {
         "product": PRODUCT_NAME,
         "link_stylesheet": link_stylesheet,
@@ -145,7 +160,10 @@ def build_context(report: CustomerReport, options: PdfOptions = DEFAULT_PDF_OPTI
         "findings_full": [f for f in findings if f.status in FULL_BLOCK_STATUSES and report.token_ok],
         "findings_brief": [f for f in findings if f.status not in FULL_BLOCK_STATUSES or not report.token_ok],
         "appendix": [bounded(t, options.appendix_rows) for t in report.appendix] if options.appendix_rows else [],
-        "inventory": [InventoryRow(t.title, t.source, t.row_count) for t in report.appendix],
+        "inventory": [InventoryRow(t.title, t.source, t.row_count, sheet)
+                      for t, sheet in zip(report.appendix, sheets.appendix, strict=True)],
+        "sheets": sheets,
+        "unread": frozenset(report.unread),
         "changes": bounded(report.changes, MAX_CHANGE_ROWS) if report.changes is not None else None,
         "status_order": ordered_keys(report.status_counts, (s.value for s in Status)),
         "severity_order": ordered_keys(report.failed_by_severity, (s.value for s in Severity)),

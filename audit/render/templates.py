@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -24,6 +25,16 @@ _KEEP_CONTROLS = frozenset("\t\n")
 # name takes ~10 s in a table cell), so tenant text is shortened here; the workbook keeps it whole.
 MAX_TEXT_CHARS = 2_000
 MAX_CELL_CHARS = 300
+
+# A table cell wraps a long unbroken token where the cell ends, at any letter. Long tokens get
+# zero-width break opportunities at the points a reader would split them: before each capital of
+# a camelCase word (allConfigured·Connected·Organization·Users) and after the separators of an
+# address (a-omar@soc.mssp.example, …#EXT#@contoso.onmicrosoft.com). Hashes and GUIDs get none.
+ZERO_WIDTH_SPACE = "\u200b"
+BREAKABLE_FROM = 16                   # characters: shorter tokens fit any column
+_LONG_TOKEN = re.compile(rf"[^\s\u200b]{{{BREAKABLE_FROM},}}")
+_BREAK_POINT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[@_/#.:])(?=[^\s@_/#.:])")
+_UNBREAKABLE = re.compile(r"[^\s\u200b-]+")
 
 
 def templates_dir() -> Path:
@@ -73,6 +84,21 @@ def format_utc(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+def format_utc_seconds(value: datetime | None) -> str:
+    """`YYYY-MM-DD HH:MM:SS UTC`: the instant a report stands at, to the second its figures count from."""
+    if value is None:
+        return ""
+    return (value.astimezone(UTC) if value.tzinfo is not None else value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_span(start: datetime, end: datetime) -> str:
+    """`YYYY-MM-DD HH:MM:SS to HH:MM:SS UTC`, the date said once when both fall on it."""
+    first, last = format_utc_seconds(start), format_utc_seconds(end)
+    if first[:10] == last[:10]:
+        return f"{first[:-4]} to {last[11:]}"
+    return f"{first} to {last}"
+
+
 def format_number(value: int | float | None, decimals: int = 0) -> str:
     if value is None:
         return "n/a"
@@ -88,10 +114,20 @@ def format_score(value: float | None) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def with_break_points(text: str) -> str:
+    """`text` with zero-width break opportunities inside its long tokens (see ZERO_WIDTH_SPACE)."""
+    return _LONG_TOKEN.sub(lambda token: _BREAK_POINT.sub(ZERO_WIDTH_SPACE, token.group()), text)
+
+
+def longest_unbroken(text: str) -> int:
+    """The longest run of `text` that cannot wrap once its break points are in: a column's least width."""
+    return max((len(run) for run in _UNBREAKABLE.findall(with_break_points(text))), default=0)
+
+
 def format_cell(value: Any) -> str:
-    """One evidence cell as text, shortened to what a table cell can show."""
+    """One evidence cell as text, shortened to what a table cell can show, wrapping at sensible points."""
     if isinstance(value, str):
-        return clean_text(value, MAX_CELL_CHARS)
+        return with_break_points(clean_text(value, MAX_CELL_CHARS))
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -102,7 +138,7 @@ def format_cell(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return format_number(value, 0 if value.is_integer() else 2)
-    return clean_text(str(value), MAX_CELL_CHARS)
+    return with_break_points(clean_text(str(value), MAX_CELL_CHARS))
 
 
 def clip(value: str, limit: int = 160) -> str:
@@ -133,9 +169,12 @@ def make_environment(directory: Path | None = None) -> Environment:
     )
     env.filters.update(
         utc=format_utc,
+        utc_seconds=format_utc_seconds,
+        span=format_span,
         number=format_number,
         score=format_score,
         cell=format_cell,
+        breakable=with_break_points,
         clip=clip,
         short_hash=short_hash,
     )

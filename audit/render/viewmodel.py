@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from audit.models import Population, Status, tenant_errors
+
 Cell = str | int | float | bool | date | datetime | None
+# The order results are shown in, everywhere: those that need attention first.
+STATUS_ORDER = (Status.FAIL, Status.WARN, Status.ERROR, Status.MANUAL, Status.ACCEPTED, Status.ATTESTED,
+                Status.NOT_APPLICABLE, Status.PASS)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class FindingView:
     frameworks: tuple[tuple[str, str], ...]
     reason: str                      # why ERROR / NOT_APPLICABLE / ACCEPTED …
     evidence: Table                  # rows behind the result (bounded for the PDF)
+    population: Population | None = None   # what the result was measured on; every PASS has one
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,30 @@ class ResourceView:
 
 
 @dataclass(frozen=True)
+class ExpiryRow:
+    """Something that ends, with its time left counted (audit.expiry) from the instant its customer's
+    results were evaluated: the PDF, both workbooks and the checks agree on every figure."""
+
+    customer: str
+    tenant_id: str                   # the key: display names are not unique
+    kind: str                        # "Access package assignment", "GDAP relationship", "Access review due"
+    subject: str                     # who holds it / relationship / review name
+    item: str                        # package name / roles / …
+    end: datetime | None
+    state: str
+    evaluated_at: datetime           # the instant days are counted from
+    days_left: int | None            # audit.expiry.days_left(end, evaluated_at); None: no end
+    bucket: str                      # audit.expiry.bucket(end, evaluated_at)
+
+
+@dataclass(frozen=True)
 class CustomerReport:
     customer: str
     tenant_id: str
     run_id: str
-    collected_at: datetime
-    generated_at: datetime
+    collected_at: datetime           # the tenant manifest's collection time
+    evaluated_at: datetime           # "now" for every check and every days-left figure: --as-of, else collected_at
+    generated_at: datetime           # when the files were written; says nothing about the tenant
     tool_version: str
     score: float | None              # 0–100 over evaluable checks; None when nothing could be evaluated
     status_counts: dict[str, int]    # every Status value, zero included
@@ -91,6 +115,12 @@ class CustomerReport:
     # () when the assignments were not collected.
     expiry_buckets: tuple[tuple[str, int], ...] = ()
     score_history: tuple[tuple[str, float | None], ...] = ()   # (run date, score), oldest first, this run last
+    # MSSP package assignments, GDAP relationships and open reviews, with days left: the workbook's Expiry sheet.
+    expiry: tuple[ExpiryRow, ...] = ()
+    # First request started and last one finished for this tenant's own resources; None when none was made.
+    requests_between: tuple[datetime, datetime] | None = None
+    # Resources whose evidence should have been read and was not (audit.models.is_collection_error).
+    unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,37 +136,41 @@ class LicenceRow:
 
 
 @dataclass(frozen=True)
-class ExpiryRow:
-    customer: str
-    tenant_id: str                   # the key: display names are not unique
-    kind: str                        # "Access package assignment", "GDAP relationship", "Access review"
-    subject: str                     # who holds it / relationship / review name
-    item: str                        # package name / roles / …
-    end: datetime | None
-    state: str
-
-
-@dataclass(frozen=True)
 class CustomerSummaryRow:
     customer: str
     tenant_id: str
     score: float | None
     status_counts: dict[str, int]
-    collection_ok: bool
+    reachable: bool                  # a token was obtained for the tenant
     pdf: str                         # file name relative to the reports folder
     workbook: str
     previous_score: float | None = None   # the score of the previous complete run, for the trend
+    unread: tuple[str, ...] = ()     # resources that could not be read (audit.models.is_collection_error)
+    failure: str = ""                # what stopped its evaluation or rendering
+    evaluated_at: datetime | None = None
+    collected_at: datetime | None = None
+    reason: str = ""                 # why the tenant was not reached
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Why it is a "tenant with errors" (audit.models.tenant_errors); () when it is not."""
+        return tenant_errors(reachable=self.reachable, reason=self.reason, failure=self.failure,
+                             error_results=self.status_counts.get(Status.ERROR.value, 0), unread=self.unread)
+
+    @property
+    def in_error(self) -> bool:
+        return bool(self.errors)
 
 
 @dataclass(frozen=True)
 class PortfolioReport:
     run_id: str
-    collected_at: datetime
-    generated_at: datetime
-    as_of: date                      # "today" for days-left figures
+    collected_at: datetime           # the run's collection time
+    evaluated_at: datetime           # the run's evaluation instant: --as-of, else collected_at
+    generated_at: datetime           # when the workbook was written
     customers: tuple[CustomerSummaryRow, ...]
     licences: tuple[LicenceRow, ...]
-    expiry: tuple[ExpiryRow, ...]
+    expiry: tuple[ExpiryRow, ...]    # each row counted from its own customer's evaluation instant
     # Every row carries the tenant id beside the display name: two customers may share a name.
-    findings: tuple[tuple[str, str, FindingView], ...]   # (customer, tenant id, finding) for non-PASS results
+    results: tuple[tuple[str, str, FindingView], ...]    # (customer, tenant id, result), PASS included
     errors: tuple[tuple[str, str, ResourceView], ...]    # (customer, tenant id, resource) that could not be read

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from audit.models import Severity, Status
+from audit.expiry import bucket, days_left
+from audit.models import Population, Severity, Status
 from audit.render.viewmodel import (
     Cell,
     CustomerReport,
@@ -20,8 +21,8 @@ from audit.render.viewmodel import (
 )
 
 COLLECTED_AT = datetime(2025, 1, 14, 2, 3, 11, tzinfo=UTC)
+EVALUATED_AT = COLLECTED_AT          # no --as-of: the results are evaluated at the collection time
 GENERATED_AT = datetime(2025, 1, 14, 2, 41, 0, tzinfo=UTC)
-AS_OF = date(2025, 1, 14)
 RUN_ID = "20250114T020000Z-7f3a9c"
 TENANT_ID = "3f1c6a52-8d0e-4b6f-9a37-2c5d8e1f0b44"
 MSSP_TENANT = "a7e0d9c2-1b34-4f58-8c6d-0e2f4a6b8c10"
@@ -87,7 +88,8 @@ GUEST_COLUMNS = ("Display name", "User principal name", "Home tenant", "Created"
 
 
 def _finding(check_id: str, title: str, area: str, severity: Severity, status: Status, summary: str,
-             requirement: str, *, reason: str = "", evidence: Table | None = None) -> FindingView:
+             requirement: str, *, reason: str = "", evidence: Table | None = None,
+             population: Population | None = None) -> FindingView:
     return FindingView(
         check_id=check_id,
         versioned_id=f"{check_id}.v1",
@@ -103,6 +105,7 @@ def _finding(check_id: str, title: str, area: str, severity: Severity, status: S
         frameworks=(("CIS M365", "5.1.6"), ("NIST 800-53", "AC-2(3)"), ("ISO 27001", "A.5.18")),
         reason=reason,
         evidence=evidence or Table("Evidence", ("Item", "Value"), (("policy", "ok"),)),
+        population=population,
     )
 
 
@@ -139,8 +142,9 @@ def findings(*, hostile: bool, token_ok: bool = True) -> tuple[FindingView, ...]
     return (
         _finding("EM-004", "Analyst assignments expire within 365 days", "Entitlement management",
                  Severity.CRITICAL, Status.FAIL, "260 assignments never expire.", REQUIREMENTS["EM-004"],
-                 evidence=Table(assignments.title, assignments.columns, assignments.rows[:25],
-                                assignments.source, total=260)),
+                 evidence=Table(assignments.title, assignments.columns, assignments.rows,
+                                assignments.source, total=260),
+                 population=Population("delivered MSSP assignments", 300, 40, "expire within 365 days")),
         _finding("EM-003", "Analyst packages require approver sign-off", "Entitlement management",
                  Severity.HIGH, Status.FAIL, "Tier 2 Analyst is granted without approval.", REQUIREMENTS["EM-003"],
                  evidence=Table("Assignment policies", ("Package", "Policy", "Approval required", "Approvers"),
@@ -158,9 +162,11 @@ def findings(*, hostile: bool, token_ok: bool = True) -> tuple[FindingView, ...]
                  reason="forbidden: DelegatedAdminRelationship.Read.All is not granted",
                  evidence=Table("GDAP relationships", ("Relationship",), ())),
         _finding("EM-001", "MSSP tenant is a connected organisation", "Entitlement management",
-                 Severity.HIGH, Status.PASS, "Connected.", REQUIREMENTS["EM-001"]),
+                 Severity.HIGH, Status.PASS, "Connected.", REQUIREMENTS["EM-001"],
+                 population=Population("connected organisations", 1, 1, "are the configured MSSP tenant")),
         _finding("EM-002", "MSSP Accesses catalog", "Entitlement management", Severity.MEDIUM, Status.PASS,
-                 "Catalog present with 3 packages.", REQUIREMENTS["EM-002"]),
+                 "Catalog present with 3 packages.", REQUIREMENTS["EM-002"],
+                 population=Population("MSSP access packages", 3)),
         _finding("GS-002", "Admin portal restricted for guests", "Guest settings", Severity.MEDIUM,
                  Status.MANUAL, "Graph v1.0 cannot read this setting.", REQUIREMENTS["GS-002"],
                  reason="Needs an attestation from the customer admin."),
@@ -230,6 +236,7 @@ def customer_report(*, hostile: bool = False, guests: int = 150, token_ok: bool 
         tenant_id=TENANT_ID,
         run_id=RUN_ID,
         collected_at=COLLECTED_AT,
+        evaluated_at=EVALUATED_AT,
         generated_at=GENERATED_AT,
         tool_version="0.1.0",
         score=None if not token_ok else 61.5,
@@ -265,8 +272,10 @@ def portfolio_report(*, hostile: bool = False, expiry_rows: int = 40) -> Portfol
     tenants = [f"0000000{i}-0000-4000-8000-00000000000{i}" for i in range(len(names))]
     customers = tuple(
         CustomerSummaryRow(name, tenants[i], [72.5, 40.0, None, 100.0][i % 4],
-                           {s.value: (i + j) % 4 for j, s in enumerate(Status)}, i % 3 != 2,
-                           f"customer-{i}.pdf", f"customer-{i}.xlsx")
+                           {s.value: (i + j) % 4 if s is not Status.ERROR else int(i % 3 == 2)
+                            for j, s in enumerate(Status)}, True,
+                           f"customer-{i}.pdf", f"customer-{i}.xlsx", evaluated_at=EVALUATED_AT,
+                           collected_at=COLLECTED_AT)
         for i, name in enumerate(names)
     )
     licences = tuple(
@@ -283,20 +292,20 @@ def portfolio_report(*, hostile: bool = False, expiry_rows: int = 40) -> Portfol
     expiry = tuple(
         ExpiryRow(names[i % len(names)], tenants[i % len(names)], kinds[i % 3],
                   HOSTILE_STRINGS[i % len(HOSTILE_STRINGS)] if hostile else f"a-JoshX{i}",
-                  "Tier 1 Analyst", end(i), "delivered")
+                  "Tier 1 Analyst", end(i), "delivered", EVALUATED_AT, days_left(end(i), EVALUATED_AT),
+                  bucket(end(i), EVALUATED_AT))
         for i in range(expiry_rows)
     )
     items = findings(hostile=hostile)
     return PortfolioReport(
         run_id=RUN_ID,
         collected_at=COLLECTED_AT,
+        evaluated_at=EVALUATED_AT,
         generated_at=GENERATED_AT,
-        as_of=AS_OF,
         customers=customers,
         licences=licences,
         expiry=expiry,
-        findings=tuple((names[i % len(names)], tenants[i % len(names)], f) for i, f in enumerate(items)
-                       if f.status != Status.PASS.value),
+        results=tuple((names[i % len(names)], tenants[i % len(names)], f) for i, f in enumerate(items)),
         errors=tuple((names[0], tenants[0], r) for r in resources() if r.status != "ok")
         + ((names[-1], tenants[-1], ResourceView("guests", "/v1.0/users", "failed", HOSTILE_STRINGS[1], 0, 4, "")),),
     )

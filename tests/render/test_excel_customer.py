@@ -7,7 +7,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 
-from audit.render.excel import write_customer_workbook
+from audit.render.excel import customer_sheets, write_customer_workbook
 from audit.render.viewmodel import Table
 
 from . import factories
@@ -35,15 +35,17 @@ def hostile_book(tmp_path_factory: pytest.TempPathFactory) -> Workbook:
 
 
 def test_sheets_headers_and_frozen_panes(book: Workbook) -> None:
-    assert book.sheetnames == ["Summary", "Findings", "Changes", "Guest inventory", "Access packages and policies",
-                               "Access reviews", "Provenance"]
+    assert book.sheetnames == ["Summary", "Findings", "Evidence", "Expiry", "Changes", "Guest inventory",
+                               "Access packages and policies", "Access reviews", "Provenance"]
+    sheets = customer_sheets(factories.customer_report())
+    assert (sheets.evidence, sheets.expiry, sheets.appendix[0]) == ("Evidence", "Expiry", "Guest inventory")
     findings = book["Findings"]
-    assert [c.value for c in findings[1]] == ["Check", "Title", "Area", "Severity", "Status", "Summary", "Reason",
-                                              "Requirement", "Remediation", "Evidence rows", "References",
-                                              "Frameworks"]
+    assert [c.value for c in findings[1]] == ["Check", "Title", "Area", "Severity", "Status", "Summary", "Population",
+                                              "Examined", "Conforming", "Reason", "Requirement", "Remediation",
+                                              "Evidence rows", "References", "Frameworks"]
     assert findings.max_row == 1 + len(factories.findings(hostile=False))
-    assert findings["J2"].value == 260          # the evidence count is the full total, not the PDF's 25
-    for name in ("Summary", "Findings", "Provenance"):
+    assert findings["M2"].value == 260          # the evidence count is the full total, not the PDF's 10
+    for name in ("Summary", "Findings", "Evidence", "Provenance"):
         assert book[name].freeze_panes == "A2"
         assert len(book[name].tables) == 1
     guests = book["Guest inventory"]
@@ -55,6 +57,41 @@ def test_sheets_headers_and_frozen_panes(book: Workbook) -> None:
     assert table.ref == "A3:G153"
     assert [c.name for c in table.tableColumns] == list(factories.GUEST_COLUMNS)
     assert guests.column_dimensions["B"].width > guests.column_dimensions["F"].width
+
+
+def test_every_evidence_row_of_every_result_is_in_the_evidence_sheet(book: Workbook) -> None:
+    ws = book["Evidence"]
+    header = [c.value for c in ws[1]]
+    assert header[:5] == ["Check", "Status", "Row", "Field 1", "Value 1"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    for finding in factories.findings(hostile=False):
+        mine = [r for r in rows if r[0] == finding.versioned_id]
+        assert len(mine) == finding.evidence.row_count, finding.check_id
+        assert [r[2] for r in mine] == list(range(1, len(mine) + 1))
+        for row, values in zip(mine, finding.evidence.rows, strict=True):
+            assert row[1] == finding.status
+            assert list(row[3:3 + 2 * len(values):2]) == list(finding.evidence.columns)
+    em004 = [r for r in rows if r[0] == "EM-004.v1"]
+    assert len(em004) == 260 and em004[0][3:5] == ("Guest", "a-JoshX1")
+
+
+def test_each_pass_states_its_population(book: Workbook) -> None:
+    header = [c.value for c in book["Findings"][1]]
+    rows = [dict(zip(header, r, strict=True)) for r in book["Findings"].iter_rows(min_row=2, values_only=True)]
+    for finding in factories.findings(hostile=False):
+        row = next(r for r in rows if r["Check"] == finding.versioned_id)
+        if finding.population is None:
+            assert finding.status != "PASS" and row["Population"] is None
+            continue
+        assert (row["Population"], row["Examined"], row["Conforming"]) == (
+            finding.population.text, finding.population.examined, finding.population.conforming)
+
+
+def test_the_summary_states_when_the_results_stand(book: Workbook) -> None:
+    summary = {row[0].value: row[1].value for row in book["Summary"].iter_rows(min_row=2)}
+    naive = factories.EVALUATED_AT.replace(tzinfo=None)
+    assert summary["Results evaluated at (UTC)"] == summary["Days left counted from (UTC)"] == naive
+    assert summary["Evidence collected (UTC)"] == factories.COLLECTED_AT.replace(tzinfo=None)
 
 
 def test_dates_are_dates_and_counts_are_numbers(book: Workbook) -> None:

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 
+from audit import expiry
 from audit.render import _xlsx_sheet
-from audit.render._xlsx_portfolio import days_left, expiry_bucket
 from audit.render.excel import write_portfolio_workbook
 
 from . import factories
@@ -41,8 +40,16 @@ def test_sheets_tables_and_frozen_headers(book: Workbook) -> None:
     summary = book["Summary"]
     assert [c.value for c in summary[1]] == ["Customer", "Tenant ID", "Score", "Previous score", "Change", "PASS",
                                              "FAIL", "WARN", "ERROR", "NOT_APPLICABLE", "MANUAL", "ATTESTED",
-                                             "ACCEPTED", "Collection OK", "PDF", "Workbook"]
-    assert summary["O2"].value == "customer-0.pdf" and summary["N4"].value == "no"
+                                             "ACCEPTED", "With errors", "Why", "Evaluated at (UTC)",
+                                             "Evidence collected (UTC)", "PDF", "Workbook"]
+    assert summary["R2"].value == "customer-0.pdf"
+    # audit.models.tenant_errors: the third customer has an ERROR result, the others none.
+    assert [(summary[f"N{r}"].value, summary[f"O{r}"].value) for r in (2, 3, 4)] == [
+        ("no", None), ("no", None), ("yes", "1 result(s) ERROR")]
+    assert summary["P2"].value == factories.EVALUATED_AT.replace(tzinfo=None)
+    notes = {row[0]: row[1] for row in summary.iter_rows(min_row=summary.max_row - 6, values_only=True) if row[0]}
+    assert notes["Results evaluated at (UTC)"] == factories.EVALUATED_AT.replace(tzinfo=None)
+    assert notes["Customers with errors"].startswith("3 of 10:")
 
 
 def test_licences_are_live_formulas_over_input_cells(book: Workbook) -> None:
@@ -69,40 +76,39 @@ def test_licences_are_live_formulas_over_input_cells(book: Workbook) -> None:
     assert any(str(dv.sqref) == f"C2:D{last}" for dv in ws.data_validations.dataValidation)
 
 
-def test_expiry_is_sorted_bucketed_and_counted_from_as_of(book: Workbook) -> None:
+def test_expiry_is_sorted_bucketed_and_counted_from_the_evaluation_instant(book: Workbook) -> None:
     ws = book["Expiry"]
-    assert ws["B1"].value == "Tenant ID" and ws["G1"].value == "Days left (from 2025-01-14)"
+    assert [c.value for c in ws[1]] == ["Customer", "Tenant ID", "Kind", "Subject", "Item", "End (UTC)", "Days left",
+                                        "Bucket", "State", "Evaluated at (UTC)"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 40
     ends = [r[5] for r in rows]
     dated = [e for e in ends if e is not None]
     assert dated == sorted(dated) and ends[len(dated):] == [None] * (len(ends) - len(dated))
-    for _customer, tenant_id, _kind, _subject, _item, end, days, bucket, _state in rows:
+    for _customer, tenant_id, _kind, _subject, _item, end, days, bucket, _state, evaluated_at in rows:
         assert tenant_id.endswith("-4000-8000-00000000000" + tenant_id[7])
-        if end is None:
-            assert days is None and bucket == "no end"
-        else:
-            assert days == (end.date() - factories.AS_OF).days
-            assert bucket == expiry_bucket(days)
-    assert {r[7] for r in rows} == {"expired", "≤7 days", "≤30 days", "≤90 days", "later", "no end"}
+        # Reproducible from the sheet alone: audit.expiry over the two times beside it.
+        assert evaluated_at == factories.EVALUATED_AT.replace(tzinfo=None)
+        assert days == expiry.days_left(end, evaluated_at) and bucket == expiry.bucket(end, evaluated_at)
+    assert {r[7] for r in rows} == {expiry.EXPIRED, "≤ 7 days", "≤ 30 days", "≤ 90 days", "≤ 180 days",
+                                    expiry.LATER, expiry.NO_END}
     assert ws["F2"].number_format == "yyyy-mm-dd hh:mm"
     assert any(str(r.sqref) == "H2:H41" for r in ws.conditional_formatting)
 
 
-@pytest.mark.parametrize(("offset", "bucket"), [(-1, "expired"), (0, "≤7 days"), (7, "≤7 days"), (8, "≤30 days"),
-                                                (30, "≤30 days"), (31, "≤90 days"), (90, "≤90 days"),
-                                                (91, "later")])
-def test_buckets(offset: int, bucket: str) -> None:
-    end = datetime.combine(factories.AS_OF, datetime.min.time(), factories.COLLECTED_AT.tzinfo)
-    assert expiry_bucket(days_left(end + timedelta(days=offset, hours=23), factories.AS_OF)) == bucket
-    assert expiry_bucket(None) == "no end"
-
-
-def test_findings_and_errors(book: Workbook) -> None:
-    findings = list(book["Findings"].iter_rows(min_row=2, values_only=True))
-    assert findings and all(row[6] != "PASS" for row in findings)
-    assert [c.value for c in book["Findings"][1][:3]] == ["Customer", "Tenant ID", "Check"]
-    assert all(row[1] for row in findings)
+def test_findings_hold_every_result_and_each_pass_states_its_population(book: Workbook) -> None:
+    header = [c.value for c in book["Findings"][1]]
+    assert header[:3] == ["Customer", "Tenant ID", "Check"]
+    findings = [dict(zip(header, row, strict=True)) for row in book["Findings"].iter_rows(min_row=2, values_only=True)]
+    assert len(findings) == len(factories.portfolio_report().results)
+    statuses = [row["Status"] for row in findings]
+    assert statuses.index("PASS") > max(i for i, s in enumerate(statuses) if s in ("FAIL", "WARN", "ERROR"))
+    passes = [row for row in findings if row["Status"] == "PASS"]
+    assert passes and all(row["Population"] for row in passes)
+    em001 = next(row for row in findings if row["Check"] == "EM-001.v1")
+    assert (em001["Population"], em001["Examined"], em001["Conforming"]) == (
+        "1 of 1 connected organisations are the configured MSSP tenant", 1, 1)
+    assert all(row["Tenant ID"] for row in findings)
     rules = {str(r.sqref): r for r in book["Findings"].conditional_formatting}
     assert any(key.startswith("G2:") for key in rules)        # the status column is highlighted
     errors = list(book["Errors"].iter_rows(values_only=True))
@@ -141,7 +147,7 @@ def test_a_sheet_past_the_row_limit_continues_on_the_next(tmp_path: Path, monkey
         assert ws["A1"].value == "Customer" and ws.freeze_panes == "A2"
         assert ws.max_row <= 11
         (table,) = ws.tables.values()
-        assert table.ref == f"A1:I{ws.max_row}"
+        assert table.ref == f"A1:J{ws.max_row}"
         subjects += [c.value for c in ws["D"][1:]]
     assert len(subjects) == 35
     table_names = [t for ws in book.worksheets for t in ws.tables]
@@ -149,7 +155,7 @@ def test_a_sheet_past_the_row_limit_continues_on_the_next(tmp_path: Path, monkey
 
 
 def test_an_empty_portfolio_still_has_every_sheet(tmp_path: Path) -> None:
-    empty = replace(factories.portfolio_report(), customers=(), licences=(), expiry=(), findings=(), errors=())
+    empty = replace(factories.portfolio_report(), customers=(), licences=(), expiry=(), results=(), errors=())
     book = load_workbook(write_portfolio_workbook(empty, tmp_path / "empty.xlsx"))
     assert book.sheetnames == SHEETS
     assert book["Licences"]["A3"].value == "Total"

@@ -1,4 +1,7 @@
-"""Golden test of the customer view-model: a small fixed tenant through `customer_report`, dates scrubbed.
+"""Golden test of the customer view-model: a small fixed tenant through `customer_report`.
+
+Only the generation time is scrubbed: every other date (collected, evaluated, ends, days left) is
+what the report says, so a wrong date shows as a diff.
 
 A change to what the report says (a column, a label, an order, a count) shows here as a diff. When the
 change is intended, regenerate with `UPDATE_GOLDEN=1 python -m pytest tests/render/test_golden.py`
@@ -27,16 +30,17 @@ UPDATE_HINT = "UPDATE_GOLDEN=1 python -m pytest tests/render/test_golden.py"
 DIFF_LINES = 80
 
 
+SCRUBBED = frozenset({"generated_at"})   # when the files were written: says nothing about the tenant
+
+
 def scrubbed(value: Any) -> Any:
-    """JSON-ready, with dates replaced (they say when the test ran, not what the report says)."""
-    if isinstance(value, datetime):
-        return "<datetime>"
-    if isinstance(value, date):
-        return "<date>"
+    """JSON-ready, with the generation time replaced; every other date stays as the report states it."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     if isinstance(value, bytes):
         return {"bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
     if isinstance(value, dict):
-        return {str(k): scrubbed(v) for k, v in value.items()}
+        return {str(k): "<generated_at>" if k in SCRUBBED else scrubbed(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrubbed(v) for v in value]
     return value

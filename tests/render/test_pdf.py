@@ -72,7 +72,7 @@ def test_the_report_names_the_customer_and_every_check(normal: Rendered) -> None
             assert finding.requirement in text and finding.summary in text
     assert {f.status for f in findings} - FULL_BLOCK_STATUSES, "the brief table is exercised too"
     assert "Only HTTP GET requests were made" in text
-    assert "showing 10 of 260 — the full list is in the workbook" in text
+    assert "showing 10 of 260 — all 260 rows: workbook sheet 'Evidence', filter Check = EM-004.v1" in text
 
 
 def test_every_page_has_the_page_n_of_m_footer(normal: Rendered) -> None:
@@ -171,8 +171,8 @@ def test_the_appendix_when_asked_for_is_bounded_and_says_so(tmp_path: Path) -> N
     assert all(len(f.evidence.rows) <= 5 for f in context["findings_full"])
     reader = PdfReader(render_customer_pdf(report, tmp_path / "appendix.pdf", options))
     text = _flat(" ".join(_text(reader)))
-    assert "showing 30 of 80 — the full list is in the workbook" in text
-    assert "showing 5 of 260 — the full list is in the workbook" in text
+    assert "showing 30 of 80 — all 80 rows: workbook sheet 'Guest inventory'" in text
+    assert "showing 5 of 260 — all 260 rows: workbook sheet 'Evidence', filter Check = EM-004.v1" in text
     top = [t for depth, t in _outline_titles(reader.outline) if depth == 0]
     assert top == ["Executive summary", "Changes since the previous run", "Findings", "Evidence appendix",
                    "Methodology and provenance"]
@@ -204,7 +204,7 @@ def test_the_methodology_lists_the_attached_files_with_their_hashes(normal: Rend
 
 def test_the_summary_draws_expiry_and_score_trend_as_vector_charts() -> None:
     html = render_customer_html(factories.customer_report())
-    summary = html[html.index('id="summary"'):html.index('id="changes"')]
+    summary = html[html.index('id="summary"'):html.index('id="findings"')]
     assert summary.count("<svg") == 3 and "<polyline" in summary and "<image" not in summary
     for label, _ in factories.EXPIRY_BUCKETS:
         assert f">{label}<" in summary
@@ -216,9 +216,9 @@ def test_the_summary_draws_expiry_and_score_trend_as_vector_charts() -> None:
 def test_one_run_gives_a_note_instead_of_a_trend_and_missing_assignments_say_so() -> None:
     report = replace(factories.customer_report(guests=3), score_history=(("2025-01-14", 61.5),), expiry_buckets=())
     html = render_customer_html(report)
-    summary = html[html.index('id="summary"'):html.index('id="changes"')]
+    summary = html[html.index('id="summary"'):html.index('id="findings"')]
     assert "Trend appears from the second run on." in summary and "<polyline" not in summary
-    assert "the access-package assignments were not collected in this run" in _flat(summary)
+    assert "the access-package assignments were not read in this run" in _flat(summary)
     assert summary.count("<svg") == 1                        # the severity chart only
     none_delivered = replace(report, expiry_buckets=tuple((label, 0) for label, _ in factories.EXPIRY_BUCKETS))
     assert "No assignment of the MSSP access packages is delivered." in render_customer_html(none_delivered)
