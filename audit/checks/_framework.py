@@ -15,18 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from audit.collect.resources import resource_specs
 from audit.config import Config, Customer
 from audit.models import CheckResult, CheckSpec, Population, ResourceRecord, ResourceStatus, Row, Severity, Status
 from audit.normalize import TenantData
+from audit.resources import ABSENT_OK, FANOUT_PARENTS
 
 log = logging.getLogger("audit.checks")
 
-# 404 on these is evidence of absence ("no partner configuration"), not missing evidence.
-ABSENT_OK = frozenset({"cross_tenant_partner", "identity_sync"})
 ATTESTATION_LIFETIME = timedelta(days=365)
-# fan-out resource → the resource it fans out over (review_instances → review_definitions, …)
-PARENTS = {s.name: s.parent for s in resource_specs("00000000-0000-0000-0000-000000000000", ()) if s.parent}
 
 
 @dataclass(frozen=True)
@@ -82,6 +78,7 @@ def _blocking(data: TenantData, item: Check) -> tuple[Status, str] | None:
         record = _record(data, resource)
         if record.status is ResourceStatus.OK:
             continue
+        # 404 on these is evidence of absence ("no partner configuration"), not missing evidence.
         if record.status is ResourceStatus.NOT_FOUND and resource in ABSENT_OK:
             continue
         if record.status is ResourceStatus.NOT_LICENSED and resource in item.unlicensed_is_absent:
@@ -99,7 +96,7 @@ def _record(data: TenantData, resource: str) -> ResourceRecord:
     """A fan-out the collector skipped because its parent was not licensed is not licensed either
     (no P2: access-review definitions answer AadPremiumLicenseRequired, so no instances are asked for)."""
     record = data.record(resource)
-    parent = PARENTS.get(resource)
+    parent = FANOUT_PARENTS.get(resource)
     if record.status is ResourceStatus.SKIPPED and parent is not None:
         upstream = _record(data, parent)
         if upstream.status is ResourceStatus.NOT_LICENSED:
