@@ -163,6 +163,7 @@ class TenantCollector:
         path = self.store.raw_path(self.tenant_id, spec.name)
         writer = RawWriter(path)
         items = 0
+        refused = _Refused()           # set when Graph refused the full request and a reduced one was sent
         try:
             if spec.kind == "fanout":
                 items, bound = await self._fanout(spec, writer, tally)
@@ -171,25 +172,26 @@ class TenantCollector:
                 writer.write({"request": spec.path, "parent": None, "page": body})
                 tally.pages, items, bound = 1, 1, 1
             elif spec.reduced is not None:
-                items = await self._reducible(spec, writer, tally)
-                bound = _chain_bound(items, spec.page_size)
+                items, page_size = await self._reducible(spec, writer, tally, refused)
+                bound = _chain_bound(items, page_size)
             else:
                 first = await self.client.get(resource_url(self.client, spec), tally) if spec.api == "beta" else None
                 items = await self._pages(spec.path, None, writer, tally, first=first)
                 bound = _chain_bound(items, spec.page_size)
             sha = await asyncio.to_thread(writer.commit)    # fsync off the event loop
-            record = ResourceRecord(spec.name, spec.path, ResourceStatus.OK, pages=tally.pages, items=items,
-                                    requests=tally.requests, retries=tally.retries, lower_bound=bound,
-                                    file=f"raw/{spec.name}.jsonl", sha256=sha)
+            record = ResourceRecord(spec.name, refused.instead or spec.path, ResourceStatus.OK, pages=tally.pages,
+                                    items=items, requests=tally.requests, retries=tally.retries, lower_bound=bound,
+                                    file=f"raw/{spec.name}.jsonl", sha256=sha, **refused.fields())
         except _Skipped as skipped:
             writer.abort()
             record = ResourceRecord(spec.name, spec.path, ResourceStatus.SKIPPED, reason=str(skipped))
         except GraphError as error:
             status, reason = classify(error, spec)
             kept = await self._keep_partial(spec, writer)
-            record = ResourceRecord(spec.name, spec.path, status, reason=reason, http_status=error.status,
-                                    error_code=error.code, pages=tally.pages, items=writer.items,
-                                    requests=tally.requests, retries=tally.retries, **kept)
+            record = ResourceRecord(spec.name, refused.instead or spec.path, status, reason=reason,
+                                    http_status=error.status, error_code=error.code, pages=tally.pages,
+                                    items=writer.items, requests=tally.requests, retries=tally.retries, **kept,
+                                    **refused.fields())
         except BaseException:
             writer.abort()
             raise
@@ -223,10 +225,11 @@ class TenantCollector:
             items += len(page["value"])
         return items
 
-    async def _reducible(self, spec: GraphResource, writer: RawWriter, tally: Tally) -> int:
+    async def _reducible(self, spec: GraphResource, writer: RawWriter, tally: Tally,
+                         refused: _Refused) -> tuple[int, int]:
         """The full request, or its reduced form when Graph refuses the optional part (the guests
-        without signInActivity). One query serves both needs when allowed; the facet's own record
-        says which case it was."""
+        without signInActivity); `refused` says which. One query serves both needs when allowed; the
+        facet's own record says which case it was. Returns (items, the page size of the chain read)."""
         assert spec.reduced is not None
         facet = resource(spec.reduced.without)
         try:
@@ -236,12 +239,14 @@ class TenantCollector:
             if error.status != 403 or writer.lines:
                 raise
             status, reason = classify(error, facet)
+            refused.endpoint, refused.reason, refused.instead = spec.path, reason, spec.reduced.path
             await self._record(ResourceRecord(facet.name, spec.path, status, reason=reason,
                                               http_status=error.status, error_code=error.code, requests=1))
-            return await self._pages(spec.reduced.path, None, writer, tally)
+            items = await self._pages(spec.reduced.path, None, writer, tally)
+            return items, spec.reduced.page_size
         await self._record(ResourceRecord(facet.name, spec.path, ResourceStatus.OK, items=items,
                                           file=f"raw/{spec.name}.jsonl", reason=f"collected with {spec.name}"))
-        return items
+        return items, spec.page_size
 
     async def _fanout(self, spec: GraphResource, writer: RawWriter, tally: Tally) -> tuple[int, int]:
         assert spec.parent
@@ -275,6 +280,18 @@ def _customer_of(relationship: Mapping[str, Any]) -> str | None:
     customer = relationship.get("customer")
     tenant_id = customer.get("tenantId") if isinstance(customer, Mapping) else None
     return tenant_id.lower() if isinstance(tenant_id, str) else None
+
+
+@dataclasses.dataclass
+class _Refused:
+    """The richer request Graph refused before a reduced one produced the evidence."""
+
+    endpoint: str = ""
+    reason: str = ""
+    instead: str = ""              # the reduced request sent in its place
+
+    def fields(self) -> dict[str, str]:
+        return {"refused_endpoint": self.endpoint, "refused_reason": self.reason} if self.endpoint else {}
 
 
 def _chain_bound(items: int, page_size: int) -> int:

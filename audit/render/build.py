@@ -131,9 +131,14 @@ def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
 
 def _resource_view(record: ResourceRecord, partner: bool) -> ResourceView:
     spec = RESOURCES_BY_NAME.get(record.name)
-    endpoint = spec.request_line(record.endpoint) if spec is not None else record.endpoint   # an older catalogue's
-    return ResourceView(record.name, endpoint, record.status.value, record.reason, record.items, record.requests,
-                        record.sha256, partner)
+    request = spec.request_line if spec is not None else (lambda endpoint: endpoint)   # an older catalogue's
+    refused_reason = record.refused_reason
+    if record.refused_endpoint and spec is not None and spec.reduced is not None:
+        refused_reason += f"; re-read without {spec.reduced.leaves_out}"
+    return ResourceView(record.name, request(record.endpoint), record.status.value, record.reason, record.items,
+                        record.requests, record.sha256, partner,
+                        refused_endpoint=request(record.refused_endpoint) if record.refused_endpoint else "",
+                        refused_reason=refused_reason)
 
 
 def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],
