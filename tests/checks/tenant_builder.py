@@ -18,7 +18,7 @@ from audit.checks.app_permissions import required_permissions
 from audit.config import Config
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import TenantData, normalize_tenant
-from audit.resources import bind
+from audit.resources import PARTNER_RESOURCES, SINGLETONS, bind
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 TENANT = "11111111-1111-4111-8111-111111111111"
@@ -30,9 +30,7 @@ ANALYST_DOMAIN = "soc.mssp.example"
 VENDOR_DOMAIN = "vendor.example"
 OPT_INS = ("collect_defender_rbac",)   # the test configuration reads every opt-in resource
 
-SINGLETON_RESOURCES = {"em_settings", "authorization_policy", "cross_tenant_default", "cross_tenant_partner",
-                       "identity_sync"}
-PARTNER_RESOURCES = {"gdap_relationships", "gdap_access_assignments"}
+SINGLETON_RESOURCES = set(SINGLETONS)                 # the resource catalogue's, audit/resources.py
 
 
 def iso(dt: datetime) -> str:
