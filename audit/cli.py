@@ -381,7 +381,8 @@ def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metava
 @runs_app.command("diff")
 def runs_diff(config: ConfigOption, run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
               run_b: Annotated[str, typer.Argument(metavar="RUN_B")]) -> None:
-    """What changed per customer from RUN_A to RUN_B: guests, assignments, settings, findings."""
+    """What changed per customer from RUN_A to RUN_B: guests, assignments, settings, check results, and
+    what either run could not observe."""
     from audit.history import compute_drift
     from audit.snapshot.store import RunStore
     cfg = _config_or_fail(config)
@@ -391,10 +392,10 @@ def runs_diff(config: ConfigOption, run_a: Annotated[str, typer.Argument(metavar
             _fail(f"no run {store.run_id} under {cfg.output.data_dir / 'runs'}")
     for customer in cfg.customers:
         drift = compute_drift(a.root, b.root, customer.tenant_id.lower(), run_a)
-        typer.echo(f"{customer.name}: {len(drift.changes)} change(s)")
-        for change in drift.changes:
-            if change.kind != "finding still open":
-                typer.echo(f"  {change.kind:<20} {change.subject}  {change.detail}".rstrip())
+        # "row", not "change": a finding still open, or what a run did not observe, is no change.
+        typer.echo(f"{customer.name} ({customer.tenant_id}): {len(drift.changes)} row(s)")
+        for change in drift.changes:        # every row counted is printed
+            typer.echo(f"  {change.kind:<22} {change.subject}  {change.detail}".rstrip())
 
 
 class Format(enum.StrEnum):

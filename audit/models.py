@@ -100,7 +100,7 @@ class ResourceRecord:
     """What the collector knows about one resource of one tenant; one entry of manifest.json."""
 
     name: str                        # e.g. "guests", "access_packages"
-    endpoint: str                    # the relative Graph URL of the first request
+    endpoint: str                    # the relative Graph URL of the first request that produced the evidence
     status: ResourceStatus
     reason: str = ""                 # empty when ok; otherwise why (permission name, error code…)
     http_status: int | None = None
@@ -114,6 +114,10 @@ class ResourceRecord:
     sha256: str = ""                 # of the raw file as written
     started_at: str = ""
     finished_at: str = ""
+    # When Graph refused the full request and a reduced one produced the evidence (the guests
+    # without signInActivity): the refused request and why; `endpoint` is then the reduced one.
+    refused_endpoint: str = ""
+    refused_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in self.__dict__.items()}

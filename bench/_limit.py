@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from statistics import median
 
 from audit.collect.lower_bound import tenant_requests
-from audit.collect.resources import ResourceSpec
 from audit.models import ResourceStatus, TenantManifest
+from audit.resources import GraphResource
 from audit.snapshot.store import RunStore, iter_raw
 
 SIGNIN_BUDGET = (10, 60.0)
@@ -63,13 +63,13 @@ class TenantShape:
         return self.used / self.bound if self.bound else None
 
 
-def _order(specs: Mapping[str, ResourceSpec]) -> list[ResourceSpec]:
-    def depth(spec: ResourceSpec) -> int:
+def _order(specs: Mapping[str, GraphResource]) -> list[GraphResource]:
+    def depth(spec: GraphResource) -> int:
         return 0 if spec.parent is None else 1 + depth(specs[spec.parent])
     return sorted(specs.values(), key=depth)
 
 
-def tenant_shape(store: RunStore, manifest: TenantManifest, specs: Mapping[str, ResourceSpec]) -> TenantShape:
+def tenant_shape(store: RunStore, manifest: TenantManifest, specs: Mapping[str, GraphResource]) -> TenantShape:
     item_depth: dict[str, dict[str, int]] = {}
     parents_of = {spec.parent for spec in specs.values() if spec.parent}
     deepest, depth_max, errors = "", 0, 0

@@ -1,6 +1,6 @@
 """Baseline collector written with the official Microsoft Graph SDK for Python (msgraph-sdk).
 
-Collects the same resources as audit/collect/resources.py, the plain way an SDK user would:
+Collects the same resources as the catalogue in audit/resources.py, the plain way an SDK user would:
 one GraphServiceClient per tenant, the fluent request builders with typed query parameters,
 `@odata.nextLink` followed with `with_url(...)`, no `$batch`, resources one after another
 within a tenant, tenants concurrently (the same tenant concurrency as our collector). The SDK's

@@ -22,19 +22,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from audit.collect.resources import resource_specs
 from audit.config import Config, Customer
 from audit.models import CheckResult, CheckSpec, Population, ResourceRecord, ResourceStatus, Row, Severity, Status
-from audit.normalize import PARTNER_RESOURCES, TenantData
+from audit.normalize import TenantData
 from audit.normalize.licences import features_of, licence_state
+from audit.resources import ABSENT_OK, FANOUT_PARENTS, PARTNER_RESOURCES
 
 log = logging.getLogger("audit.checks")
 
-# 404 on these is evidence of absence ("no partner configuration"), not missing evidence.
-ABSENT_OK = frozenset({"cross_tenant_partner", "identity_sync"})
 ATTESTATION_LIFETIME = timedelta(days=365)
-# fan-out resource → the resource it fans out over (review_instances → review_definitions, …)
-PARENTS = {s.name: s.parent for s in resource_specs("00000000-0000-0000-0000-000000000000", ()) if s.parent}
 NOT_APPLICABLE_SUMMARY = "Not applicable to this tenant."
 UNCOLLECTED_SUMMARY = "Evidence could not be collected."
 UNREACHABLE = "tenant not reachable"
@@ -125,6 +121,7 @@ def _blocking(data: TenantData, item: Check) -> tuple[Status, str, str] | None:
         record = _record(data, resource)
         if record.status is ResourceStatus.OK or resource in item.optional or _absent(item, data, resource, record):
             continue
+        # 404 on these is evidence of absence ("no partner configuration"), not missing evidence.
         if record.status is ResourceStatus.NOT_FOUND and resource in ABSENT_OK:
             continue
         problems.append((resource, record))
@@ -152,7 +149,7 @@ def _record(data: TenantData, resource: str) -> ResourceRecord:
     """A fan-out the collector skipped because its parent was not licensed is not licensed either
     (no P2: access-review definitions answer AadPremiumLicenseRequired, so no instances are asked for)."""
     record = data.record(resource)
-    parent = PARENTS.get(resource)
+    parent = FANOUT_PARENTS.get(resource)
     if record.status is ResourceStatus.SKIPPED and parent is not None:
         upstream = _record(data, parent)
         if upstream.status is ResourceStatus.NOT_LICENSED:

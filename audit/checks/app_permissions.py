@@ -7,31 +7,22 @@ from the token, not proof (graph-api.md §11); it is exactly what Graph enforced
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
-from audit.collect.resources import resource_specs
 from audit.config import Expectations
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.resources import opt_in_flags
+from audit.resources import permissions as required_permissions  # what the catalogue's resources need
 
 AREA = "Audit application"
 # Any permission that can change something: *.ReadWrite.*, *.Write.*, *.Manage.*, Directory.AccessAsUser…
 WRITE = re.compile(r"\.(ReadWrite|Write|Manage|Send|Create|Delete|Update)(\.|$)|ReadWrite|AccessAsUser", re.I)
 
 
-def required_permissions(*, partner: bool = False, opted_in: Iterable[str] = ()) -> tuple[str, ...]:
-    """The permissions the collected resources need; opt-in resources count only when opted in."""
-    chosen = set(opted_in)
-    specs = resource_specs("00000000-0000-0000-0000-000000000000", ())
-    needed = {s.permission for s in specs if s.partner == partner and (s.opt_in is None or s.opt_in in chosen)}
-    return tuple(sorted(needed | ({"AuditLog.Read.All"} if not partner else set())))
-
-
 def opted_in(expectations: Expectations) -> tuple[str, ...]:
-    specs = resource_specs("00000000-0000-0000-0000-000000000000", ())
-    return tuple(sorted({s.opt_in for s in specs if s.opt_in and getattr(expectations, s.opt_in)}))
+    return tuple(flag for flag in opt_in_flags() if getattr(expectations, flag))
 
 
 def write_permissions(roles: tuple[str, ...]) -> list[str]:

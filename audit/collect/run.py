@@ -11,12 +11,12 @@ from datetime import datetime
 
 import httpx
 
-from audit.collect.resources import ResourceSpec, resource_specs
 from audit.collect.tenant import TenantCollector
 from audit.config import Config
 from audit.graph.auth import Credential, TokenProvider
 from audit.graph.client import GraphClient
 from audit.models import ResourceStatus, TenantManifest
+from audit.resources import GraphResource, bind
 from audit.snapshot.store import RunStore, StorageError
 
 log = logging.getLogger("audit.collect")
@@ -28,15 +28,13 @@ PARTNER_NAME = "MSSP partner tenant"
 class Target:
     tenant_id: str
     name: str
-    specs: tuple[ResourceSpec, ...]
+    specs: tuple[GraphResource, ...]
 
 
 def targets(config: Config) -> list[Target]:
     m = config.mssp
-    customer_ids = frozenset(c.tenant_id.lower() for c in config.customers)
-    specs = tuple(s for s in resource_specs(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group),
-                                            customer_ids)
-                  if s.opt_in is None or getattr(config.expectations, s.opt_in))
+    specs = tuple(s for s in bind(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group))
+                  if s.kind != "facet" and (s.opt_in is None or getattr(config.expectations, s.opt_in)))
     customer_specs = tuple(s for s in specs if not s.partner)
     out = [Target(c.tenant_id.lower(), c.name, customer_specs) for c in config.customers]
     if m.partner_tenant_id:
@@ -70,6 +68,7 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
     gate = asyncio.Semaphore(config.collect.tenant_concurrency)
     results: dict[str, TenantManifest] = {}
     context = tls_context(config)
+    audited = frozenset(c.tenant_id.lower() for c in config.customers)
 
     settings = config.collect
 
@@ -86,7 +85,7 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
                                      retry_wait_budget=settings.max_retry_wait_seconds)
                 collector = TenantCollector(store=store, tenant_id=target.tenant_id, customer=target.name,
                                             specs=target.specs, client=client, tokens=tokens,
-                                            collected_at=collected_at,
+                                            collected_at=collected_at, audited=audited,
                                             previous=store.read_tenant_manifest(target.tenant_id))
                 try:
                     async with asyncio.timeout(settings.tenant_deadline_seconds):
@@ -126,7 +125,7 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
     return results
 
 
-def log_outcome(manifest: TenantManifest, specs: Sequence[ResourceSpec]) -> None:
+def log_outcome(manifest: TenantManifest, specs: Sequence[GraphResource]) -> None:
     """One line per tenant, and one per resource that was not read, each naming the tenant.
 
     A missing permission, a failure, or a 404 where an object should exist are warnings: someone has

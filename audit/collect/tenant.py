@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from audit.collect.resources import ResourceSpec
 from audit.graph.auth import TokenError, TokenProvider
 from audit.graph.client import GraphClient, GraphError, Tally, item_error
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
+from audit.resources import GraphResource, resource
 from audit.snapshot.store import RawWriter, RunStore, iter_raw
 
 # Graph error codes that mean "the tenant lacks the licence", not "the app lacks a permission".
@@ -34,7 +34,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def classify(error: GraphError, spec: ResourceSpec) -> tuple[ResourceStatus, str]:
+def classify(error: GraphError, spec: GraphResource) -> tuple[ResourceStatus, str]:
     """Turn a Graph error into the manifest's vocabulary, with a reason a person can act on.
 
     Only `failed` is retried by `--resume`: authentication failures, deadlines, paging loops and
@@ -56,15 +56,16 @@ def classify(error: GraphError, spec: ResourceSpec) -> tuple[ResourceStatus, str
 
 
 class TenantCollector:
-    def __init__(self, *, store: RunStore, tenant_id: str, customer: str, specs: tuple[ResourceSpec, ...],
+    def __init__(self, *, store: RunStore, tenant_id: str, customer: str, specs: tuple[GraphResource, ...],
                  client: GraphClient, tokens: TokenProvider, collected_at: datetime,
-                 previous: TenantManifest | None = None) -> None:
+                 previous: TenantManifest | None = None, audited: frozenset[str] = frozenset()) -> None:
         self.store = store
         self.tenant_id = tenant_id
         self.customer = customer
         self.specs = {s.name: s for s in specs}
         self.client = client
         self.tokens = tokens
+        self.audited = audited            # the audited customers' tenant ids (lower case), for GDAP
         self.collected_at = previous.collected_at if previous else collected_at
         self.records: dict[str, ResourceRecord] = {
             name: r for name, r in (previous.resources.items() if previous else ())
@@ -92,7 +93,7 @@ class TenantCollector:
                 self.store.write_tenant_manifest(manifest)
                 self._written = seq
 
-    def _pending(self) -> list[ResourceSpec]:
+    def _pending(self) -> list[GraphResource]:
         return [s for s in self.specs.values() if s.name not in self.records]
 
     def _fail_pending(self, reason: str) -> TenantManifest:
@@ -135,7 +136,7 @@ class TenantCollector:
             if name in finished:
                 finished[name].set()
 
-        async def collect_after_parent(spec: ResourceSpec) -> None:
+        async def collect_after_parent(spec: GraphResource) -> None:
             try:
                 if spec.parent:
                     await finished[spec.parent].wait()
@@ -156,12 +157,13 @@ class TenantCollector:
             raise
         return self.manifest()
 
-    async def _collect(self, spec: ResourceSpec) -> None:
+    async def _collect(self, spec: GraphResource) -> None:
         started = _now()
         tally = Tally()
         path = self.store.raw_path(self.tenant_id, spec.name)
         writer = RawWriter(path)
         items = 0
+        refused = _Refused()           # set when Graph refused the full request and a reduced one was sent
         try:
             if spec.kind == "fanout":
                 items, bound = await self._fanout(spec, writer, tally)
@@ -169,32 +171,33 @@ class TenantCollector:
                 body = await self.client.get(resource_url(self.client, spec), tally)
                 writer.write({"request": spec.path, "parent": None, "page": body})
                 tally.pages, items, bound = 1, 1, 1
-            elif spec.name == "guests":
-                items = await self._guests(spec, writer, tally)
-                bound = _chain_bound(items, spec.page_size)
+            elif spec.reduced is not None:
+                items, page_size = await self._reducible(spec, writer, tally, refused)
+                bound = _chain_bound(items, page_size)
             else:
                 first = await self.client.get(resource_url(self.client, spec), tally) if spec.api == "beta" else None
                 items = await self._pages(spec.path, None, writer, tally, first=first)
                 bound = _chain_bound(items, spec.page_size)
             sha = await asyncio.to_thread(writer.commit)    # fsync off the event loop
-            record = ResourceRecord(spec.name, spec.path, ResourceStatus.OK, pages=tally.pages, items=items,
-                                    requests=tally.requests, retries=tally.retries, lower_bound=bound,
-                                    file=f"raw/{spec.name}.jsonl", sha256=sha)
+            record = ResourceRecord(spec.name, refused.instead or spec.path, ResourceStatus.OK, pages=tally.pages,
+                                    items=items, requests=tally.requests, retries=tally.retries, lower_bound=bound,
+                                    file=f"raw/{spec.name}.jsonl", sha256=sha, **refused.fields())
         except _Skipped as skipped:
             writer.abort()
             record = ResourceRecord(spec.name, spec.path, ResourceStatus.SKIPPED, reason=str(skipped))
         except GraphError as error:
             status, reason = classify(error, spec)
             kept = await self._keep_partial(spec, writer)
-            record = ResourceRecord(spec.name, spec.path, status, reason=reason, http_status=error.status,
-                                    error_code=error.code, pages=tally.pages, items=writer.items,
-                                    requests=tally.requests, retries=tally.retries, **kept)
+            record = ResourceRecord(spec.name, refused.instead or spec.path, status, reason=reason,
+                                    http_status=error.status, error_code=error.code, pages=tally.pages,
+                                    items=writer.items, requests=tally.requests, retries=tally.retries, **kept,
+                                    **refused.fields())
         except BaseException:
             writer.abort()
             raise
         await self._record(dataclasses.replace(record, started_at=started, finished_at=_now()))
 
-    async def _keep_partial(self, spec: ResourceSpec, writer: RawWriter) -> dict[str, str]:
+    async def _keep_partial(self, spec: GraphResource, writer: RawWriter) -> dict[str, str]:
         """The pages read before a chain failed are evidence of what happened (a paging loop, a
         refused token): kept as raw/<name>.partial.jsonl and hashed, never read as the resource."""
         if not writer.lines:
@@ -222,33 +225,37 @@ class TenantCollector:
             items += len(page["value"])
         return items
 
-    async def _guests(self, spec: ResourceSpec, writer: RawWriter, tally: Tally) -> int:
-        """Guests with signInActivity; without it when the tenant or app may not read sign-ins.
-
-        One query serves both needs when allowed; `guest_sign_ins` records which case it was.
-        """
+    async def _reducible(self, spec: GraphResource, writer: RawWriter, tally: Tally,
+                         refused: _Refused) -> tuple[int, int]:
+        """The full request, or its reduced form when Graph refuses the optional part (the guests
+        without signInActivity); `refused` says which. One query serves both needs when allowed; the
+        facet's own record says which case it was. Returns (items, the page size of the chain read)."""
+        assert spec.reduced is not None
+        facet = resource(spec.reduced.without)
         try:
             items = await self._pages(spec.path, None, writer, tally)
         except GraphError as error:
             # 403 only: a 401 was already retried with a fresh token and is an authentication failure.
             if error.status != 403 or writer.lines:
                 raise
-            status, reason = classify(error, ResourceSpec("guest_sign_ins", "", "AuditLog.Read.All"))
-            await self._record(ResourceRecord("guest_sign_ins", spec.path, status, reason=reason,
+            status, reason = classify(error, facet)
+            refused.endpoint, refused.reason, refused.instead = spec.path, reason, spec.reduced.path
+            await self._record(ResourceRecord(facet.name, spec.path, status, reason=reason,
                                               http_status=error.status, error_code=error.code, requests=1))
-            fallback = spec.path.replace(",signInActivity", "").replace("$top=500", "$top=999")
-            return await self._pages(fallback, None, writer, tally)
-        await self._record(ResourceRecord("guest_sign_ins", spec.path, ResourceStatus.OK, items=items,
-                                          file=f"raw/{spec.name}.jsonl", reason="collected with guests"))
-        return items
+            items = await self._pages(spec.reduced.path, None, writer, tally)
+            return items, spec.reduced.page_size
+        await self._record(ResourceRecord(facet.name, spec.path, ResourceStatus.OK, items=items,
+                                          file=f"raw/{spec.name}.jsonl", reason=f"collected with {spec.name}"))
+        return items, spec.page_size
 
-    async def _fanout(self, spec: ResourceSpec, writer: RawWriter, tally: Tally) -> tuple[int, int]:
-        assert spec.parent and spec.child
+    async def _fanout(self, spec: GraphResource, writer: RawWriter, tally: Tally) -> tuple[int, int]:
+        assert spec.parent
         parent = self.records.get(spec.parent)
         if parent is None or parent.status is not ResourceStatus.OK:
             raise _Skipped(f"its parent {spec.parent} was not collected")
-        parents = (p for p in self._parent_items(spec.parent) if spec.wanted is None or spec.wanted(p[0]))
-        children = {str(i): (spec.child(item, grand), item["id"]) for i, (item, grand) in enumerate(parents)}
+        parents = (p for p in self._parent_items(spec.parent)
+                   if not spec.audited_customers_only or _customer_of(p[0]) in self.audited)
+        children = {str(i): (spec.child_path(item, grand), item["id"]) for i, (item, grand) in enumerate(parents)}
         replies = await self.client.batch({i: path for i, (path, _) in children.items()}, tally)
         items = bound = 0
         for index in sorted(children, key=int):
@@ -267,12 +274,32 @@ class TenantCollector:
                 yield item, record.get("parent")
 
 
+def _customer_of(relationship: Mapping[str, Any]) -> str | None:
+    """A GDAP relationship's customer tenant id, lower case: a partner tenant may hold thousands
+    (graph-api.md §8), and the others' access assignments are neither needed nor ours to keep."""
+    customer = relationship.get("customer")
+    tenant_id = customer.get("tenantId") if isinstance(customer, Mapping) else None
+    return tenant_id.lower() if isinstance(tenant_id, str) else None
+
+
+@dataclasses.dataclass
+class _Refused:
+    """The richer request Graph refused before a reduced one produced the evidence."""
+
+    endpoint: str = ""
+    reason: str = ""
+    instead: str = ""              # the reduced request sent in its place
+
+    def fields(self) -> dict[str, str]:
+        return {"refused_endpoint": self.endpoint, "refused_reason": self.reason} if self.endpoint else {}
+
+
 def _chain_bound(items: int, page_size: int) -> int:
     """A page chain of n items costs at least ceil(n / max page) requests, and never less than one."""
     return max(1, math.ceil(items / page_size))
 
 
-def resource_url(client: GraphClient, spec: ResourceSpec) -> str:
+def resource_url(client: GraphClient, spec: GraphResource) -> str:
     """The first request's URL; beta resources (graph-api.md §10) swap the base's trailing /v1.0."""
     if spec.api == "beta":
         return f"{client.base_url.removesuffix('/v1.0')}/beta/{spec.path.lstrip('/')}"

@@ -23,31 +23,33 @@ import polars as pl
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import defender, directory, governance, reviews, users
 from audit.normalize._common import ShapeError, raw_items
-from audit.normalize.settings import SINGLETONS, read_singleton
+from audit.normalize.settings import read_singleton
+from audit.resources import PARTNER_RESOURCES, RESOURCES, SINGLETONS
 from audit.snapshot.store import atomic_open, write_json
 
-Parser = Callable[[Any], pl.DataFrame]
+# A parser turns a resource's raw items into its tables, in the catalogue's order of `tables`.
+Parser = Callable[[Any], pl.DataFrame | tuple[pl.DataFrame, ...]]
 
-# resource → (table name, parser). access_packages yields two tables (packages and policies).
-TABLES: dict[str, tuple[str, Parser]] = {
-    "guests": ("guests", users.guests),
-    "connected_organizations": ("connected_organizations", governance.connected_organizations),
-    "catalogs": ("catalogs", governance.catalogs),
-    "assignments": ("assignments", governance.assignments),
-    "assignment_requests": ("assignment_requests", governance.assignment_requests),
-    "review_definitions": ("review_definitions", reviews.definitions),
-    "review_instances": ("review_instances", reviews.instances),
-    "review_decisions": ("review_decisions", reviews.decisions),
-    "role_assignments": ("role_assignments", directory.role_assignments),
-    "subscribed_skus": ("subscribed_skus", directory.subscribed_skus),
-    "groups": ("groups", directory.groups),
-    "group_members": ("group_members", directory.group_members),
-    "gdap_relationships": ("gdap_relationships", directory.gdap_relationships),
-    "gdap_access_assignments": ("gdap_access_assignments", directory.gdap_access_assignments),
-    "defender_role_definitions": ("defender_role_definitions", defender.role_definitions),
-    "defender_role_assignments": ("defender_role_assignments", defender.role_assignments),
+# resource → parser, for every resource of the catalogue that yields tables (audit/resources.py).
+PARSERS: dict[str, Parser] = {
+    "guests": users.guests,
+    "connected_organizations": governance.connected_organizations,
+    "catalogs": governance.catalogs,
+    "access_packages": governance.access_packages,      # packages, and the policies it expands
+    "assignments": governance.assignments,
+    "assignment_requests": governance.assignment_requests,
+    "review_definitions": reviews.definitions,
+    "review_instances": reviews.instances,
+    "review_decisions": reviews.decisions,
+    "role_assignments": directory.role_assignments,
+    "subscribed_skus": directory.subscribed_skus,
+    "groups": directory.groups,
+    "group_members": directory.group_members,
+    "gdap_relationships": directory.gdap_relationships,
+    "gdap_access_assignments": directory.gdap_access_assignments,
+    "defender_role_definitions": defender.role_definitions,
+    "defender_role_assignments": defender.role_assignments,
 }
-PARTNER_RESOURCES = frozenset({"gdap_relationships", "gdap_access_assignments"})
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,11 @@ def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir:
     unreadable: dict[str, str] = {}
     tenant_id = manifest.tenant_id.lower()
     mine: list[str] = []                     # this customer's GDAP relationship ids
-    for resource, (name, parse) in TABLES.items():
-        source_dir, source = (partner_dir, partner) if resource in PARTNER_RESOURCES else (tenant_dir, manifest)
+    for spec in RESOURCES:
+        if not spec.tables:
+            continue
+        resource, parse = spec.name, PARSERS[spec.name]
+        source_dir, source = (partner_dir, partner) if spec.partner else (tenant_dir, manifest)
         if source is None or source_dir is None:
             continue
         record = source.resources.get(resource)
@@ -109,20 +114,15 @@ def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir:
                 continue
             items = ((item, parent) for item, parent in items if parent in mine)
         try:
-            tables[name] = parse(items)
+            parsed = parse(items)
         except _UNREADABLE as exc:
             unreadable[resource] = _why(exc)
             continue
+        tables.update(zip(spec.tables, parsed if isinstance(parsed, tuple) else (parsed,), strict=True))
         if resource == "gdap_relationships":
-            tables[name] = tables[name].filter(pl.col("customer_tenant_id") == tenant_id)
-            mine = tables[name]["id"].to_list()
-    packages = manifest.resources.get("access_packages")
-    if packages is not None and packages.status is ResourceStatus.OK:
-        try:
-            tables["access_packages"], tables["policies"] = governance.access_packages(
-                raw_items(tenant_dir, packages.file))
-        except _UNREADABLE as exc:
-            unreadable["access_packages"] = _why(exc)
+            tables["gdap_relationships"] = tables["gdap_relationships"].filter(
+                pl.col("customer_tenant_id") == tenant_id)
+            mine = tables["gdap_relationships"]["id"].to_list()
     singletons: dict[str, Mapping[str, Any] | None] = {}
     for name in SINGLETONS:
         record = manifest.resources.get(name)

@@ -36,6 +36,7 @@ def _identity_sync(sync: GraphObject) -> None:
     sync.child("userSyncInbound").flag("isSyncAllowed")
 
 
+# singleton resource (kind "single" in audit/resources.py) → the properties the checks and drift read
 READS: dict[str, Callable[[GraphObject], None]] = {
     "em_settings": _em_settings,
     "authorization_policy": _authorization_policy,
@@ -43,7 +44,6 @@ READS: dict[str, Callable[[GraphObject], None]] = {
     "cross_tenant_partner": _cross_tenant,
     "identity_sync": _identity_sync,
 }
-SINGLETONS = tuple(READS)
 
 
 def read_singleton(name: str, value: Any) -> Mapping[str, Any]:

@@ -15,20 +15,13 @@ from audit.checks._framework import ABSENT_OK
 from audit.checks.licensing import p2_owned
 from audit.config import Config, Customer
 from audit.history import Drift
-from audit.models import CheckResult, CheckSpec, ResourceStatus, Severity, Status, is_collection_error
+from audit.models import CheckResult, CheckSpec, ResourceRecord, ResourceStatus, Severity, Status, is_collection_error
 from audit.normalize import TenantData
 from audit.render.viewmodel import (STATUS_ORDER, Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView,
                                     LicenceRow, ResourceView, Table)
+from audit.resources import RESOURCES_BY_NAME
 
-SOURCES = {
-    "guests": "GET /v1.0/users?$filter=userType eq 'Guest' (with signInActivity)",
-    "access_packages": "GET /v1.0/identityGovernance/entitlementManagement/accessPackages?$expand=assignmentPolicies",
-    "assignments": "GET /v1.0/identityGovernance/entitlementManagement/assignments?$expand=target,accessPackage",
-    "review_instances": "GET /v1.0/identityGovernance/accessReviews/definitions/{id}/instances",
-    "review_decisions": "GET /v1.0/identityGovernance/accessReviews/definitions/{id}/instances/{id}/decisions",
-    "role_assignments": "GET /v1.0/roleManagement/directory/roleAssignments?$expand=principal",
-    "gdap_relationships": "GET /v1.0/tenantRelationships/delegatedAdminRelationships (partner tenant)",
-}
+
 HISTORY_POINTS = 30                           # runs shown in the score trend, this one included
 
 
@@ -69,28 +62,37 @@ def finding_views(results: Iterable[CheckResult], specs: Mapping[str, CheckSpec]
                                               order[v.check_id])))
 
 
-def _table(title: str, resource: str, frame: pl.DataFrame, columns: Mapping[str, str],
+def _table(data: TenantData, title: str, resource: str, frame: pl.DataFrame, columns: Mapping[str, str],
            limit: int | None) -> Table:
     picked = frame.select(list(columns))
     rows = tuple(tuple(_cell(v) for v in row) for row in picked.head(limit).iter_rows()) if limit else \
         tuple(tuple(_cell(v) for v in row) for row in picked.iter_rows())
-    return Table(title, tuple(columns.values()), rows, source=SOURCES.get(resource, resource), total=frame.height)
+    return Table(title, tuple(columns.values()), rows, source=evidence_source(data, resource), total=frame.height)
+
+
+def evidence_source(data: TenantData, resource: str) -> str:
+    """The request a table's evidence came from, as the manifest recorded it: the reduced request
+    when Graph refused the fuller one, never the one it refused."""
+    spec = RESOURCES_BY_NAME[resource]
+    line = spec.request_line(data.record(resource).endpoint)
+    return f"{line} (partner tenant)" if spec.partner else line
 
 
 def appendix(data: TenantData, limit: int | None = None) -> tuple[Table, ...]:
     t = data.tables
     out = []
     if "guests" in t:
-        out.append(_table("Guest inventory", "guests", t["guests"].sort("display_name", nulls_last=True), {
+        out.append(_table(data, "Guest inventory", "guests", t["guests"].sort("display_name", nulls_last=True), {
             "display_name": "Name", "upn": "User principal name", "external_user_state": "Invitation",
             "account_enabled": "Enabled", "created": "Created", "last_successful": "Last successful sign-in"}, limit))
     if "policies" in t:
-        out.append(_table("Access packages and assignment policies", "access_packages", t["policies"], {
+        out.append(_table(data, "Access packages and assignment policies", "access_packages", t["policies"], {
             "package_name": "Package", "display_name": "Policy", "allowed_target_scope": "Who can request",
             "approval_required": "Approval", "expiration_type": "Expiry", "expiration_days": "Days",
             "reviews_enabled": "Reviews"}, limit))
     if "assignments" in t:
-        out.append(_table("Access package assignments", "assignments", t["assignments"].sort("end", nulls_last=True), {
+        out.append(_table(data, "Access package assignments", "assignments",
+                          t["assignments"].sort("end", nulls_last=True), {
             "target_name": "Holder", "target_upn": "Account", "package_name": "Package", "state": "State",
             "end": "Ends"}, limit))
     if "review_instances" in t:
@@ -100,20 +102,20 @@ def appendix(data: TenantData, limit: int | None = None) -> tuple[Table, ...]:
             instances = instances.join(names, on="definition_id", how="left")
         else:
             instances = instances.with_columns(review=pl.col("definition_id"))
-        out.append(_table("Access review instances", "review_instances", instances, {
+        out.append(_table(data, "Access review instances", "review_instances", instances, {
             "review": "Review", "start": "Start", "end": "End", "status": "Status"}, limit))
     if "review_decisions" in t:
-        out.append(_table("Access review decisions", "review_decisions", t["review_decisions"], {
+        out.append(_table(data, "Access review decisions", "review_decisions", t["review_decisions"], {
             "principal_name": "Principal", "decision": "Decision", "reviewed": "Reviewed",
             "apply_result": "Applied"}, limit))
     if "role_assignments" in t:
         privileged = t["role_assignments"].filter(pl.col("role_definition_id").is_in(list(ROLE_NAMES))).with_columns(
             role=pl.col("role_definition_id").replace_strict(ROLE_NAMES, default=pl.col("role_definition_id")))
-        out.append(_table("Privileged directory role assignments", "role_assignments", privileged, {
+        out.append(_table(data, "Privileged directory role assignments", "role_assignments", privileged, {
             "role": "Role", "principal_name": "Principal", "principal_upn": "Account",
             "principal_user_type": "User type"}, limit))
     if "gdap_relationships" in t:
-        out.append(_table("GDAP relationships", "gdap_relationships", t["gdap_relationships"], {
+        out.append(_table(data, "GDAP relationships", "gdap_relationships", t["gdap_relationships"], {
             "display_name": "Relationship", "status": "Status", "end": "Ends", "auto_extend_days": "Auto-extend days"},
             limit))
     return tuple(out)
@@ -124,8 +126,19 @@ def resource_views(data: TenantData) -> tuple[ResourceView, ...]:
     records = {name: (data.record(name), False) for name in data.manifest.resources}
     if data.partner is not None:
         records.update({name: (data.record(name), True) for name in data.partner.resources})
-    return tuple(ResourceView(r.name, r.endpoint, r.status.value, r.reason, r.items, r.requests, r.sha256, partner)
-                 for r, partner in sorted(records.values(), key=lambda pair: pair[0].name))
+    return tuple(_resource_view(r, partner) for r, partner in sorted(records.values(), key=lambda pair: pair[0].name))
+
+
+def _resource_view(record: ResourceRecord, partner: bool) -> ResourceView:
+    spec = RESOURCES_BY_NAME.get(record.name)
+    request = spec.request_line if spec is not None else (lambda endpoint: endpoint)   # an older catalogue's
+    refused_reason = record.refused_reason
+    if record.refused_endpoint and spec is not None and spec.reduced is not None:
+        refused_reason += f"; re-read without {spec.reduced.leaves_out}"
+    return ResourceView(record.name, request(record.endpoint), record.status.value, record.reason, record.items,
+                        record.requests, record.sha256, partner,
+                        refused_endpoint=request(record.refused_endpoint) if record.refused_endpoint else "",
+                        refused_reason=refused_reason)
 
 
 def customer_report(customer: Customer, data: TenantData, results: Sequence[CheckResult],

@@ -157,6 +157,8 @@ def _provenance_writer(wb: Workbook, names: SheetNames, title: str) -> TableShee
         Column("Items", 10, COUNT),
         Column("Requests", 10, COUNT),
         Column("SHA-256", 68, TOP),
+        Column("Refused request", 60, TOP),     # the fuller request Graph refused before Endpoint was read
+        Column("Why refused", 40, WRAP),
     )
 
     def decorate(ws: Any, first: int, last: int) -> None:
@@ -167,7 +169,8 @@ def _provenance_writer(wb: Workbook, names: SheetNames, title: str) -> TableShee
 
 def _provenance_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
     for r in report.resources:
-        writer.append([r.name, r.endpoint, r.status, r.reason, r.items, r.requests, r.sha256])
+        writer.append([r.name, r.endpoint, r.status, r.reason, r.items, r.requests, r.sha256, r.refused_endpoint,
+                       r.refused_reason])
     writer.close()
 
 

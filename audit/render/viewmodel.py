@@ -59,7 +59,7 @@ class FindingView:
 
 @dataclass(frozen=True)
 class ResourceView:
-    """One line of the provenance table: what was collected and how it ended."""
+    """One line of the provenance table: what was requested, and how it ended."""
 
     name: str
     endpoint: str
@@ -69,6 +69,10 @@ class ResourceView:
     requests: int
     sha256: str
     partner: bool = False    # read from the MSSP's partner tenant: its hash is not in the customer's manifest
+    # When Graph refused the fuller request and `endpoint`, a reduced one, produced the evidence:
+    # the refused request, and why it was refused and what the reduced one leaves out.
+    refused_endpoint: str = ""
+    refused_reason: str = ""
 
 
 @dataclass(frozen=True)

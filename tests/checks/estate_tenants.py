@@ -1,8 +1,8 @@
 """The emulator's demo estate as the collector would have stored it, without the HTTP server.
 
 Each customer's `audit.emulator` TenantData is turned into the resource → Graph items shape of
-tenant_builder (what `audit/collect/resources.py` asks for: guests only, packages with their
-policies expanded, pending requests only, …), with the statuses the emulator would have answered:
+tenant_builder (what the resource catalogue, `audit/resources.py`, asks for: guests only, packages with
+their policies expanded, pending requests only, …), with the statuses the emulator would have answered:
 no P2 → entitlement management and reviews NOT_LICENSED (their fan-outs SKIPPED), no
 AuditLog.Read.All or no P1/P2 → sign-ins refused, revoked consent → no token.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from audit.collect.resources import GUEST_FIELDS
 from audit.config import Config
 from audit.emulator._graph import licence_level
 from audit.emulator.estate import ANALYST_DOMAIN, CORPORATE_DOMAIN, Estate, TenantData
 from audit.models import ResourceStatus
 from audit.normalize import TenantData as Tables
+from audit.resources import GUEST_FIELDS
 from tests.checks import tenant_builder as tb
 
 GUEST_KEYS = tuple(GUEST_FIELDS.split(","))

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from audit.checks.app_permissions import required_permissions
 from audit.config import Config
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import TenantData, normalize_tenant
+from audit.resources import PARTNER_RESOURCES, SINGLETONS, bind
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 TENANT = "11111111-1111-4111-8111-111111111111"
@@ -28,9 +30,7 @@ ANALYST_DOMAIN = "soc.mssp.example"
 VENDOR_DOMAIN = "vendor.example"
 OPT_INS = ("collect_defender_rbac",)   # the test configuration reads every opt-in resource
 
-SINGLETON_RESOURCES = {"em_settings", "authorization_policy", "cross_tenant_default", "cross_tenant_partner",
-                       "identity_sync"}
-PARTNER_RESOURCES = {"gdap_relationships", "gdap_access_assignments"}
+SINGLETON_RESOURCES = set(SINGLETONS)                 # the resource catalogue's, audit/resources.py
 
 
 def iso(dt: datetime) -> str:
@@ -276,11 +276,11 @@ def build(tmp: Path, resources: dict[str, Any] | None = None, *,
         owner = PARTNER if name in PARTNER_RESOURCES else tenant_id
         status = statuses.get(name, ResourceStatus.OK)
         if status is not ResourceStatus.OK:
-            records[owner][name] = ResourceRecord(name, name, status, reason=f"{status.value} in test",
+            records[owner][name] = ResourceRecord(name, _endpoint(name), status, reason=f"{status.value} in test",
                                                   http_status=403 if status is ResourceStatus.FORBIDDEN else None)
             continue
         if value is None and name in SINGLETON_RESOURCES:
-            records[owner][name] = ResourceRecord(name, name, ResourceStatus.NOT_FOUND, reason="404")
+            records[owner][name] = ResourceRecord(name, _endpoint(name), ResourceStatus.NOT_FOUND, reason="404")
             continue
         if name in SINGLETON_RESOURCES:
             lines = [{"request": name, "parent": None, "page": value}]
@@ -291,12 +291,12 @@ def build(tmp: Path, resources: dict[str, Any] | None = None, *,
             lines = [{"request": name, "parent": parent, "page": {"value": items}}
                      for parent, items in (by_parent.items() or {None: []}.items())]
         sha = _write_raw(tmp / owner / "raw" / f"{name}.jsonl", lines)
-        records[owner][name] = ResourceRecord(name, name, ResourceStatus.OK, items=len(value or []),
+        records[owner][name] = ResourceRecord(name, _endpoint(name), ResourceStatus.OK, items=len(value or []),
                                               file=f"raw/{name}.jsonl", sha256=sha)
     guests = records[tenant_id].get("guests")
     if guests and "guest_sign_ins" not in records[tenant_id]:
         status = statuses.get("guest_sign_ins", guests.status)
-        records[tenant_id]["guest_sign_ins"] = ResourceRecord("guest_sign_ins", "", status, reason="test",
+        records[tenant_id]["guest_sign_ins"] = ResourceRecord("guest_sign_ins", guests.endpoint, status, reason="test",
                                                               file=guests.file)
     if not token_ok:                 # no token, no request: the customer's tenant recorded nothing
         records[tenant_id] = {}
@@ -305,6 +305,17 @@ def build(tmp: Path, resources: dict[str, Any] | None = None, *,
                               records[tenant_id])
     partner = TenantManifest(PARTNER, "partner", NOW, True, "", (), records[PARTNER])
     return normalize_tenant(tmp / tenant_id, manifest, partner_dir=tmp / PARTNER, partner=partner)
+
+
+def _endpoint(name: str) -> str:
+    """The request the catalogue makes for `name`, as a manifest records it (a test's own names as is)."""
+    return _requests().get(name, name)
+
+
+@cache
+def _requests() -> dict[str, str]:
+    mssp = config().mssp
+    return {r.name: r.path for r in bind(MSSP, (mssp.tier1_group, mssp.tier2_group, mssp.approvers_group))}
 
 
 def dump(resources: dict[str, Any]) -> str:

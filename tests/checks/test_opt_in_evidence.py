@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 
 from audit.checks.app_permissions import required_permissions
-from audit.collect.resources import resource_specs
 from audit.collect.run import targets
 from audit.collect.tenant import TenantCollector
 from audit.graph.client import GraphClient
 from audit.models import ResourceStatus
+from audit.resources import bind
 from audit.snapshot.store import RunStore
 from tests.checks import tenant_builder as tb
 
@@ -51,7 +51,7 @@ def test_beta_resources_are_read_beside_v1(tmp_path: Path) -> None:
                                 "@odata.nextLink": f"{base}?$skiptoken=2"}
         return httpx.Response(200, json=body)
 
-    spec = next(s for s in resource_specs(tb.MSSP, ()) if s.name == "defender_role_definitions")
+    spec = next(s for s in bind(tb.MSSP, ()) if s.name == "defender_role_definitions")
 
     async def collect() -> Any:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from audit.collect.resources import resource_specs
 from audit.collect.run import log_outcome
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
+from audit.resources import bind
 
 TENANT = "11111111-1111-4111-8111-111111111111"
-SPECS = resource_specs("22222222-2222-4222-8222-222222222222", ("Tier 1 Analyst",))
+SPECS = bind("22222222-2222-4222-8222-222222222222", ("Tier 1 Analyst",))
 
 
 def _manifest(**statuses: ResourceStatus) -> TenantManifest:

@@ -29,7 +29,8 @@ from audit.config import Config
 from audit.demo import demo_config, demo_environment
 from audit.graph.auth import load_credential
 from audit.models import CheckResult, ResourceStatus, Status, TenantManifest
-from audit.normalize import SINGLETONS, TABLES, TenantData, normalize_tenant
+from audit.normalize import TenantData, normalize_tenant
+from audit.resources import RESOURCES, SINGLETONS
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row
 from audit.snapshot.store import RunStore
 
@@ -257,7 +258,8 @@ def test_every_property_of_every_resource_survives_every_mutation(estate: Estate
                 if not read:
                     break                         # a singleton's property no reader declares: not read either
     assert not problems, "\n".join(problems[:60]) + f"\n({len(problems)} problems)"
-    assert set(files) == set(walked) == {*TABLES, *SINGLETONS, "access_packages"}, "every resource is walked"
+    assert set(files) == set(walked) == {r.name for r in RESOURCES if r.tables or r.kind == "single"}, \
+        "every resource is walked"
     assert sum(map(len, walked.values())) > 300, walked
     assert min(tried.values()) > 30 and len(tried) == 4, tried
 
@@ -287,8 +289,7 @@ def test_each_check_reads_only_what_it_declares(estate: Estate, baseline: Baseli
     """Given only the tables and singletons of the resources in its spec, every check answers as it
     does with everything: what a check needs is what the framework gates on (and what the fuzz
     above re-evaluates when one of those resources changes)."""
-    tables_of = {resource: (name,) for resource, (name, _) in TABLES.items()} | {
-        "access_packages": ("access_packages", "policies")}
+    tables_of = {r.name: r.tables for r in RESOURCES}
     customer = estate.config.customers[0]
     context = Context(now=NOW, config=estate.config, customer=customer)
     for item in CATALOGUE:

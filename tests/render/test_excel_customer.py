@@ -104,7 +104,7 @@ def test_dates_are_dates_and_counts_are_numbers(book: Workbook) -> None:
     assert created.is_date and created.number_format == "yyyy-mm-dd hh:mm"
     provenance = book["Provenance"]
     assert [c.value for c in provenance[1]] == ["Resource", "Endpoint", "Status", "Reason", "Items", "Requests",
-                                                "SHA-256"]
+                                                "SHA-256", "Refused request", "Why refused"]
     assert provenance["E2"].value == 150 and provenance["E2"].data_type == "n"
 
 
