@@ -29,7 +29,8 @@ def _sku_rows(licence: LicenceState) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for sku in licence.skus or ():
         units, grants = sku.units(Level.P2), sku.grants(Level.P2)
-        rows.append({"sku": sku.part_number, "status": sku.capability_status, "enabled units": units.owned,
+        rows.append({"sku": sku.part_number, "status": sku.capability_status,
+                     "enabled units": None if units.unreported else units.owned,
                      "expiring units": units.expiring, "not owned units": units.not_owned,
                      "includes P2": "not understood" if grants is None else grants,
                      "licence evidence": sku.describe()})
