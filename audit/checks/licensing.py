@@ -57,6 +57,14 @@ def _expiring(units: Units) -> str:
     return (f"; {units.expiring} more expiring (grace period after expiry: renew them)" if units.expiring else "")
 
 
+def _not_counted(licence: LicenceState, units: Units) -> str:
+    """The SKUs that carry the P2 plan without it being in force, and the units nobody owns any more."""
+    skus = [s.describe() for s in licence.skus or () if s.carries is Level.P2 and s.grants(Level.P2) is False]
+    gone = f"{units.not_owned} units suspended or locked out, not owned" if units.not_owned else ""
+    said = "; ".join(x for x in (gone, f"not counted: {', '.join(skus)}" if skus else "") if x)
+    return f" ({said})" if said else ""
+
+
 @check(CheckSpec(
     id="LIC-001", version=2, title="Enough Entra ID P2 licences for the MSSP analysts", area=AREA,
     severity=Severity.MEDIUM,
@@ -96,12 +104,12 @@ def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
                                       evidence, population)
     if units.owned >= needed:
         return Outcome.of(Status.PASS, f"{units.owned} P2 licences cover the {needed} the sizing formula requires"
-                                       f"{_expiring(units)}.", evidence, population)
+                                       f"{_expiring(units)}{_not_counted(licence, units)}.", evidence, population)
     if not units.exact:
         # A SKU we could not read may hold the missing units: neither short nor covered.
         return _error("The P2 licences owned could not be counted.", _not_understood(licence, units)
                       + f" (counted {units.owned} P2 licences owned, {needed} required)", evidence, population)
-    gone = f"; {units.not_owned} suspended or locked out, not owned" if units.not_owned else ""
+    gone = _not_counted(licence, units)
     if units.owned + units.expiring >= needed:
         return Outcome.of(Status.WARN, f"{units.owned} P2 licences owned and {units.expiring} expiring (grace period "
                                        f"after expiry), {needed} required: covered only if the expiring units are "
@@ -143,8 +151,8 @@ def _has_p2(licence: LicenceState, evidence: list[dict[str, object]], population
                                        f"({licence.evidence}).", evidence, population)
     units = licence.units(Level.P2) or Units(0, 0, 0)
     if units.owned:
-        return Outcome.of(Status.PASS, f"Entra ID P2 is in force: {units.owned} units enabled{_expiring(units)}.",
-                          evidence, population)
+        return Outcome.of(Status.PASS, f"Entra ID P2 is in force: {units.owned} units enabled{_expiring(units)}"
+                                       f"{_not_counted(licence, units)}.", evidence, population)
     if units.expiring:
         return Outcome.of(Status.WARN, f"Entra ID P2 is in force only in the grace period after expiry: all "
                                        f"{units.expiring} units are expiring; renew them before the subscription is "
