@@ -89,7 +89,8 @@ def test_a_sku_in_warning_still_licenses_but_its_units_are_expiring(tmp_path: Pa
     assert results["EM-003"].status is Status.PASS
     assert results["LIC-002"].status is Status.WARN and "all 5 units are expiring" in results["LIC-002"].summary
     assert "(0 units)" not in results["LIC-002"].summary
-    assert results["LIC-001"].status is Status.WARN and "0 P2 licences owned and 5 expiring" in results["LIC-001"].summary
+    lic001 = results["LIC-001"]
+    assert lic001.status is Status.WARN and "0 P2 licences owned and 5 expiring" in lic001.summary
 
 
 def test_unread_skus_decide_nothing(tmp_path: Path) -> None:
