@@ -127,7 +127,8 @@ def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
     rationale="Without P2 there is no entitlement management and no access reviews: Graph answers "
               "AadPremiumLicenseRequired, and every check that depends on them is NOT_APPLICABLE. This is the one "
               "finding that says why — the MSSP model of the seed cannot exist in this tenant.",
-    remediation="Buy Entra ID P2 (or an E5 suite that includes it); until then analysts' access is ungoverned.",
+    remediation="Buy Entra ID P2 (or an E5 suite that includes it), or renew the subscription whose units are in "
+                "the grace period before it is suspended; without P2 analysts' access is ungoverned.",
     references=(ref.MSSP_ACCESS.section(ref.MSSP_P2,
                                         "Entitlement Management is an Azure Active Directory (AAD P2) functionality."),
                 ref.SUBSCRIBED_SKU.at("servicePlans, capabilityStatus"),
