@@ -93,6 +93,22 @@ def test_a_sku_in_warning_still_licenses_but_its_units_are_expiring(tmp_path: Pa
     assert lic001.status is Status.WARN and "0 P2 licences owned and 5 expiring" in lic001.summary
 
 
+@pytest.mark.parametrize(("change", "status", "words"), [
+    ({"capabilityStatus": "Warning", "prepaidUnits": {"enabled": 0, "warning": 5}}, Status.WARN, "grace period"),
+    ({"capabilityStatus": "Frozen"}, Status.ERROR, "capabilityStatus 'Frozen' is not a documented value"),
+    ({"capabilityStatus": "Enabled"}, Status.PASS, "5 units enabled"),
+])
+def test_the_mau_model_reads_the_same_licence(tmp_path: Path, change: dict[str, Any], status: Status,
+                                              words: str) -> None:
+    """Under MAU billing LIC-001 asks only whether P2 is in force, with LIC-002's words."""
+    t = tb.good_tenant()
+    t["subscribed_skus"][0].update(change)
+    results = evaluate(tmp_path, t, tb.config(expectations={"licence_model": "mau"}))
+    for check_id in ("LIC-001", "LIC-002"):
+        said = f"{results[check_id].summary} {results[check_id].reason}"
+        assert results[check_id].status is status and words in said, (check_id, results[check_id])
+
+
 def test_unread_skus_decide_nothing(tmp_path: Path) -> None:
     """subscribedSkus failed: no licence can be concluded, so the gated checks run on what Graph said."""
     failed = {"subscribed_skus": ResourceStatus.FAILED}
