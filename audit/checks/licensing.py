@@ -44,8 +44,10 @@ def _skus(licence: LicenceState, predicate: str = "carry Entra ID P2 in force") 
 
 def _not_understood(licence: LicenceState, units: Units | None = None) -> str:
     """Which values of which SKUs the audit did not understand, for an ERROR's reason."""
-    said = [*licence.not_understood(Level.P2), *(f"{name}: prepaidUnits.enabled not given"
-                                                 for name in (units.unreported if units else ()))]
+    if units is None:
+        said = list(licence.not_understood(Level.P2))
+    else:
+        said = [*units.not_understood, *(f"{name}: prepaidUnits.enabled not given" for name in units.unreported)]
     return "subscribedSkus: " + "; ".join(said)
 
 
@@ -163,6 +165,9 @@ def _has_p2(licence: LicenceState, evidence: list[dict[str, object]], population
         # capabilityStatus Enabled means at least one enabled unit (subscribedSku); how many is not said.
         return Outcome.of(Status.PASS, "Entra ID P2 is in force (prepaidUnits not reported for "
                                        f"{', '.join(units.unreported)}).", evidence, population)
+    if units.not_understood:
+        return _error("Entra ID P2 is in force but its units could not be counted.",
+                      _not_understood(licence, units), evidence, population)
     return _error("Entra ID P2 is in force but no unit of it is enabled or expiring.",
                   f"subscribedSkus: a SKU in force without enabled or warning units contradicts the documented "
                   f"capabilityStatus ({licence.evidence})", evidence, population)

@@ -195,6 +195,11 @@ class Sku:
             return Units(0, 0, 0, not_understood=(self.not_understood(level) or self.name,))
         if not any(_provisioned(status) for _, status in self._plans(level)):
             return Units(0, 0, 0)          # the plan is not on this SKU, or not provisioned: not this level's units
+        counts = {"enabled": self.enabled_units, "warning": self.warning_units, "suspended": self.suspended_units,
+                  "lockedOut": self.locked_out_units}
+        negative = [f"prepaidUnits.{name} {value}" for name, value in counts.items() if value is not None and value < 0]
+        if negative:                       # Int32 counts of licences: a negative one is not a count
+            return Units(0, 0, 0, not_understood=(f"{self.name}: {', '.join(negative)} is negative",))
         gone = (self.suspended_units or 0) + (self.locked_out_units or 0)
         if not grants:                     # provisioned on an unusable SKU: nothing of it is owned
             return Units(0, 0, gone + (self.enabled_units or 0) + (self.warning_units or 0))

@@ -109,6 +109,16 @@ def test_the_mau_model_reads_the_same_licence(tmp_path: Path, change: dict[str, 
         assert results[check_id].status is status and words in said, (check_id, results[check_id])
 
 
+def test_a_negative_unit_count_is_not_a_count(tmp_path: Path) -> None:
+    t = tb.good_tenant()
+    t["subscribed_skus"][0]["prepaidUnits"]["enabled"] = -7
+    results = evaluate(tmp_path, t)
+    for check_id in ("LIC-001", "LIC-002"):
+        result = results[check_id]
+        assert result.status is Status.ERROR, result
+        assert "AAD_PREMIUM_P2: prepaidUnits.enabled -7 is negative" in result.reason, result.reason
+
+
 def test_unread_skus_decide_nothing(tmp_path: Path) -> None:
     """subscribedSkus failed: no licence can be concluded, so the gated checks run on what Graph said."""
     failed = {"subscribed_skus": ResourceStatus.FAILED}
