@@ -95,6 +95,8 @@ REVIEW_INSTANCE = _graph("accessReviewInstance", "accessreviewinstance")
 ROLE_ASSIGNMENT = _graph("unifiedRoleAssignment", "unifiedroleassignment")
 SIGN_IN_ACTIVITY = _graph("signInActivity", "signinactivity")
 SUBSCRIBED_SKU = _graph("subscribedSku", "subscribedsku")
+LICENSE_UNITS = _graph("licenseUnitsDetail", "licenseunitsdetail")
+SERVICE_PLAN = _graph("servicePlanInfo", "serviceplaninfo")
 USER = _graph("user", "user")
 UX_SETTING = _graph("uxSetting", "uxsetting", beta=True)
 GDAP_OVERVIEW = Page("Microsoft Graph v1.0: Granular delegated admin privileges (GDAP) API overview",

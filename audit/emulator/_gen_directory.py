@@ -45,7 +45,9 @@ SKUS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "SPE_E3": ("05e9a617-0261-4cee-bb44-138d3ef5d965", (PLAN_P1, _EXCHANGE, _TEAMS, _SHAREPOINT, _INTUNE)),
     "AAD_PREMIUM_P2": ("84a661c4-e949-4bd2-a560-ed7766fcaf2b", (PLAN_P1, PLAN_P2, _CLOUD_APP)),
     "ENTERPRISEPACK": ("6fd2c87f-b296-42f0-b197-1e91e994b900", (_EXCHANGE, _TEAMS, _SHAREPOINT)),
+    "EMSPREMIUM": ("b05e124f-c7cc-45a0-a6aa-8cf78c946968", (PLAN_P1, PLAN_P2, _INTUNE, _CLOUD_APP)),
 }
+SUSPENDED_EMS_UNITS = 25
 
 
 def authorization_policy(plan: Plan) -> GraphObject:
@@ -126,17 +128,23 @@ def cross_tenant(
     return default, partners, sync
 
 
-def _sku(ctx: Ctx, tenant_id: str, part: str, enabled: int, consumed: int) -> GraphObject:
+def _sku(ctx: Ctx, tenant_id: str, part: str, enabled: int, consumed: int, *, status: str = "Enabled",
+         disabled: tuple[str, ...] = ()) -> GraphObject:
+    """One SKU; `status` moves every prepaid unit to that state (licenseUnitsDetail), `disabled` names plans
+    whose provisioningStatus is Disabled."""
     sku_id, plans = SKUS[part]
+    field = {"Enabled": "enabled", "Warning": "warning", "Suspended": "suspended", "LockedOut": "lockedOut"}[status]
+    units = {"enabled": 0, "suspended": 0, "warning": 0, "lockedOut": 0} | {field: enabled}
     return {
         "id": f"{tenant_id}_{sku_id}",
         "accountId": tenant_id,
         "accountName": tenant_id[:8],
         "appliesTo": "User",
-        "capabilityStatus": "Enabled",
+        "capabilityStatus": status,
         "consumedUnits": consumed,
-        "prepaidUnits": {"enabled": enabled, "suspended": 0, "warning": 0, "lockedOut": 0},
-        "servicePlans": [{"servicePlanId": pid, "servicePlanName": name, "provisioningStatus": "Success",
+        "prepaidUnits": units,
+        "servicePlans": [{"servicePlanId": pid, "servicePlanName": name,
+                          "provisioningStatus": "Disabled" if name in disabled else "Success",
                           "appliesTo": "User"} for pid, name in plans],
         "skuId": sku_id,
         "skuPartNumber": part,
@@ -150,8 +158,14 @@ def subscribed_skus(ctx: Ctx, plan: Plan, tenant_id: str) -> list[GraphObject]:
     if plan.licence == "o365" or plan.has(Plant.NO_P2):
         return [_sku(ctx, tenant_id, "ENTERPRISEPACK", members + 2, members)]
     if plan.licence == "e5":
-        return [_sku(ctx, tenant_id, "SPE_E5", members + 10, members),
-                _sku(ctx, tenant_id, "AAD_PREMIUM_P2", need + 2, 2)]
+        # Expiring: the whole estate's P2 is in the grace period; disabled: the E5 carries P1 but not P2.
+        status = "Warning" if plan.has(Plant.P2_EXPIRING) else "Enabled"
+        disabled = (PLAN_P2[1],) if plan.has(Plant.E5_P2_DISABLED) else ()
+        skus = [_sku(ctx, tenant_id, "SPE_E5", members + 10, members, status=status, disabled=disabled),
+                _sku(ctx, tenant_id, "AAD_PREMIUM_P2", need + 2, 2, status=status)]
+        if plan.has(Plant.P2_SUSPENDED_SKU):
+            skus.append(_sku(ctx, tenant_id, "EMSPREMIUM", SUSPENDED_EMS_UNITS, 0, status="Suspended"))
+        return skus
     p2 = max(1, need // 2) if plan.has(Plant.TOO_FEW_P2) else need
     return [_sku(ctx, tenant_id, "SPE_E3", members + 5, members),
             _sku(ctx, tenant_id, "AAD_PREMIUM_P2", p2, 1)]

@@ -60,6 +60,9 @@ class Plant(enum.StrEnum):
     # Licences (§7 and the seed's sizing formula)
     TOO_FEW_P2 = "fewer Entra ID P2 licences than the seed's sizing formula asks for"
     NO_P2 = "no Entra ID P1/P2 at all (entitlement management and reviews unavailable)"
+    P2_EXPIRING = "every Entra ID P2 unit is in the grace period after expiry (capabilityStatus Warning)"
+    P2_SUSPENDED_SKU = "a cancelled EMS E5 subscription is still listed, Suspended: its P2 units are not owned"
+    E5_P2_DISABLED = "the Entra ID P2 plan is disabled inside the Microsoft 365 E5 SKU: its units are not P2"
     # Cross-tenant access (§5)
     MFA_NOT_TRUSTED = "cross-tenant settings for the MSSP do not accept its MFA"
     IDENTITY_SYNC = "cross-tenant sync from the MSSP tenant is allowed"
@@ -97,20 +100,20 @@ PROFILES: tuple[Profile, ...] = (
         P.PENDING_INVITE, P.REVIEW_OVERDUE, P.MANY_GLOBAL_ADMINS, P.GDAP_EXPIRING)),
     Profile("fabrikam", "Fabrikam Health", 160, 12, 6, 12, 2, 2, "e5", (
         P.GUESTS_CAN_INVITE, P.GUEST_ROLE_MEMBER, P.EMAIL_SIGNUP, P.TIER_NO_EXPIRATION,
-        P.NO_END_DATE, P.POLICY_730_DAYS, P.REVIEWS_DISABLED, P.IDENTITY_SYNC)),
+        P.NO_END_DATE, P.POLICY_730_DAYS, P.REVIEWS_DISABLED, P.IDENTITY_SYNC, P.P2_EXPIRING)),
     # Three reviews: one per MSSP group, so every package is reviewed (the clean customer).
     Profile("northwind", "Northwind Traders", 20, 6, 4, 3, 3, 2, "e3_p2", ()),
     Profile("tailspin", "Tailspin Toys", 8, 3, 2, 1, 0, 2, "o365", (
         P.NO_P2, P.NO_GDAP, P.GUEST_GLOBAL_ADMIN, P.MFA_NOT_TRUSTED)),
     Profile("woodgrove", "Woodgrove Bank", 280, 18, 12, 15, 3, 3, "e5", (
         P.POLICY_ALL_EXTERNAL, P.CORPORATE_GUEST, P.PROPOSED_ORG, P.NO_APPROVAL,
-        P.APPROVER_SELF_LOOP, P.SETUP_ADMIN_LEFT, P.GDAP_GLOBAL_ADMIN, P.WRITE_PERMISSION)),
+        P.APPROVER_SELF_LOOP, P.SETUP_ADMIN_LEFT, P.GDAP_GLOBAL_ADMIN, P.WRITE_PERMISSION, P.P2_SUSPENDED_SKU)),
     Profile("adatum", "Adatum Logistics", 80, 10, 10, 6, 2, 2, "e3_few_p2", (
         P.TOO_FEW_P2, P.MISSING_TIER2, P.MSSP_ORG_PROPOSED, P.POLICY_ALL_CONNECTED,
         P.LIFECYCLE_DELETE, P.NO_AUDITLOG, P.GDAP_NO_ACCESS, P.DUPLICATE_GROUP)),
     Profile("litware", "Litware Energy", 130, 14, 6, 8, 2, 4, "e5", (
         P.BACK_DOOR, P.PII_USERNAME, P.ANALYST_NO_ASSIGNMENT, P.DISABLED_WITH_ASSIGNMENT,
-        P.REVIEW_NOT_REVIEWED, P.REVIEW_KEEP_ACCESS, P.NO_SELF_EXTEND, P.LOCAL_ANALYST)),
+        P.REVIEW_NOT_REVIEWED, P.REVIEW_KEEP_ACCESS, P.NO_SELF_EXTEND, P.LOCAL_ANALYST, P.E5_P2_DISABLED)),
     Profile("wingtip", "Wingtip Legal", 30, 6, 3, 4, 1, 2, "e3_p2", (P.CONSENT_REVOKED,)),
 )
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import polars as pl
 
 from audit.normalize._common import UTC_TIME, GraphObject, Items, graph_items
-from audit.normalize.licences import P1_PLAN, P2_PLAN, plan_in_force
+from audit.normalize.licences import P1_PLAN, P2_PLAN
 
 STRINGS = pl.List(pl.String)
 
 ROLE_ASSIGNMENTS = {"id": pl.String, "role_definition_id": pl.String, "principal_id": pl.String,
                     "principal_type": pl.String, "principal_name": pl.String, "principal_upn": pl.String,
                     "principal_user_type": pl.String, "scope": pl.String}
-# has_p1/has_p2: that plan is in force on this SKU; audit.normalize.licences decides the tenant's state.
+# The provisioningStatus of the two Entra ID plans on each SKU; audit.normalize.licences decides what they mean.
 SKUS = {"sku_id": pl.String, "sku_part_number": pl.String, "capability_status": pl.String,
         "enabled_units": pl.Int64, "suspended_units": pl.Int64, "warning_units": pl.Int64,
         "locked_out_units": pl.Int64, "consumed_units": pl.Int64,
-        "p1_plan_status": pl.String, "p2_plan_status": pl.String, "has_p2": pl.Boolean, "has_p1": pl.Boolean}
+        "p1_plan_status": pl.String, "p2_plan_status": pl.String}
 GROUPS = {"id": pl.String, "display_name": pl.String}
 GROUP_MEMBERS = {"group_id": pl.String, "member_id": pl.String, "member_type": pl.String,
                  "display_name": pl.String, "upn": pl.String, "mail": pl.String, "user_type": pl.String,
@@ -43,19 +43,17 @@ def role_assignments(items: Items) -> pl.DataFrame:
 def subscribed_skus(items: Items) -> pl.DataFrame:
     rows = []
     for sku, _ in graph_items(items, "subscribed SKU"):
-        capability = sku.text("capabilityStatus")
-        plans = {(p.text("servicePlanId") or "").lower(): p.text("provisioningStatus")
+        # A plan listed without its provisioningStatus (nullable) is "" — on the SKU, status not given.
+        plans = {(p.text("servicePlanId") or "").lower(): p.text("provisioningStatus") or ""
                  for p in sku.children("servicePlans")}
         units = sku.child("prepaidUnits")
         rows.append({
             "sku_id": sku.text("skuId"), "sku_part_number": sku.text("skuPartNumber"),
-            "capability_status": capability,
+            "capability_status": sku.text("capabilityStatus"),
             "enabled_units": units.number("enabled"), "suspended_units": units.number("suspended"),
             "warning_units": units.number("warning"), "locked_out_units": units.number("lockedOut"),
             "consumed_units": sku.number("consumedUnits"),
             "p1_plan_status": plans.get(P1_PLAN), "p2_plan_status": plans.get(P2_PLAN),
-            "has_p2": plan_in_force(capability, plans.get(P2_PLAN)),
-            "has_p1": plan_in_force(capability, plans.get(P1_PLAN)),
         })
     return pl.DataFrame(rows, schema=SKUS)
 

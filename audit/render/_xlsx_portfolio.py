@@ -58,6 +58,7 @@ _NOTE_WRAP = CellStyle(font=font(italic=True, color="475467"), alignment=Alignme
 
 LICENCE_HIGHLIGHTS = (
     Highlight("SHORT", "F9D0CC", "912018"),
+    Highlight("RENEW", "FEF0C7", "93370D"),
     Highlight("OK", "D1FADF", "05603A"),
     Highlight("UNKNOWN", "EAECF0", "475467"),
 )
@@ -149,6 +150,8 @@ LICENCE_COLUMNS = (
     Column("Guest accounts", 11, _CALC),
     Column("P2 needed", 10, _CALC_INT),
     Column("P2 owned", 10, _VALUE),
+    Column("P2 expiring (grace period)", 11, _VALUE),
+    Column("P2 suspended or locked out", 11, _VALUE),
     Column("Gap (owned - needed)", 12, _CALC_INT),
     Column("Status", 11, _CALC_TEXT),
     Column("Active guests, 30 days (MAU model)", 16, _VALUE),
@@ -168,9 +171,13 @@ def _licence_cells(row: LicenceRow) -> Callable[[WriteOnlyWorksheet, int], list[
             formula_cell(ws, f"=(C{r}+D{r})*{GUEST_FACTOR}", styles[4]),
             formula_cell(ws, f"=ROUNDUP(E{r}/{GUESTS_PER_P2},0)", styles[5]),
             value_cell(ws, row.p2_owned, styles[6]),
-            formula_cell(ws, f'=IF(G{r}="","",G{r}-F{r})', styles[7]),
-            formula_cell(ws, f'=IF(G{r}="","UNKNOWN",IF(H{r}>=0,"OK","SHORT"))', styles[8]),
-            value_cell(ws, row.guests_active_30d, styles[9]),
+            value_cell(ws, row.p2_expiring, styles[7]),
+            value_cell(ws, row.p2_not_owned, styles[8]),
+            formula_cell(ws, f'=IF(G{r}="","",G{r}-F{r})', styles[9]),
+            # RENEW: short on owned units, covered once the expiring ones are renewed.
+            formula_cell(ws, f'=IF(G{r}="","UNKNOWN",IF(J{r}>=0,"OK",IF(G{r}+H{r}>=F{r},"RENEW","SHORT")))',
+                         styles[10]),
+            value_cell(ws, row.guests_active_30d, styles[11]),
         ]
 
     return build
@@ -178,7 +185,7 @@ def _licence_cells(row: LicenceRow) -> Callable[[WriteOnlyWorksheet, int], list[
 
 def _licences(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> None:
     def decorate(ws: WriteOnlyWorksheet, first: int, last: int) -> None:
-        highlight_values(ws, 9, first, last, LICENCE_HIGHLIGHTS)
+        highlight_values(ws, 11, first, last, LICENCE_HIGHLIGHTS)
         inputs = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
                                 showErrorMessage=True, error="A whole number of analysts, 0 or more.")
         inputs.add(f"C{first}:D{last}")
@@ -194,9 +201,10 @@ def _licences(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> No
     ws = writer.close()[-1]
     span = (first, last)
     total = [text_cell(ws, "Total", _TOTAL), value_cell(ws, None, _TOTAL)]
-    total += [formula_cell(ws, f"=SUM({col}{span[0]}:{col}{span[1]})", _TOTAL) for col in "CDEFGH"]
-    total += [formula_cell(ws, f'=COUNTIF(I{span[0]}:I{span[1]},"SHORT")&" short"', _TOTAL),
-              formula_cell(ws, f"=SUM(J{span[0]}:J{span[1]})", _TOTAL)]
+    total += [formula_cell(ws, f"=SUM({col}{span[0]}:{col}{span[1]})", _TOTAL) for col in "CDEFGHIJ"]
+    total += [formula_cell(ws, f'=COUNTIF(K{span[0]}:K{span[1]},"SHORT")&" short, "'
+                               f'&COUNTIF(K{span[0]}:K{span[1]},"RENEW")&" to renew"', _TOTAL),
+              formula_cell(ws, f"=SUM(L{span[0]}:L{span[1]})", _TOTAL)]
     ws.append(total)
     ws.append([])
     for offset, line in enumerate(_LICENCE_NOTES):
@@ -211,7 +219,11 @@ _LICENCE_NOTES = (
     "Source: 'Multi-tenant access for Managed Security Service Providers', section 'Entitlement Management "
     "requires AAD P2': 20 analysts + 20 projected → 60 guest accounts → 12 P2 licences.",
     "Edit the Input cells (current analysts, projected growth); guest accounts, P2 needed, gap and status "
-    "recalculate. P2 owned comes from the tenant's subscribedSkus; blank means it could not be read.",
+    "recalculate. P2 owned comes from the tenant's subscribedSkus; blank means it could not be read or held a "
+    "value the audit does not understand (LIC-001 says which).",
+    "P2 owned counts only enabled units of SKUs whose AAD_PREMIUM_P2 plan is in force. Units in the grace period "
+    "after expiry are shown apart as expiring: renew them before they are suspended (status RENEW when they "
+    "would close the gap). Suspended and locked-out units are not owned.",
     "MAU model: where guests are billed per monthly active user instead of by the 1:5 ratio, the last "
     "column estimates that count from guests with a successful sign-in in the last 30 days.",
 )

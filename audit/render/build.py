@@ -12,11 +12,11 @@ import polars as pl
 from audit import expiry
 from audit.checks._common import ROLE_NAMES, mssp_guests, mssp_package_names
 from audit.checks._framework import ABSENT_OK
-from audit.checks.licensing import p2_owned
 from audit.config import Config, Customer
 from audit.history import Drift
 from audit.models import CheckResult, CheckSpec, ResourceRecord, ResourceStatus, Severity, Status, is_collection_error
 from audit.normalize import TenantData
+from audit.normalize.licences import Level, licence_state
 from audit.render.viewmodel import (STATUS_ORDER, Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView,
                                     LicenceRow, ResourceView, Table)
 from audit.resources import RESOURCES_BY_NAME
@@ -223,13 +223,18 @@ def licence_row(customer: Customer, data: TenantData, config: Config, now: datet
     windows count from."""
     now = now or data.manifest.collected_at
     counted = mssp_guests(data, config).height if "guests" in data.tables else 0
-    owned = p2_owned(data.tables["subscribed_skus"]) if "subscribed_skus" in data.tables else None
+    # audit.normalize.licences counts, as LIC-001 does; blank when unread or not understood (LIC-001 is ERROR).
+    units = licence_state(data).units(Level.P2)
+    known = units if units is not None and units.exact else None
     active = None
     if "guests" in data.tables and data.record("guest_sign_ins").status is ResourceStatus.OK:
         since = now - timedelta(days=30)
         active = data.tables["guests"].filter(pl.col("last_successful") >= since).height
     current = customer.current_analysts if customer.current_analysts is not None else counted
-    return LicenceRow(customer.name, customer.tenant_id, current, customer.projected_growth, owned, active)
+    owned, expiring, not_owned = (None, None, None) if known is None else (known.owned, known.expiring,
+                                                                          known.not_owned)
+    return LicenceRow(customer.name, customer.tenant_id, current, customer.projected_growth, owned, expiring,
+                      not_owned, active)
 
 
 EXPIRY_ASSIGNMENT = "Access package assignment"

@@ -135,7 +135,10 @@ class LicenceRow:
     tenant_id: str
     current_analysts: int            # editable input
     projected_growth: int            # editable input
-    p2_owned: int | None             # None when subscribedSkus could not be read
+    # audit.normalize.licences.Units; None when subscribedSkus could not be read or was not understood
+    p2_owned: int | None             # enabled units of SKUs whose P2 plan is in force
+    p2_expiring: int | None          # their units in the grace period after expiry: renew them
+    p2_not_owned: int | None         # suspended and locked-out units
     guests_active_30d: int | None    # MAU estimate: guests with a successful sign-in in 30 days
 
 

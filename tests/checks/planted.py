@@ -153,6 +153,8 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
     "too few P2": ("LIC-001", lambda t: t["subscribed_skus"][0]["prepaidUnits"].update(enabled=1), Status.FAIL),
     "P2 plan disabled": ("LIC-001", lambda t: t["subscribed_skus"][0]["servicePlans"][0].update(
         provisioningStatus="Disabled"), Status.FAIL),
+    "too few P2 unless the expiring units are renewed": ("LIC-001", lambda t: t["subscribed_skus"][0][
+        "prepaidUnits"].update(enabled=1, warning=4), Status.WARN),
     "GDAP lapsing": ("GDAP-001", lambda t: t["gdap_relationships"][0].update(
         endDateTime=tb.iso(tb.days(10)), autoExtendDuration="PT0S"), Status.WARN),
     "GDAP with Global Admin": ("GDAP-002", lambda t: t["gdap_relationships"][0]["accessDetails"].update(
@@ -255,6 +257,12 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
     "Tier 2 group unbound": ("RBAC-002", _remove("defender_role_assignments", "id", "dra-2"), Status.FAIL),
     # LIC-002
     "no P2 at all": ("LIC-002", lambda t: t["subscribed_skus"][0]["servicePlans"].clear(), Status.FAIL),
+    "P2 only in the grace period": ("LIC-002", lambda t: t["subscribed_skus"][0].update(
+        capabilityStatus="Warning", prepaidUnits={"enabled": 0, "warning": 5, "suspended": 0, "lockedOut": 0}),
+        Status.WARN),
+    "P2 SKU suspended": ("LIC-002", lambda t: t["subscribed_skus"][0].update(
+        capabilityStatus="Suspended", prepaidUnits={"enabled": 0, "warning": 0, "suspended": 5, "lockedOut": 0}),
+        Status.FAIL),
     # GDAP-003
     "no GDAP, no packages": ("GDAP-003", _both(lambda t: t["gdap_relationships"].clear(),
                                                lambda t: t["assignments"].clear()), Status.FAIL),

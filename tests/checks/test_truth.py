@@ -71,7 +71,7 @@ def test_unlicensed_features_are_not_applicable_citing_the_skus(tmp_path: Path, 
     ({"capabilityStatus": "Suspended"}, "AAD_PREMIUM_P2 (Suspended; P2 plan Success, SKU not usable)"),
     ({"capabilityStatus": "LockedOut"}, "SKU not usable"),
     ({"servicePlans": [{"servicePlanId": "eec0eb4f-6444-4f95-aba0-50c24d67f998", "provisioningStatus": "Disabled"}]},
-     "P2 plan Disabled, plan not provisioned"),
+     "P2 plan Disabled, plan not in force: the service is disabled"),
 ])
 def test_a_p2_plan_not_in_force_is_no_p2(tmp_path: Path, change: dict[str, Any], words: str) -> None:
     t = tb.good_tenant()
@@ -81,11 +81,42 @@ def test_a_p2_plan_not_in_force_is_no_p2(tmp_path: Path, change: dict[str, Any],
     assert results["LIC-002"].status is Status.FAIL and words in results["LIC-002"].summary
 
 
-def test_a_sku_in_warning_still_licenses(tmp_path: Path) -> None:
+def test_a_sku_in_warning_still_licenses_but_its_units_are_expiring(tmp_path: Path) -> None:
     t = tb.good_tenant()
     t["subscribed_skus"][0]["capabilityStatus"] = "Warning"      # grace period: still in force (§7)
+    t["subscribed_skus"][0]["prepaidUnits"] = {"enabled": 0, "warning": 5, "suspended": 0, "lockedOut": 0}
     results = evaluate(tmp_path, t)
-    assert results["LIC-002"].status is Status.PASS and results["EM-003"].status is Status.PASS
+    assert results["EM-003"].status is Status.PASS
+    assert results["LIC-002"].status is Status.WARN and "all 5 units are expiring" in results["LIC-002"].summary
+    assert "(0 units)" not in results["LIC-002"].summary
+    lic001 = results["LIC-001"]
+    assert lic001.status is Status.WARN and "0 P2 licences owned and 5 expiring" in lic001.summary
+
+
+@pytest.mark.parametrize(("change", "status", "words"), [
+    ({"capabilityStatus": "Warning", "prepaidUnits": {"enabled": 0, "warning": 5}}, Status.WARN, "grace period"),
+    ({"capabilityStatus": "Frozen"}, Status.ERROR, "capabilityStatus 'Frozen' is not a documented value"),
+    ({"capabilityStatus": "Enabled"}, Status.PASS, "5 units enabled"),
+])
+def test_the_mau_model_reads_the_same_licence(tmp_path: Path, change: dict[str, Any], status: Status,
+                                              words: str) -> None:
+    """Under MAU billing LIC-001 asks only whether P2 is in force, with LIC-002's words."""
+    t = tb.good_tenant()
+    t["subscribed_skus"][0].update(change)
+    results = evaluate(tmp_path, t, tb.config(expectations={"licence_model": "mau"}))
+    for check_id in ("LIC-001", "LIC-002"):
+        said = f"{results[check_id].summary} {results[check_id].reason}"
+        assert results[check_id].status is status and words in said, (check_id, results[check_id])
+
+
+def test_a_negative_unit_count_is_not_a_count(tmp_path: Path) -> None:
+    t = tb.good_tenant()
+    t["subscribed_skus"][0]["prepaidUnits"]["enabled"] = -7
+    results = evaluate(tmp_path, t)
+    for check_id in ("LIC-001", "LIC-002"):
+        result = results[check_id]
+        assert result.status is Status.ERROR, result
+        assert "AAD_PREMIUM_P2: prepaidUnits.enabled -7 is negative" in result.reason, result.reason
 
 
 def test_unread_skus_decide_nothing(tmp_path: Path) -> None:
@@ -108,7 +139,8 @@ def test_licence_state_is_decided_once(tmp_path: Path) -> None:
     t["subscribed_skus"] += [O365_E3, e5]
     state = licence_state(tb.build(tmp_path / "a", t))
     assert state.known and state.p2 and state.p1                 # P2 carries every P1 capability
-    assert state.units(Level.P2) == 5 + 7
+    units = state.units(Level.P2)
+    assert units is not None and (units.owned, units.expiring, units.not_owned, units.exact) == (5 + 7, 0, 0, True)
     assert "ENTERPRISEPACK (Enabled; no Entra ID P1/P2 plan)" in state.evidence
     unread = licence_state(tb.build(tmp_path / "b", t, statuses={"subscribed_skus": ResourceStatus.FORBIDDEN}))
     assert not unread.known and unread.p2 is None

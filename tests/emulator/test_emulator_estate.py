@@ -114,6 +114,10 @@ def _p2_units(v: View) -> int:
                if any(p["servicePlanId"] == P2_PLAN for p in s["servicePlans"]))
 
 
+def _p2_skus(v: View) -> list[dict[str, Any]]:
+    return [s for s in v.t.subscribed_skus if any(p["servicePlanId"] == P2_PLAN for p in s["servicePlans"])]
+
+
 def _required_p2(v: View) -> int:
     return math.ceil((v.info.current_analysts + v.info.projected_growth) * 1.5 / 5)
 
@@ -184,6 +188,15 @@ DETECTORS: dict[Plant, Callable[[View], bool]] = {
                                           for p in v.global_admins()),
     Plant.TOO_FEW_P2: lambda v: 0 < _p2_units(v) < _required_p2(v),
     Plant.NO_P2: lambda v: not v.p2,
+    # licenseUnitsDetail: units in warning are the grace period after expiry; none enabled anywhere.
+    Plant.P2_EXPIRING: lambda v: bool(_p2_skus(v)) and all(
+        s["capabilityStatus"] == "Warning" and s["prepaidUnits"]["warning"] > 0 == s["prepaidUnits"]["enabled"]
+        for s in _p2_skus(v)),
+    Plant.P2_SUSPENDED_SKU: lambda v: any(s["capabilityStatus"] == "Suspended" and s["prepaidUnits"]["suspended"] > 0
+                                          for s in _p2_skus(v)),
+    Plant.E5_P2_DISABLED: lambda v: any(s["skuPartNumber"] == "SPE_E5" and any(
+        p["servicePlanId"] == P2_PLAN and p["provisioningStatus"] == "Disabled" for p in s["servicePlans"])
+        for s in v.t.subscribed_skus),
     Plant.MFA_NOT_TRUSTED: lambda v: not v.mssp_partner()["inboundTrust"]["isMfaAccepted"],
     Plant.IDENTITY_SYNC: lambda v: (v.t.identity_sync.get(v.estate.mssp_tenant_id) or {}).get(
         "userSyncInbound", {}).get("isSyncAllowed") is True,

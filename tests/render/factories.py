@@ -256,10 +256,11 @@ def customer_report(*, hostile: bool = False, guests: int = 150, token_ok: bool 
     )
 
 
-# (current analysts, projected growth, P2 owned) → the seed's example first: 20 + 20 → 60 → 12.
-LICENCE_INPUTS: tuple[tuple[int, int, int | None], ...] = (
-    (20, 20, 12), (20, 20, 10), (3, 0, None), (0, 0, 0), (7, 3, 5), (11, 4, 2), (1, 1, 1),
-    (5, 5, 3), (2, 3, None), (40, 10, 15),
+# (current analysts, projected growth, P2 owned, expiring, suspended or locked out) → the seed's example
+# first: 20 + 20 → 60 → 12. The second is covered only if its 2 expiring units are renewed.
+LICENCE_INPUTS: tuple[tuple[int, int, int | None, int | None, int | None], ...] = (
+    (20, 20, 12, 0, 0), (20, 20, 10, 2, 0), (3, 0, None, None, None), (0, 0, 0, 0, 0), (7, 3, 5, 0, 0),
+    (11, 4, 2, 0, 4), (1, 1, 1, 0, 0), (5, 5, 3, 0, 0), (2, 3, None, None, None), (40, 10, 15, 1, 0),
 )
 
 
@@ -279,8 +280,8 @@ def portfolio_report(*, hostile: bool = False, expiry_rows: int = 40) -> Portfol
         for i, name in enumerate(names)
     )
     licences = tuple(
-        LicenceRow(name, f"tenant-{i}", cur, growth, owned, None if owned is None else 15 + i)
-        for i, (name, (cur, growth, owned)) in enumerate(zip(names, LICENCE_INPUTS, strict=True))
+        LicenceRow(name, f"tenant-{i}", cur, growth, owned, expiring, gone, None if owned is None else 15 + i)
+        for i, (name, (cur, growth, owned, expiring, gone)) in enumerate(zip(names, LICENCE_INPUTS, strict=True))
     )
     kinds = ("Access package assignment", "GDAP relationship", "Access review")
     offsets = (-3, 0, 5, 7, 8, 30, 31, 90, 91, 400, None)

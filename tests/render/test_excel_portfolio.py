@@ -54,25 +54,28 @@ def test_sheets_tables_and_frozen_headers(book: Workbook) -> None:
 
 def test_licences_are_live_formulas_over_input_cells(book: Workbook) -> None:
     ws = book["Licences"]
-    assert [c.value for c in ws[1]][:9] == ["Customer", "Tenant ID", "Current analysts",
-                                            "Projected growth (12 months)", "Guest accounts", "P2 needed",
-                                            "P2 owned", "Gap (owned - needed)", "Status"]
-    for row, (current, growth, owned) in enumerate(LICENCE_INPUTS, 2):
+    assert [c.value for c in ws[1]][:11] == ["Customer", "Tenant ID", "Current analysts",
+                                             "Projected growth (12 months)", "Guest accounts", "P2 needed",
+                                             "P2 owned", "P2 expiring (grace period)", "P2 suspended or locked out",
+                                             "Gap (owned - needed)", "Status"]
+    for row, (current, growth, owned, expiring, gone) in enumerate(LICENCE_INPUTS, 2):
         assert ws[f"C{row}"].value == current and ws[f"C{row}"].style == "Input"
         assert ws[f"D{row}"].value == growth and ws[f"D{row}"].style == "Input"
         assert ws[f"E{row}"].value == f"=(C{row}+D{row})*1.5"
         assert ws[f"F{row}"].value == f"=ROUNDUP(E{row}/5,0)"
         assert ws[f"G{row}"].value == owned            # blank when subscribedSkus could not be read
-        assert ws[f"H{row}"].value == f'=IF(G{row}="","",G{row}-F{row})'
-        assert ws[f"I{row}"].value == f'=IF(G{row}="","UNKNOWN",IF(H{row}>=0,"OK","SHORT"))'
+        assert (ws[f"H{row}"].value, ws[f"I{row}"].value) == (expiring, gone)   # shown apart, never owned
+        assert ws[f"J{row}"].value == f'=IF(G{row}="","",G{row}-F{row})'
+        assert ws[f"K{row}"].value == \
+            f'=IF(G{row}="","UNKNOWN",IF(J{row}>=0,"OK",IF(G{row}+H{row}>=F{row},"RENEW","SHORT")))'
     last = 1 + len(LICENCE_INPUTS)
     total = last + 1
     assert ws[f"A{total}"].value == "Total"
     assert ws[f"E{total}"].value == f"=SUM(E2:E{last})"
     notes = " ".join(str(c.value) for c in ws["A"][total:] if c.value)
-    assert "× 1.5" in notes and "60 guest accounts → 12 P2" in notes
+    assert "× 1.5" in notes and "60 guest accounts → 12 P2" in notes and "grace period after expiry" in notes
     rules = {str(r.sqref): [x.formula[0] for x in r.rules] for r in ws.conditional_formatting}
-    assert rules[f"I2:I{last}"] == ['$I2="SHORT"', '$I2="OK"', '$I2="UNKNOWN"']
+    assert rules[f"K2:K{last}"] == ['$K2="SHORT"', '$K2="RENEW"', '$K2="OK"', '$K2="UNKNOWN"']
     assert any(str(dv.sqref) == f"C2:D{last}" for dv in ws.data_validations.dataValidation)
 
 
@@ -132,7 +135,7 @@ def test_hostile_strings_are_text_not_formulas(hostile_book: Workbook) -> None:
         if ws.title not in ours:
             assert formulas == [], ws.title
         for cell in formulas:
-            assert cell.column_letter in "CDEFGHIJ", cell.coordinate
+            assert cell.column_letter in "CDEFGHIJKL", cell.coordinate
 
 
 def test_a_sheet_past_the_row_limit_continues_on_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

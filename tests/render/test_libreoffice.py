@@ -69,21 +69,21 @@ def test_licence_formulas_recalculate_to_the_seed_sizing(portfolio_csv: dict[str
     assert rows[0][:6] == ["Customer", "Tenant ID", "Current analysts", "Projected growth (12 months)",
                            "Guest accounts", "P2 needed"]
     data = rows[1: 1 + len(LICENCE_INPUTS)]
-    for row, (current, growth, owned) in zip(data, LICENCE_INPUTS, strict=True):
+    for row, (current, growth, owned, expiring, _gone) in zip(data, LICENCE_INPUTS, strict=True):
         guests = (current + growth) * 1.5
         needed = math.ceil(guests / 5)
         assert _number(row[4]) == guests
         assert _number(row[5]) == needed
         if owned is None:
-            assert (row[6], row[7], row[8]) == ("", "", "UNKNOWN")
+            assert (row[6], row[9], row[10]) == ("", "", "UNKNOWN")
         else:
-            assert _number(row[7]) == owned - needed
-            assert row[8] == ("OK" if owned >= needed else "SHORT")
+            assert _number(row[9]) == owned - needed
+            assert row[10] == ("OK" if owned >= needed else "RENEW" if owned + (expiring or 0) >= needed else "SHORT")
     seed = data[0]        # the seed's example: 20 analysts + 20 growth → 60 guest accounts → 12 P2
     assert (_number(seed[2]), _number(seed[3]), _number(seed[4]), _number(seed[5])) == (20, 20, 60, 12)
     total = rows[1 + len(LICENCE_INPUTS)]
     assert total[0] == "Total"
-    assert _number(total[5]) == sum(math.ceil((c + g) * 1.5 / 5) for c, g, _ in LICENCE_INPUTS)
+    assert _number(total[5]) == sum(math.ceil((c + g) * 1.5 / 5) for c, g, *_ in LICENCE_INPUTS)
 
 
 def test_hostile_strings_come_back_literally(portfolio_csv: dict[str, list[list[str]]]) -> None:
