@@ -37,7 +37,7 @@ app = typer.Typer(
     name="mssp-audit",
     help="Audit an MSSP's delegated access into its customers' Microsoft Entra and Defender tenants.\n\n"
          "Start with `mssp-audit demo`: it runs the whole nightly audit against a built-in Graph emulator.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
 )
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML configuration file.",
