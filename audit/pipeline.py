@@ -80,7 +80,8 @@ class CustomerOutcome:
 
     @property
     def unevaluated(self) -> str:
-        """Why nothing in this customer's report was evaluated from its evidence; "" when something was."""
+        """Why nothing in this customer's report was evaluated from its own tenant's evidence (GDAP results
+        come from the partner tenant's); "" when something was."""
         if not self.reachable:
             return f"tenant not reached: {self.reason}"
         if not any(self.counts.get(s.value, 0) for s in FROM_EVIDENCE):

@@ -30,8 +30,9 @@ def _sku_rows(licence: LicenceState) -> list[dict[str, object]]:
     for sku in licence.skus or ():
         units, grants = sku.units(Level.P2), sku.grants(Level.P2)
         rows.append({"sku": sku.part_number, "status": sku.capability_status,
-                     "enabled units": None if units.unreported else units.owned,
-                     "expiring units (grace period)": units.expiring, "suspended or locked-out units": units.not_owned,
+                     "P2 units owned": None if units.unreported else units.owned,
+                     "P2 units expiring (grace period)": units.expiring,
+                     "P2 units suspended or locked out": units.not_owned, "P2 units required": None,
                      "includes P2": "not understood" if grants is None else grants,
                      "licence evidence": sku.describe()})
     return rows
@@ -95,8 +96,8 @@ def p2_sizing(data: TenantData, ctx: Context) -> Outcome:
     evidence = _sku_rows(licence)
     evidence.append({"sku": "sizing (seed formula)", "status": f"{current} analysts"
                      f"{' (counted MSSP guests)' if ctx.customer.current_analysts is None else ''} + {growth} growth",
-                     "enabled units": needed, "expiring units (grace period)": None,
-                     "suspended or locked-out units": None,
+                     "P2 units owned": None, "P2 units expiring (grace period)": None,
+                     "P2 units suspended or locked out": None, "P2 units required": needed,
                      "includes P2": f"{accounts} guest accounts → {needed} P2", "licence evidence": None})
     population = _skus(licence)
     if ctx.config.expectations.licence_model == "mau":

@@ -5,8 +5,9 @@ the customer (and in summary.json) while the report stays where the run wrote it
 
 Reports are keyed by tenant id, never by display name (two customers may share one). Each report
 gets one decision, recorded and logged:
-- withheld: nothing in it could be evaluated (tenant not reached, every check ERROR), so it tells
-  an auditor nothing about the customer's controls; mailed only with `mail_unevaluated_reports`;
+- withheld: nothing from the customer's own tenant could be evaluated (tenant not reached, every
+  check that reads it ERROR; GDAP results come from the partner tenant), so it tells an auditor
+  nothing about the controls in the customer's tenant; mailed only with `mail_unevaluated_reports`;
 - refused: the tenant id embedded in the PDF is not the recipient customer's, or cannot be read
   (audit.deliver.pdf_tenant);
 - sent, or failed when the file or the SMTP server let it down.
@@ -112,7 +113,7 @@ def _prepare(settings: DeliverySettings, parcel: Parcel) -> EmailMessage | Deliv
         return Delivery(parcel.tenant_id, parcel.customer, parcel.recipients, decision, reason)
 
     if parcel.unevaluated and not settings.mail_unevaluated_reports:
-        return stop(Decision.WITHHELD, f"nothing in the report could be evaluated ({parcel.unevaluated}); "
+        return stop(Decision.WITHHELD, f"nothing from the customer's own tenant could be evaluated ({parcel.unevaluated}); "
                                        "[delivery] mail_unevaluated_reports is off")
     try:
         pdf = parcel.pdf.read_bytes()

@@ -261,18 +261,18 @@ def test_licence_figures_are_the_same_in_the_pdf_results_and_the_portfolio(night
         lic = next(r for r in results_of(night, customer)["results"] if r["check_id"] == "LIC-001")
         if lic["status"] == "ERROR":
             continue
-        owned = sum(r["enabled units"] for r in lic["evidence"] if r["includes P2"] is True)
+        owned = sum(r["P2 units owned"] for r in lic["evidence"] if r["includes P2"] is True)
         (sizing,) = [r for r in lic["evidence"] if r["sku"] == "sizing (seed formula)"]
         (row,) = portfolio_row(night, "Licences", customer.tenant_id)
         assert row["P2 owned"] == owned, customer.name
         # The sheet's formulas: guest accounts = (analysts + growth) × 1.5, P2 needed = ⌈guest accounts / 5⌉.
         assert math.ceil((row["Current analysts"] + row["Projected growth (12 months)"]) * 1.5 / 5) \
-            == sizing["enabled units"], customer.name
+            == sizing["P2 units required"], customer.name
         analysts, growth = map(int, re.findall(r"\d+", sizing["status"]))
         assert (row["Current analysts"], row["Projected growth (12 months)"]) == (analysts, growth)
         if lic["status"] == "FAIL":
             stated = re.search(r"(\d+) P2 licences owned, (\d+) required", flat(findings_text(customer)))
-            assert stated and (int(stated.group(1)), int(stated.group(2))) == (owned, sizing["enabled units"])
+            assert stated and (int(stated.group(1)), int(stated.group(2))) == (owned, sizing["P2 units required"])
 
 
 def test_populations_are_the_same_in_the_pdf_and_both_workbooks(night: Night) -> None:
