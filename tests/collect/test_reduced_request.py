@@ -30,7 +30,7 @@ REFUSED = {"error": {"code": "Authorization_RequestDenied", "message": "Insuffic
 class _Tokens:
     roles = ("User.Read.All",)
 
-    async def token(self) -> str:
+    async def token(self, stale: str | None = None) -> str:
         return "token"
 
 
