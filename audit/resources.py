@@ -105,8 +105,11 @@ class GraphResource:
 
     def request_line(self, endpoint: str | None = None) -> str:
         """How the report names a request (`GET /v1.0/users?…`): `endpoint` as the manifest recorded
-        it, or this resource's own path."""
-        return f"GET /{self.api}/{(endpoint or self.path).lstrip('/')}"
+        it, or this resource's own path. An advanced query names the header it needs, so that whoever
+        repeats it is not answered 400 (concepts/aad-advanced-queries.md)."""
+        path = (endpoint or self.path).lstrip("/")
+        header = " (header ConsistencyLevel: eventual)" if "$count=true" in path else ""
+        return f"GET /{self.api}/{path}{header}"
 
 
 RESOURCES: tuple[GraphResource, ...] = (

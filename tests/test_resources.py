@@ -21,7 +21,8 @@ NAMES = set(RESOURCES_BY_NAME)
 READ_BY_NOTHING = {"catalogs"}
 # What the reports and drift read besides the checks' declared resources (audit/render/build.py,
 # audit/history.py).
-READ_BY_REPORTS = {"guests", "guest_sign_ins", "external_members", "role_group_members", "access_packages", "assignments", "review_definitions",
+READ_BY_REPORTS = {"guests", "guest_sign_ins", "external_members", "role_group_members", "access_packages",
+                   "assignments", "review_definitions",
                    "review_instances", "review_decisions", "role_assignments", "gdap_relationships",
                    "subscribed_skus", "authorization_policy", "em_settings", "cross_tenant_partner", "identity_sync"}
 PLACEHOLDER = re.compile(r"\{([^}]*)\}")
