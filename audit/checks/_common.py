@@ -72,13 +72,18 @@ def mssp_group_ids(data: TenantData, config: Config) -> dict[str, str]:
 EXTERNAL_RESOURCES = ("guests", "external_members")
 
 
+def external_users(data: TenantData) -> pl.DataFrame:
+    """The guests and the member-type B2B users, as the directory returned them (sign-ins included)."""
+    return pl.concat([data.table(name) for name in EXTERNAL_RESOURCES], how="vertical").unique(
+        "id", keep="first", maintain_order=True)
+
+
 def external_accounts(data: TenantData) -> pl.DataFrame:
     """Every guest and every member-type B2B user of the directory, with its home domain, username
     and kind (audit.normalize.users.account_kind: invited guest, cross-tenant-synced or converted
     member, internal guest)."""
-    columns = ["id", "display_name", "upn", "mail", "user_type", "account_enabled", "external", "kind"]
-    accounts = (pl.concat([data.table(name).select(columns) for name in EXTERNAL_RESOURCES], how="vertical")
-                .unique("id", keep="first", maintain_order=True))
+    accounts = external_users(data).select("id", "display_name", "upn", "mail", "user_type", "account_enabled",
+                                           "external", "kind")
     mail_domain = pl.col("mail").str.extract(r"@([^@]+)$", 1).str.to_lowercase()
     return accounts.with_columns(home_domain=pl.coalesce(mail_domain, _upn_part(2)),
                                  username=pl.coalesce(pl.col("mail").str.extract(r"^([^@]+)@", 1), _upn_part(1)))

@@ -15,7 +15,8 @@ import polars as pl
 
 from audit.checks import references as ref
 from audit.checks._accounts import analyst_access
-from audit.checks._common import EXTERNAL_RESOURCES, day, external_accounts, in_domains, mssp_package_names
+from audit.checks._common import (EXTERNAL_RESOURCES, day, external_accounts, external_users, in_domains,
+                                  mssp_package_names)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
@@ -23,12 +24,6 @@ from audit.normalize import TenantData
 AREA = "Guest accounts"
 # graph-api.md §1: lastSuccessfulSignInDateTime is populated from 1 Dec 2023 on and not backfilled.
 SUCCESSES_RECORDED_FROM = datetime(2023, 12, 1, tzinfo=UTC)
-
-
-def _external_users(data: TenantData) -> pl.DataFrame:
-    """The guests and the member-type B2B users as the directory returned them (sign-ins included)."""
-    return pl.concat([data.table(name) for name in EXTERNAL_RESOURCES], how="vertical").unique(
-        "id", keep="first", maintain_order=True)
 
 
 EXTERNALS = "guest and member-type B2B accounts"
@@ -50,7 +45,7 @@ ENABLED = "enabled guests and member-type B2B accounts"
 def stale_guests(data: TenantData, ctx: Context) -> Outcome:
     days = ctx.config.thresholds.stale_guest_days
     cutoff = ctx.now - timedelta(days=days)
-    guests = _external_users(data).filter(pl.col("account_enabled").fill_null(True))
+    guests = external_users(data).filter(pl.col("account_enabled").fill_null(True))
     if not guests.height:
         return Outcome.not_applicable("the tenant has no enabled guest or member-type B2B account",
                                       population=Population(ENABLED, 0))
@@ -108,7 +103,7 @@ def pending_invitations(data: TenantData, ctx: Context) -> Outcome:
     # The state's change time is when the invitation was sent; createdDateTime is the fallback, and a
     # guest with neither predates June 2018 (graph-api.md §1), so it counts as old.
     since = pl.coalesce(pl.col("external_state_changed"), pl.col("created"))
-    guests = _external_users(data)
+    guests = external_users(data)
     if not guests.height:
         return Outcome.not_applicable("the tenant has no guest or member-type B2B account",
                                       population=Population(EXTERNALS, 0))
@@ -251,7 +246,7 @@ def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
     resources=(*EXTERNAL_RESOURCES, "assignments"),
 ))
 def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:
-    disabled = _external_users(data).filter(pl.col("account_enabled") == False)  # noqa: E712 - null is not disabled
+    disabled = external_users(data).filter(pl.col("account_enabled") == False)  # noqa: E712 - null is not disabled
     delivered = data.table("assignments").filter(pl.col("state") == "delivered")
     if not delivered.height:
         return Outcome.not_applicable("no access-package assignment is delivered",
