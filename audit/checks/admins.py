@@ -9,6 +9,7 @@ from audit.checks._common import GLOBAL_ADMIN, ROLE_NAMES
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.users import UNKNOWN_KIND
 
 AREA = "Administrators"
 
@@ -125,6 +126,10 @@ def no_guest_admins(data: TenantData, ctx: Context) -> Outcome:
                                        f"({guests.height} holding(s), "
                                        f"{guests['via_group'].drop_nulls().len()} through a group).",
                           _rows(guests), population)
+    unknown = accounts.filter(pl.col("kind") == UNKNOWN_KIND)
+    if unknown.height:
+        return Outcome.of(Status.WARN, f"Whether {unknown.height} privileged role holder(s) are guests cannot be "
+                                       "told: Graph returned only their id.", _rows(unknown), population)
     return Outcome.of(Status.PASS, f"None of the {accounts.height} privileged role holdings is a guest's or an "
                                    "external account's.", population=population)
 

@@ -18,6 +18,9 @@ USERS = {
 }
 
 
+UNKNOWN_KIND = "not known (Graph returned no userType, UPN or invitation data)"
+
+
 def b2b_marks(upn: str | None, creation_type: str | None, external_user_state: str | None) -> tuple[str, ...]:
     """What shows an account to be a B2B (external) account, the one test every stage uses.
 
@@ -42,6 +45,9 @@ def account_kind(user_type: str | None, marks: tuple[str, ...], external_user_st
     creationType Invitation, #EXT# UPN; entra-docs cross-tenant-synchronization-overview), so the
     kind names both rather than guess."""
     pending = external_user_state == "PendingAcceptance"
+    if not marks and user_type is None:
+        # graph-api.md §9: without permission for a member's object type Graph returns only its id.
+        return UNKNOWN_KIND
     if not marks:
         return "internal guest (an account of this tenant marked Guest)" if user_type == "Guest" else "local account"
     if user_type == "Guest":

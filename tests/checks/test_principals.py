@@ -160,9 +160,21 @@ def test_unread_sign_ins_of_b2b_members_are_an_error(tmp_path: Path, resource: s
     ("Member", "a_x.com#EXT#@t.onmicrosoft.com", None, None, SYNCED),      # only the UPN tells
     ("Member", "a@t.onmicrosoft.com", None, None, "local account"),
     (None, None, "Invitation", None, "B2B account (userType not returned)"),
+    (None, None, None, None, "not known (Graph returned no userType, UPN or invitation data)"),
 ])
 def test_the_kind_of_an_account(user_type: str | None, upn: str | None, creation: str | None, state: str | None,
                                 kind: str) -> None:
     marks = b2b_marks(upn, creation, state)
     assert account_kind(user_type, marks, state) == kind
-    assert bool(marks) == (kind not in ("local account", "internal guest (an account of this tenant marked Guest)"))
+    assert bool(marks) == (kind.startswith(("invited", "member-type", "B2B")))
+
+
+def test_a_holder_graph_said_nothing_about_is_not_called_an_employee(tmp_path: Path) -> None:
+    """graph-api.md §9: without permission for a member's object type Graph returns only @odata.type
+    and id; such a holder is neither a guest nor shown to be an employee: WARN, named."""
+    t = with_fixture("role_group_global_admin")
+    t["role_group_members"] = [{"@odata.type": "#microsoft.graph.user", "id": "bare-1", "_parent": GROUP}]
+    result = check(tmp_path, "ADM-002", t)
+    assert result.status is Status.WARN and "cannot be told" in result.summary
+    (row,) = result.evidence
+    assert row["kind"].startswith("not known") and row["through group"].startswith("Cloud Platform Admins")
