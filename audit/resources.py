@@ -10,7 +10,8 @@ Paths are relative to the Graph base. Placeholders, filled by `bind` for a run a
 for each parent item of a fan-out:
 - `{mssp_tenant_id}`  the MSSP's analyst tenant (cross-tenant partner configuration);
 - `{group_filter}`    `displayName eq '…' or …` over the MSSP's group names;
-- `{<resource>.id}`   the id of the parent (or grandparent) item a fan-out request is made for.
+- `{<resource>.id}`   the id of the parent (or grandparent) item a fan-out request is made for (or the
+                      parent's property named by the fan-out's `key`: `{role_assignments.principalId}`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,29 @@ PARTNER_POLICY = "policies/crossTenantAccessPolicy/partners/{mssp_tenant_id}"
 GUEST_FIELDS = ("id,displayName,mail,userPrincipalName,userType,externalUserState,"
                 "externalUserStateChangeDateTime,creationType,createdDateTime,accountEnabled,identities")
 GUESTS = "users?$filter=userType eq 'Guest'&$select=" + GUEST_FIELDS
+# graph-api.md §1 "External users that are not userType=Guest": cross-tenant sync and guest-to-member
+# conversion leave B2B users with userType Member, which the guest query cannot see. The directory
+# finds them by their external identity: creationType 'Invitation' (the user resource: "as an external
+# account"; cross-tenant-synced users carry it too) or an externalUserState. `ne` is an advanced query
+# (concepts/aad-advanced-queries.md): it needs $count=true and the ConsistencyLevel: eventual header,
+# which the client sends on every request (audit/graph/client.py); without them Graph answers 400
+# Request_UnsupportedQuery. A #EXT# UPN alone cannot be queried: endsWith needs the tenant's initial
+# domain after #EXT#@, and contains is not supported on users.
+EXTERNAL_MEMBERS = ("users?$count=true&$filter=userType ne 'Guest' and (creationType eq 'Invitation' or "
+                    "externalUserState ne null)&$select=" + GUEST_FIELDS)
+MEMBER_FIELDS = "id,displayName,userPrincipalName,mail,userType,creationType,externalUserState"
+
+# The directory roles whose holders the audit names (graph-api.md §6 template ids): the role
+# assignments of these roles held by a group are looked through to the group's members.
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+PRIVILEGED_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+WATCHED_ROLES = {GLOBAL_ADMIN: "Global Administrator", SECURITY_ADMIN: "Security Administrator",
+                 PRIVILEGED_ROLE_ADMIN: "Privileged Role Administrator"}
 
 Kind = Literal["list", "single", "fanout", "facet"]
+# fanout: which parent items it fans out over
+Over = Literal["every", "audited_customers", "role_holding_groups"]
 
 
 @dataclass(frozen=True)
@@ -58,19 +80,36 @@ class GraphResource:
     api: Literal["v1.0", "beta"] = "v1.0"   # beta paths sit beside v1.0 on the same Graph host
     opt_in: str | None = None          # an [expectations] flag: collected only when it is true
     reduced: ReducedRequest | None = None
-    audited_customers_only: bool = False    # fanout: only over the parent items of audited customers
+    # fanout: every parent item, the audited customers' GDAP relationships only, or the role
+    # assignments of a watched role held by a group; `key` is the parent item's property the child
+    # request is made for (and which its pages record as their parent).
+    over: Over = "every"
+    key: str = "id"
+
+    def fans_out_over(self, item: Mapping[str, Any], audited: frozenset[str]) -> bool:
+        """Whether a child request is made for this parent item (`audited`: lower-case tenant ids)."""
+        if not isinstance(item.get(self.key), str):
+            return False
+        if self.over == "audited_customers":
+            return _customer_of(item) in audited
+        if self.over == "role_holding_groups":
+            return item.get("roleDefinitionId") in WATCHED_ROLES and _odata_kind(item.get("principal")) == "group"
+        return True
 
     def child_path(self, item: Mapping[str, Any], grandparent_id: str | None) -> str:
         """The fan-out request for one item of the parent resource."""
         assert self.kind == "fanout" and self.parent
-        path = self.path.replace(f"{{{self.parent}.id}}", str(item["id"]))
+        path = self.path.replace(f"{{{self.parent}.{self.key}}}", str(item[self.key]))
         grandparent = RESOURCES_BY_NAME[self.parent].parent
         return path.replace(f"{{{grandparent}.id}}", str(grandparent_id)) if grandparent else path
 
     def request_line(self, endpoint: str | None = None) -> str:
         """How the report names a request (`GET /v1.0/users?…`): `endpoint` as the manifest recorded
-        it, or this resource's own path."""
-        return f"GET /{self.api}/{(endpoint or self.path).lstrip('/')}"
+        it, or this resource's own path. An advanced query names the header it needs, so that whoever
+        repeats it is not answered 400 (concepts/aad-advanced-queries.md)."""
+        path = (endpoint or self.path).lstrip("/")
+        header = " (header ConsistencyLevel: eventual)" if "$count=true" in path else ""
+        return f"GET /{self.api}/{path}{header}"
 
 
 RESOURCES: tuple[GraphResource, ...] = (
@@ -81,6 +120,11 @@ RESOURCES: tuple[GraphResource, ...] = (
                   page_size=500, reduced=ReducedRequest(f"{GUESTS}&$top=999", 999, without="guest_sign_ins",
                                          leaves_out="signInActivity")),
     GraphResource("guest_sign_ins", "", "AuditLog.Read.All", kind="facet", parent="guests"),
+    GraphResource("external_members", f"{EXTERNAL_MEMBERS},signInActivity&$top=500", "User.Read.All",
+                  tables=("external_members",), page_size=500,
+                  reduced=ReducedRequest(f"{EXTERNAL_MEMBERS}&$top=999", 999, without="external_member_sign_ins",
+                                         leaves_out="signInActivity")),
+    GraphResource("external_member_sign_ins", "", "AuditLog.Read.All", kind="facet", parent="external_members"),
     GraphResource("connected_organizations", f"{EM}/connectedOrganizations", "EntitlementManagement.Read.All",
                   tables=("connected_organizations",)),
     GraphResource("catalogs", f"{EM}/catalogs", "EntitlementManagement.Read.All", tables=("catalogs",)),
@@ -111,10 +155,17 @@ RESOURCES: tuple[GraphResource, ...] = (
                   "prepaidUnits,consumedUnits,servicePlans", "LicenseAssignment.Read.All", tables=("subscribed_skus",)),
     GraphResource("role_assignments", "roleManagement/directory/roleAssignments?$expand=principal",
                   "RoleManagement.Read.Directory", tables=("role_assignments",)),
+    # A privileged role is often assigned to a role-assignable group (activated through PIM for
+    # Groups): the assignment's principal is the group, and the people are its members (graph-api.md
+    # §6: "Expand role-assignable groups via /groups/{id}/transitiveMembers"; §9 for the permission).
+    # Read only for the groups that hold a watched role, once per group.
+    GraphResource("role_group_members", f"groups/{{role_assignments.principalId}}/transitiveMembers?$top=999"
+                  f"&$select={MEMBER_FIELDS},accountEnabled",
+                  "GroupMember.Read.All", kind="fanout", parent="role_assignments", tables=("role_group_members",),
+                  page_size=999, over="role_holding_groups", key="principalId"),
     GraphResource("groups", "groups?$filter={group_filter}&$select=id,displayName,securityEnabled&$top=999",
                   "GroupMember.Read.All", tables=("groups",), page_size=999),
-    GraphResource("group_members", "groups/{groups.id}/transitiveMembers?$top=999"
-                  "&$select=id,displayName,userPrincipalName,mail,userType,creationType,externalUserState",
+    GraphResource("group_members", f"groups/{{groups.id}}/transitiveMembers?$top=999&$select={MEMBER_FIELDS}",
                   "GroupMember.Read.All", kind="fanout", parent="groups", tables=("group_members",), page_size=999),
     # graph-api.md §10: Defender XDR unified RBAC exists only in beta ("unsupported for
     # production"), so it is read only when [expectations] collect_defender_rbac is true.
@@ -132,7 +183,7 @@ RESOURCES: tuple[GraphResource, ...] = (
     GraphResource("gdap_access_assignments",
                   "tenantRelationships/delegatedAdminRelationships/{gdap_relationships.id}/accessAssignments",
                   "DelegatedAdminRelationship.Read.All", kind="fanout", parent="gdap_relationships",
-                  tables=("gdap_access_assignments",), partner=True, audited_customers_only=True),
+                  tables=("gdap_access_assignments",), partner=True, over="audited_customers"),
 )
 RESOURCES_BY_NAME: Mapping[str, GraphResource] = {r.name: r for r in RESOURCES}
 
@@ -176,3 +227,17 @@ def opt_in_flags() -> tuple[str, ...]:
 
 def _odata_quote(value: str) -> str:
     return value.replace("'", "''")
+
+
+def _customer_of(relationship: Mapping[str, Any]) -> str | None:
+    """A GDAP relationship's customer tenant id, lower case: a partner tenant may hold thousands
+    (graph-api.md §8), and the others' access assignments are neither needed nor ours to keep."""
+    customer = relationship.get("customer")
+    tenant_id = customer.get("tenantId") if isinstance(customer, Mapping) else None
+    return tenant_id.lower() if isinstance(tenant_id, str) else None
+
+
+def _odata_kind(obj: object) -> str | None:
+    """'group' of {"@odata.type": "#microsoft.graph.group", …}; None when it says nothing."""
+    kind = obj.get("@odata.type") if isinstance(obj, Mapping) else None
+    return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None

@@ -21,7 +21,8 @@ NAMES = set(RESOURCES_BY_NAME)
 READ_BY_NOTHING = {"catalogs"}
 # What the reports and drift read besides the checks' declared resources (audit/render/build.py,
 # audit/history.py).
-READ_BY_REPORTS = {"guests", "guest_sign_ins", "access_packages", "assignments", "review_definitions",
+READ_BY_REPORTS = {"guests", "guest_sign_ins", "external_members", "role_group_members", "access_packages",
+                   "assignments", "review_definitions",
                    "review_instances", "review_decisions", "role_assignments", "gdap_relationships",
                    "subscribed_skus", "authorization_policy", "em_settings", "cross_tenant_partner", "identity_sync"}
 PLACEHOLDER = re.compile(r"\{([^}]*)\}")
@@ -71,7 +72,7 @@ def test_bound_paths_hold_no_placeholder_but_a_fanouts_parent_ids() -> None:
         tokens = set(PLACEHOLDER.findall(r.path))
         if r.kind == "fanout":
             grandparent = resource(r.parent or "").parent
-            assert tokens and tokens <= {f"{r.parent}.id", f"{grandparent}.id"}, r.name
+            assert tokens and tokens <= {f"{r.parent}.{r.key}", f"{grandparent}.id"}, r.name
         elif r.name == "groups":
             assert "displayName eq 'O''Brien {group}'" in r.path      # OData-quoted, braces left alone
         else:
@@ -93,7 +94,8 @@ def test_the_normaliser_and_the_framework_derive_from_the_catalogue(tmp_path: Pa
     assert set(READS) == set(SINGLETONS) == {r.name for r in RESOURCES if r.kind == "single"}
     assert ABSENT_OK == {"cross_tenant_partner", "identity_sync"}
     assert FANOUT_PARENTS == {"review_instances": "review_definitions", "review_decisions": "review_instances",
-                              "group_members": "groups", "gdap_access_assignments": "gdap_relationships"}
+                              "group_members": "groups", "gdap_access_assignments": "gdap_relationships",
+                              "role_group_members": "role_assignments"}
     data = tb.build(tmp_path / "evidence", tb.good_tenant())
     assert not data.unreadable
     assert set(data.tables) == set(TABLE_SOURCES), "every table of the catalogue is built, and no other"

@@ -1,9 +1,8 @@
 """Accounts with analyst access, and whether each is local to the customer tenant (GA-007).
 
-graph-api.md §1, "External users that are not userType=Guest": an account is external when its UPN
-carries #EXT#, it was invited (creationType 'Invitation') or it has an externalUserState; B2B
-guests and cross-tenant-synced members are external. Anything else is an account of the customer
-tenant itself, whatever its userType, with a credential the customer issued.
+Whether an account is external is `audit.normalize.users.b2b_marks`, the one test every stage uses:
+B2B guests, cross-tenant-synced and converted members are external. Anything else is an account of
+the customer tenant itself, whatever its userType, with a credential the customer issued.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import polars as pl
 from audit.checks._common import mssp_group_ids, mssp_package_names
 from audit.checks._framework import Context
 from audit.normalize import TenantData
+from audit.normalize.users import account_kind, b2b_marks
 
 
 @dataclass
@@ -31,9 +31,12 @@ class Account:
     links: list[str] = field(default_factory=list)   # what ties it to the MSSP: group, package, username
 
     @property
+    def marks(self) -> tuple[str, ...]:
+        return b2b_marks(self.upn, self.creation_type, self.external_user_state)
+
+    @property
     def external(self) -> bool:
-        return ("#EXT#" in (self.upn or "") or self.creation_type == "Invitation"
-                or self.external_user_state is not None)
+        return bool(self.marks)
 
     @property
     def local(self) -> bool:
@@ -42,16 +45,13 @@ class Account:
         return not self.external and (self.known or self.upn is not None)
 
     def row(self) -> dict[str, object]:
-        return {"account": self.display_name, "upn": self.upn, "user type": self.user_type,
+        kind = account_kind(self.user_type, self.marks, self.external_user_state) if self.known else None
+        return {"account": self.display_name, "upn": self.upn, "user type": self.user_type, "kind": kind,
                 "local": self.local, "why": self._why(), "analyst access": "; ".join(self.links)}
 
     def _why(self) -> str:
         if self.external:
-            marks = [mark for mark, on in (("#EXT# UPN", "#EXT#" in (self.upn or "")),
-                                           ("creationType Invitation", self.creation_type == "Invitation"),
-                                           (f"externalUserState {self.external_user_state}",
-                                            self.external_user_state is not None)) if on]
-            return "external: " + ", ".join(marks)
+            return "external: " + ", ".join(self.marks)
         if not self.known:
             return "local by its UPN (no #EXT#); its user object was not collected"
         return (f"local: userType {self.user_type}, UPN without #EXT#, creationType "
@@ -110,12 +110,12 @@ def _matches(pattern: re.Pattern[str], upn: object) -> bool:
 
 
 def _users(data: TenantData) -> dict[str, dict[str, Any]]:
-    """Every user object collected, by id: guests and the MSSP groups' members."""
+    """Every user object collected, by id: guests, member-type B2B users and the MSSP groups' members."""
     columns = ["id", "display_name", "upn", "user_type", "creation_type", "external_user_state"]
     members = data.table("group_members").filter(pl.col("member_type").fill_null("user") == "user").rename(
         {"member_id": "id"}).select(columns)
     users: dict[str, dict[str, Any]] = {}
-    for frame in (data.table("guests").select(columns), members):
+    for frame in (data.table("guests").select(columns), data.table("external_members").select(columns), members):
         for r in frame.iter_rows(named=True):
             users.setdefault(r["id"], r)
     return users

@@ -8,12 +8,9 @@ import polars as pl
 
 from audit.config import Config
 from audit.normalize import TenantData
+from audit.resources import GLOBAL_ADMIN, WATCHED_ROLES
 
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
-PRIVILEGED_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
-ROLE_NAMES = {GLOBAL_ADMIN: "Global Administrator", SECURITY_ADMIN: "Security Administrator",
-              PRIVILEGED_ROLE_ADMIN: "Privileged Role Administrator"}
+ROLE_NAMES = WATCHED_ROLES            # the privileged roles, by template id (audit/resources.py)
 
 
 def analyst_packages(config: Config) -> tuple[str, str]:
@@ -70,31 +67,23 @@ def mssp_group_ids(data: TenantData, config: Config) -> dict[str, str]:
     return dict(groups.select("id", "display_name").iter_rows())
 
 
-def is_external() -> pl.Expr:
-    """graph-api.md §1, "External users that are not userType=Guest": an account is external when its
-    UPN carries #EXT#, it was invited (creationType 'Invitation') or it has an externalUserState.
-    Everything else is local to the tenant, whatever its userType (internal guests exist)."""
-    return (pl.col("upn").fill_null("").str.contains("#EXT#", literal=True)
-            | (pl.col("creation_type").fill_null("") == "Invitation")
-            | pl.col("external_user_state").is_not_null())
+# Where external accounts are read: the guests, and the member-type B2B users the directory query
+# finds by their external identity (audit/resources.py EXTERNAL_MEMBERS).
+EXTERNAL_RESOURCES = ("guests", "external_members")
+
+
+def external_users(data: TenantData) -> pl.DataFrame:
+    """The guests and the member-type B2B users, as the directory returned them (sign-ins included)."""
+    return pl.concat([data.table(name) for name in EXTERNAL_RESOURCES], how="vertical").unique(
+        "id", keep="first", maintain_order=True)
 
 
 def external_accounts(data: TenantData) -> pl.DataFrame:
-    """Guests, plus member-type B2B users found in the MSSP groups.
-
-    graph-api.md §1: cross-tenant-synced and converted B2B users are userType Member with a #EXT#
-    UPN, so the guest query misses them; the groups' transitive members are where they show.
-    """
-    guests = data.table("guests").select(
-        "id", "display_name", "upn", "mail", "user_type", "account_enabled", source=pl.lit("guest"))
-    members = (data.table("group_members")
-               .filter(is_external() & (pl.col("member_type").fill_null("user") == "user")
-                       & ~pl.col("member_id").is_in(guests["id"].to_list()))
-               .unique("member_id", keep="first", maintain_order=True)
-               .select(pl.col("member_id").alias("id"), "display_name", "upn", pl.lit(None, pl.String).alias("mail"),
-                       "user_type", pl.lit(None, pl.Boolean).alias("account_enabled"),
-                       source=pl.lit("member-type B2B (group member)")))
-    accounts = pl.concat([guests, members], how="vertical")
+    """Every guest and every member-type B2B user of the directory, with its home domain, username
+    and kind (audit.normalize.users.account_kind: invited guest, cross-tenant-synced or converted
+    member, internal guest)."""
+    accounts = external_users(data).select("id", "display_name", "upn", "mail", "user_type", "account_enabled",
+                                           "external", "kind")
     mail_domain = pl.col("mail").str.extract(r"@([^@]+)$", 1).str.to_lowercase()
     return accounts.with_columns(home_domain=pl.coalesce(mail_domain, _upn_part(2)),
                                  username=pl.coalesce(pl.col("mail").str.extract(r"^([^@]+)@", 1), _upn_part(1)))
@@ -128,6 +117,7 @@ Directory = dict[str, tuple[str | None, str | None]]   # object id → (display 
 # resource → (table, id column, name column, UPN column): where a principal's name can be read
 NAMED_BY = {
     "guests": ("guests", "id", "display_name", "upn"),
+    "external_members": ("external_members", "id", "display_name", "upn"),
     "group_members": ("group_members", "member_id", "display_name", "upn"),
     "role_assignments": ("role_assignments", "principal_id", "principal_name", "principal_upn"),
     "assignments": ("assignments", "target_id", "target_name", "target_upn"),

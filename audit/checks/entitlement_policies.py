@@ -47,7 +47,7 @@ def _approver_verdict(ref: str, mssp_groups: dict[str, str], approvers: set[str]
 
 
 @check(CheckSpec(
-    id="EM-012", version=1, title="The Approvers package is approved on the customer's side", area=AREA,
+    id="EM-012", version=2, title="The Approvers package is approved on the customer's side", area=AREA,
     severity=Severity.CRITICAL,
     requirement="Every policy of the MSSP Analyst Approvers package requires approval, and every approver is a "
                 "customer-side principal: never the Approvers group or one of its members, and never an MSSP "
@@ -61,19 +61,19 @@ def _approver_verdict(ref: str, mssp_groups: dict[str, str], approvers: set[str]
                                         "MSSP Analyst Approver access package is provisioned, with approval to join "
                                         "confirmed by Customer Admin (or delegated contact)"),
                 ref.ASSIGNMENT_POLICY.at("requestApprovalSettings")),
-    resources=("access_packages", "groups", "group_members", "guests"),
+    resources=("access_packages", "groups", "group_members", "guests", "external_members"),
 ))
 def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
     mssp_groups = mssp_group_ids(data, ctx.config)
     approver_group = group_ids(data, ctx.config.mssp.approvers_group)
     approvers = set(data.table("group_members").filter(pl.col("group_id").is_in(approver_group))["member_id"])
     accounts = external_accounts(data)
-    externals = {r["id"]: r["upn"] or r["display_name"] for r in accounts.iter_rows(named=True)}
+    externals = {r["id"]: f"{r['upn'] or r['display_name']}: {r['kind']}" for r in accounts.iter_rows(named=True)}
     policies = data.table("policies").filter(pl.col("package_name") == ctx.config.mssp.approvers_package)
     if not policies.height:      # EM-002 fails for the missing package or policy
         return Outcome.not_applicable(f"no policy of the '{ctx.config.mssp.approvers_package}' package exists",
                                       population=Population("policies of the Approvers package", 0))
-    names = directory(data, ("groups", "guests", "group_members"))
+    names = directory(data, ("groups", "guests", "external_members", "group_members"))
     evidence, bad, unknown = [], [], []
     failing: set[str] = set()
     for p in policies.iter_rows(named=True):

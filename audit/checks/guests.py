@@ -1,8 +1,9 @@
-"""Guest accounts (seed: "Dedicated MSSP AD tenant"; graph-api.md §1).
+"""Guest and other external accounts (seed: "Dedicated MSSP AD tenant"; graph-api.md §1).
 
-Where it matters which organisation an account comes from, member-type B2B users (userType
-Member, #EXT# UPN: cross-tenant sync, converted guests) count as external too; the guest query
-cannot see them, the MSSP groups' transitive members can (see `external_accounts`).
+Member-type B2B users (userType Member: cross-tenant sync, converted guests) are external accounts
+too. The guest query cannot see them; the directory query by external identity
+(`external_members`, audit/resources.py) does, and every check here reads both, naming each
+account's kind in its evidence (`external_accounts`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import polars as pl
 
 from audit.checks import references as ref
 from audit.checks._accounts import analyst_access
-from audit.checks._common import day, external_accounts, in_domains, mssp_package_names
+from audit.checks._common import (EXTERNAL_RESOURCES, day, external_accounts, external_users, in_domains,
+                                  mssp_package_names)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
@@ -24,39 +26,46 @@ AREA = "Guest accounts"
 SUCCESSES_RECORDED_FROM = datetime(2023, 12, 1, tzinfo=UTC)
 
 
+EXTERNALS = "guest and member-type B2B accounts"
+ENABLED = "enabled guests and member-type B2B accounts"
+
+
 @check(CheckSpec(
-    id="GA-001", version=1, title="No stale guest accounts", area=AREA, severity=Severity.MEDIUM,
-    requirement="Every enabled guest has signed in successfully within the configured number of days (90), or "
-                "was created within it.",
-    rationale="A guest nobody uses is an account nobody watches: a standing door into the tenant.",
-    remediation="Remove or disable the listed guests, or bring them under an access package with expiry and "
-                "reviews.",
+    id="GA-001", version=2, title="No stale guest or B2B accounts", area=AREA, severity=Severity.MEDIUM,
+    requirement="Every enabled guest or member-type B2B account (cross-tenant-synced or converted) has signed in "
+                "successfully within the configured number of days (90), or was created within it.",
+    rationale="An external account nobody uses is an account nobody watches: a standing door into the tenant, "
+              "whether its userType says Guest or Member.",
+    remediation="Remove or disable the listed accounts (for a synced one, take it out of the source tenant's sync "
+                "scope), or bring them under an access package with expiry and reviews.",
     references=(ref.SIGN_IN_ACTIVITY.at("lastSuccessfulSignInDateTime, available from 1 Dec 2023 and not backfilled"),
-                ref.INACTIVE_USERS.at()),
-    resources=("guests", "guest_sign_ins"),
+                ref.INACTIVE_USERS.at(), ref.B2B_USER_PROPERTIES.at("user type, identities, #EXT# UPN")),
+    resources=("guests", "guest_sign_ins", "external_members", "external_member_sign_ins"),
 ))
 def stale_guests(data: TenantData, ctx: Context) -> Outcome:
     days = ctx.config.thresholds.stale_guest_days
     cutoff = ctx.now - timedelta(days=days)
-    guests = data.table("guests").filter(pl.col("account_enabled").fill_null(True))
+    guests = external_users(data).filter(pl.col("account_enabled").fill_null(True))
     if not guests.height:
-        return Outcome.not_applicable("the tenant has no enabled guest", population=Population("enabled guests", 0))
+        return Outcome.not_applicable("the tenant has no enabled guest or member-type B2B account",
+                                      population=Population(ENABLED, 0))
     # lastSuccessfulSignInDateTime is the only field that means "got in"; lastSignInDateTime counts failures.
     guests = guests.with_columns(last_attempt=pl.max_horizontal("last_sign_in", "last_non_interactive"))
     stale = guests.filter(
         (pl.col("last_successful").is_not_null() & (pl.col("last_successful") < cutoff))
         | (pl.col("last_successful").is_null() & (pl.col("created").is_null() | (pl.col("created") < cutoff)))
     ).sort(pl.coalesce("last_successful", "last_attempt"), nulls_last=False)
-    rows = [{"guest": r["display_name"], "account": r["upn"], "last successful sign-in": day(r["last_successful"]),
-             "last sign-in attempt": day(r["last_attempt"]), "created": day(r["created"]) or "not recorded",
-             "why": _why_stale(r, days, ctx)} for r in stale.iter_rows(named=True)]
-    population = Population("enabled guests", guests.height, guests.height - len(rows),
+    rows = [{"guest": r["display_name"], "account": r["upn"], "kind": r["kind"],
+             "last successful sign-in": day(r["last_successful"]), "last sign-in attempt": day(r["last_attempt"]),
+             "created": day(r["created"]) or "not recorded", "why": _why_stale(r, days, ctx)}
+            for r in stale.iter_rows(named=True)]
+    population = Population(ENABLED, guests.height, guests.height - len(rows),
                             f"signed in successfully within {days} days or were created within them")
     if rows:
-        return Outcome.of(Status.FAIL, f"{len(rows)} of {guests.height} enabled guest(s) have not signed in "
-                                       f"successfully within {days} days.", rows, population)
-    return Outcome.of(Status.PASS, f"All {guests.height} enabled guests signed in successfully within {days} days "
-                                   "or were created within them.", population=population)
+        return Outcome.of(Status.FAIL, f"{len(rows)} of {guests.height} enabled guest or B2B account(s) have not "
+                                       f"signed in successfully within {days} days.", rows, population)
+    return Outcome.of(Status.PASS, f"All {guests.height} enabled guest and B2B accounts signed in successfully "
+                                   f"within {days} days or were created within them.", population=population)
 
 
 def _why_stale(guest: dict[str, object], days: int, ctx: Context) -> str:
@@ -76,32 +85,34 @@ def _why_stale(guest: dict[str, object], days: int, ctx: Context) -> str:
 
 def _account_rows(frame: pl.DataFrame) -> list[dict[str, object]]:
     return [{"account": r["display_name"], "upn": r["upn"], "home domain": r["home_domain"],
-             "user type": r["user_type"], "seen as": r["source"]} for r in frame.iter_rows(named=True)]
+             "user type": r["user_type"], "kind": r["kind"]} for r in frame.iter_rows(named=True)]
 
 
 @check(CheckSpec(
-    id="GA-002", version=1, title="No invitation stays unaccepted too long", area=AREA, severity=Severity.LOW,
-    requirement="No guest has been PendingAcceptance for longer than the configured number of days (30).",
+    id="GA-002", version=2, title="No invitation stays unaccepted too long", area=AREA, severity=Severity.LOW,
+    requirement="No guest or account invited as member has been PendingAcceptance for longer than the configured "
+                "number of days (30).",
     rationale="An invitation nobody redeemed is an account waiting for whoever gets hold of the link or the "
               "mailbox; after a month it is unlikely to be wanted.",
     remediation="Delete the listed guests, or resend the invitation if the person still needs access.",
     references=(ref.USER.at("externalUserState, externalUserStateChangeDateTime"),),
-    resources=("guests",),
+    resources=EXTERNAL_RESOURCES,
 ))
 def pending_invitations(data: TenantData, ctx: Context) -> Outcome:
     days = ctx.config.thresholds.pending_invitation_days
     # The state's change time is when the invitation was sent; createdDateTime is the fallback, and a
     # guest with neither predates June 2018 (graph-api.md §1), so it counts as old.
     since = pl.coalesce(pl.col("external_state_changed"), pl.col("created"))
-    guests = data.table("guests")
+    guests = external_users(data)
     if not guests.height:
-        return Outcome.not_applicable("the tenant has no guest", population=Population("guests", 0))
+        return Outcome.not_applicable("the tenant has no guest or member-type B2B account",
+                                      population=Population(EXTERNALS, 0))
     pending = guests.filter(pl.col("external_user_state") == "PendingAcceptance").with_columns(since=since)
     old = pending.filter(pl.col("since").is_null() | (pl.col("since") < ctx.now - timedelta(days=days))).sort("since")
-    rows = [{"guest": r["display_name"], "account": r["upn"],
+    rows = [{"guest": r["display_name"], "account": r["upn"], "kind": r["kind"],
              "invited": day(r["since"]) or "no date recorded (before June 2018)",
              "days pending": (ctx.now - r["since"]).days if r["since"] else None} for r in old.iter_rows(named=True)]
-    population = Population("guests", guests.height, guests.height - len(rows),
+    population = Population(EXTERNALS, guests.height, guests.height - len(rows),
                             f"have no invitation pending for more than {days} days")
     if rows:
         return Outcome.of(Status.FAIL, f"{len(rows)} invitation(s) pending for more than {days} days.", rows,
@@ -111,17 +122,18 @@ def pending_invitations(data: TenantData, ctx: Context) -> Outcome:
 
 
 @check(CheckSpec(
-    id="GA-003", version=1, title="No accounts from the MSSP's corporate tenant", area=AREA, severity=Severity.HIGH,
-    requirement="No guest or member-type B2B account comes from a domain of the MSSP's corporate tenant "
-                "(mssp.corporate_domains).",
+    id="GA-003", version=2, title="No accounts from the MSSP's corporate tenant", area=AREA, severity=Severity.HIGH,
+    requirement="No guest or member-type B2B account (cross-tenant-synced or converted) comes from a domain of the "
+                "MSSP's corporate tenant (mssp.corporate_domains).",
     rationale="The seed separates analyst accounts into a dedicated tenant so that a compromised corporate account "
               "does not lead into the customers; a corporate guest undoes that separation.",
     remediation="Remove the listed accounts; the analyst requests access with their dedicated analyst-tenant "
                 "account.",
     references=(ref.MSSP_ACCESS.section(ref.MSSP_DEDICATED_TENANT,
                                         "In a situation where a corporate account has been compromised, attackers "
-                                        "do not gain immediate access into the customer portfolio."),),
-    resources=("guests", "groups", "group_members"),
+                                        "do not gain immediate access into the customer portfolio."),
+                ref.B2B_USER_PROPERTIES.at("user type, #EXT# UPN")),
+    resources=EXTERNAL_RESOURCES,
 ))
 def corporate_guests(data: TenantData, ctx: Context) -> Outcome:
     domains = ctx.config.mssp.corporate_domains
@@ -141,7 +153,6 @@ def corporate_guests(data: TenantData, ctx: Context) -> Outcome:
     return Outcome.of(Status.PASS, f"No account comes from {', '.join(domains)}.", population=population)
 
 
-EXTERNALS = "guest and member-type B2B accounts"
 MSSP_ACCOUNTS = "MSSP analyst accounts"
 
 
@@ -158,7 +169,7 @@ def _mssp_accounts(data: TenantData, ctx: Context) -> pl.DataFrame | Outcome:
 
 
 @check(CheckSpec(
-    id="GA-004", version=1, title="MSSP usernames do not expose personal data", area=AREA, severity=Severity.LOW,
+    id="GA-004", version=2, title="MSSP usernames do not expose personal data", area=AREA, severity=Severity.LOW,
     requirement="The username of every MSSP analyst account matches the configured pattern "
                 "(mssp.analyst_username_pattern, e.g. a-Josh3), not the analyst's real name.",
     rationale="The seed's dedicated tenant limits the personal data projected into every customer; a username like "
@@ -168,7 +179,7 @@ def _mssp_accounts(data: TenantData, ctx: Context) -> pl.DataFrame | Outcome:
                                         "a username of a-JoshX (where x increments) allows user identification "
                                         "without projecting the entire analyst’s identifier into each customer "
                                         "tenant"),),
-    resources=("guests", "groups", "group_members"),
+    resources=EXTERNAL_RESOURCES,
 ))
 def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
     pattern = re.compile(ctx.config.mssp.analyst_username_pattern)
@@ -178,7 +189,7 @@ def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
     mssp = _mssp_accounts(data, ctx)
     if isinstance(mssp, Outcome):
         return mssp
-    rows = [{"account": r["display_name"], "username": r["username"], "upn": r["upn"],
+    rows = [{"account": r["display_name"], "username": r["username"], "upn": r["upn"], "kind": r["kind"],
              "matches pattern": bool(r["username"] and pattern.fullmatch(r["username"]))}
             for r in mssp.iter_rows(named=True)]
     exposed = [r for r in rows if not r["matches pattern"]]
@@ -191,10 +202,10 @@ def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
 
 
 @check(CheckSpec(
-    id="GA-005", version=1, title="Every MSSP account came through an access package", area=AREA,
+    id="GA-005", version=2, title="Every MSSP account came through an access package", area=AREA,
     severity=Severity.HIGH,
-    requirement="Every MSSP analyst account (guest or member-type B2B) holds a delivered assignment of an MSSP "
-                "access package.",
+    requirement="Every MSSP analyst account (guest, or member-type B2B: cross-tenant-synced or converted) holds a "
+                "delivered assignment of an MSSP access package.",
     rationale="An MSSP account without an assignment was invited outside governance: no approval, no expiry and "
               "no review covers it.",
     remediation="Remove the listed accounts, or have the analyst request the right package so the access is "
@@ -203,7 +214,7 @@ def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
                                         "The My Access portal link is used by MSSP SOC analysts to request access "
                                         "via the access packages created."),
                 ref.ACCESS_PACKAGE_ASSIGNMENT.at("state, target")),
-    resources=("guests", "groups", "group_members", "assignments"),
+    resources=(*EXTERNAL_RESOURCES, "assignments"),
 ))
 def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
     delivered = data.table("assignments").filter(
@@ -225,35 +236,36 @@ def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
 
 
 @check(CheckSpec(
-    id="GA-006", version=1, title="Disabled guests hold no assignments", area=AREA, severity=Severity.MEDIUM,
-    requirement="No disabled guest still holds a delivered access-package assignment.",
+    id="GA-006", version=2, title="Disabled guests hold no assignments", area=AREA, severity=Severity.MEDIUM,
+    requirement="No disabled guest or member-type B2B account still holds a delivered access-package assignment.",
     rationale="Disabling an account without ending its assignments leaves access that comes back the moment the "
               "account is re-enabled, and keeps the guest counted in reviews and licences.",
     remediation="Remove the listed assignments (or the guests); re-enable only through a new request.",
     references=(ref.USER.at("accountEnabled"),
                 ref.ACCESS_PACKAGE_ASSIGNMENT.at("state")),
-    resources=("guests", "assignments"),
+    resources=(*EXTERNAL_RESOURCES, "assignments"),
 ))
 def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:
-    disabled = data.table("guests").filter(pl.col("account_enabled") == False)  # noqa: E712 - null is not disabled
+    disabled = external_users(data).filter(pl.col("account_enabled") == False)  # noqa: E712 - null is not disabled
     delivered = data.table("assignments").filter(pl.col("state") == "delivered")
     if not delivered.height:
         return Outcome.not_applicable("no access-package assignment is delivered",
                                       population=Population("delivered assignments", 0))
-    held = delivered.join(disabled.select("id", "upn"), left_on="target_id", right_on="id", how="inner")
-    rows = [{"guest": r["target_name"], "account": r["upn"], "package": r["package_name"],
+    held = delivered.join(disabled.select("id", "upn", "kind"), left_on="target_id", right_on="id", how="inner")
+    rows = [{"guest": r["target_name"], "account": r["upn"], "kind": r["kind"], "package": r["package_name"],
              "ends": day(r["end"]) or "no end date"} for r in held.iter_rows(named=True)]
     population = Population("delivered assignments", delivered.height, delivered.height - len(rows),
-                            "are held by accounts that are not disabled guests")
+                            "are held by accounts that are not disabled guests or B2B members")
     if rows:
-        return Outcome.of(Status.FAIL, f"{len(rows)} delivered assignment(s) held by disabled guests.", rows,
-                          population)
+        return Outcome.of(Status.FAIL, f"{len(rows)} delivered assignment(s) held by disabled guest or B2B "
+                                       "accounts.", rows, population)
     return Outcome.of(Status.PASS, f"None of the {delivered.height} delivered assignments is held by a disabled "
-                                   f"guest ({disabled.height} disabled guest(s) in the tenant).", population=population)
+                                   f"guest or B2B account ({disabled.height} disabled in the tenant).",
+                      population=population)
 
 
 @check(CheckSpec(
-    id="GA-007", version=1, title="Analysts sign in at the MSSP tenant, not with local accounts", area=AREA,
+    id="GA-007", version=2, title="Analysts sign in at the MSSP tenant, not with local accounts", area=AREA,
     severity=Severity.HIGH,
     requirement="No account local to the customer tenant (neither a B2B guest nor a cross-tenant-synced user) sits "
                 "in an MSSP group, holds an MSSP access package or has a username matching the analyst pattern "
@@ -268,7 +280,7 @@ def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:
                                         "This means the analyst credentials remain within the MSSP AD tenant."),
                 ref.MSSP_ACCESS.section(ref.MSSP_DEDICATED_TENANT),
                 ref.USER.at("userType, creationType, externalUserState")),
-    resources=("guests", "groups", "group_members", "assignments"),
+    resources=("guests", "external_members", "groups", "group_members", "assignments"),
 ), unlicensed_is_absent=("assignments",))
 def no_local_analysts(data: TenantData, ctx: Context) -> Outcome:
     """Without P2 there is no access package to hold: the groups and the usernames still tell."""

@@ -102,6 +102,8 @@ UX_SETTING = _graph("uxSetting", "uxsetting", beta=True)
 GDAP_OVERVIEW = Page("Microsoft Graph v1.0: Granular delegated admin privileges (GDAP) API overview",
                      f"{_GRAPH}delegatedadminrelationships-api-overview")
 GROUPS = Page("Microsoft Graph v1.0: Working with groups in Microsoft Graph", f"{_GRAPH}groups-overview")
+TRANSITIVE_MEMBERS = Page("Microsoft Graph v1.0: List group transitive members",
+                          "https://learn.microsoft.com/graph/api/group-list-transitivemembers")
 PERMISSIONS = Page("Microsoft Graph permissions reference", "https://learn.microsoft.com/graph/permissions-reference")
 
 # Microsoft Entra documentation. Neither page was found in the documentation index: the first is
@@ -109,5 +111,7 @@ PERMISSIONS = Page("Microsoft Graph permissions reference", "https://learn.micro
 _ENTRA = "https://learn.microsoft.com/entra/identity/"
 INACTIVE_USERS = Page("Microsoft Entra: Manage inactive user accounts in Microsoft Entra ID",
                       f"{_ENTRA}monitoring-health/howto-manage-inactive-user-accounts")
+B2B_USER_PROPERTIES = Page("Microsoft Entra External ID: Properties of a Microsoft Entra B2B collaboration user",
+                           "https://learn.microsoft.com/entra/external-id/user-properties")
 LICENSING_PLANS = Page("Microsoft Entra: Product names and service plan identifiers for licensing",
                        f"{_ENTRA}users/licensing-service-plan-reference")

@@ -253,9 +253,11 @@ class TenantCollector:
         parent = self.records.get(spec.parent)
         if parent is None or parent.status is not ResourceStatus.OK:
             raise _Skipped(f"its parent {spec.parent} was not collected")
-        parents = (p for p in self._parent_items(spec.parent)
-                   if not spec.audited_customers_only or _customer_of(p[0]) in self.audited)
-        children = {str(i): (spec.child_path(item, grand), item["id"]) for i, (item, grand) in enumerate(parents)}
+        # One request per parent id: a group holding two watched roles is read once.
+        unique = {str(item[spec.key]): (item, grand) for item, grand in self._parent_items(spec.parent)
+                  if spec.fans_out_over(item, self.audited)}
+        children = {str(i): (spec.child_path(item, grand), parent_id)
+                    for i, (parent_id, (item, grand)) in enumerate(unique.items())}
         replies = await self.client.batch({i: path for i, (path, _) in children.items()}, tally)
         items = bound = 0
         for index in sorted(children, key=int):
@@ -272,14 +274,6 @@ class TenantCollector:
         for record in iter_raw(self.store.raw_path(self.tenant_id, parent)):
             for item in record["page"].get("value", []):
                 yield item, record.get("parent")
-
-
-def _customer_of(relationship: Mapping[str, Any]) -> str | None:
-    """A GDAP relationship's customer tenant id, lower case: a partner tenant may hold thousands
-    (graph-api.md §8), and the others' access assignments are neither needed nor ours to keep."""
-    customer = relationship.get("customer")
-    tenant_id = customer.get("tenantId") if isinstance(customer, Mapping) else None
-    return tenant_id.lower() if isinstance(tenant_id, str) else None
 
 
 @dataclasses.dataclass

@@ -181,7 +181,8 @@ def _principal(obj: GraphObject, kind: str) -> GraphObject:
     principal = {"@odata.type": f"#microsoft.graph.{kind}", "id": obj["id"], "displayName": obj["displayName"]}
     if kind == "user":
         principal.update(userPrincipalName=obj["userPrincipalName"], userType=obj["userType"],
-                         mail=obj["mail"], accountEnabled=obj["accountEnabled"])
+                         mail=obj["mail"], accountEnabled=obj["accountEnabled"], creationType=obj["creationType"],
+                         externalUserState=obj["externalUserState"])
     elif kind == "group":
         principal.update(securityEnabled=True, isAssignableToRole=True, mail=None)
     else:
@@ -191,8 +192,12 @@ def _principal(obj: GraphObject, kind: str) -> GraphObject:
 
 def role_assignments(
     ctx: Ctx, plan: Plan, people: People, tenant_id: str, *, admin_group: GraphObject,
+    global_admin_group: GraphObject | None = None,
 ) -> list[GraphObject]:
     grants: list[tuple[str, GraphObject, str]] = [(GLOBAL_ADMIN, admin, "user") for admin in people.admins]
+    if global_admin_group is not None:
+        # Global Administrator on a role-assignable group (activated through PIM for Groups, §6).
+        grants.append((GLOBAL_ADMIN, global_admin_group, "group"))
     if people.setup_admin is not None:
         grants.append((GLOBAL_ADMIN, people.setup_admin, "user"))
     if plan.has(Plant.GUEST_GLOBAL_ADMIN) and people.analysts:

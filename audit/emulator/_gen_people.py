@@ -136,6 +136,21 @@ def guest(
     return user
 
 
+def b2b_member(ctx: Ctx, plan: Plan, *, mail: str, display: str, created_days_ago: float,
+               last_sign_in_days: float | None, synced: bool) -> GraphObject:
+    """A member-type B2B user (§1 "External users that are not userType=Guest"): created by
+    cross-tenant sync (`synced`: the redemption is suppressed, so the state is Accepted from the
+    start) or an invited guest whose userType an administrator changed to Member (accepted later).
+    Either way creationType Invitation, a #EXT# UPN and an ExternalAzureAD identity stay."""
+    user = guest(ctx, plan, mail=mail, display=display, created_days_ago=created_days_ago,
+                 last_sign_in_days=last_sign_in_days)
+    user["userType"] = "Member"
+    user["preferredLanguage"] = "en-US"
+    if synced:
+        user["externalUserStateChangeDateTime"] = user["createdDateTime"]
+    return user
+
+
 def local_analyst(ctx: Ctx, plan: Plan, analyst: Analyst) -> GraphObject:
     """An account the customer created for an analyst in its own tenant (a Member, creationType
     null, no #EXT#): the credential the seed keeps in the MSSP tenant, issued by the customer."""
@@ -241,3 +256,22 @@ def _planted_guests(ctx: Ctx, plan: Plan, people: People, spare: list[Analyst], 
         special["back_door"] = _analyst(ctx, plan, spare[1], onboard_days=onboard_days)
     if plan.has(Plant.DISABLED_WITH_ASSIGNMENT) and people.analysts:
         people.analysts[-1]["accountEnabled"] = False
+    _member_b2b(ctx, plan, people, spare)
+
+
+def _member_b2b(ctx: Ctx, plan: Plan, people: People, spare: list[Analyst]) -> None:
+    """The member-type B2B users the guest query cannot see."""
+    special = people.special
+    if plan.has(Plant.SYNCED_ANALYST) and spare:
+        display, local = spare[0]
+        special["synced_analyst"] = b2b_member(ctx, plan, mail=f"{local}@{ANALYST_DOMAIN}", display=display,
+                                               created_days_ago=ctx.between(20, 60),
+                                               last_sign_in_days=ctx.between(0.5, 5), synced=True)
+    if plan.has(Plant.CORPORATE_SYNCED):
+        special["corporate_synced"] = b2b_member(ctx, plan, mail=f"sam.rivera@{CORPORATE_DOMAIN}",
+                                                 display="Sam Rivera", created_days_ago=60, last_sign_in_days=4,
+                                                 synced=True)
+    if plan.has(Plant.CONVERTED_GUEST):
+        special["converted"] = b2b_member(ctx, plan, mail=f"field.engineer@{VENDOR_DOMAINS[3]}",
+                                          display="Field Engineer (ext)", created_days_ago=500,
+                                          last_sign_in_days=150, synced=False)

@@ -107,7 +107,9 @@ def build_customer(
     tenant.cross_tenant_default, tenant.cross_tenant_partners, tenant.identity_sync = directory.cross_tenant(
         ctx, plan, mssp_tenant_id)
     tenant.subscribed_skus = directory.subscribed_skus(ctx, plan, tenant_id)
-    tenant.role_assignments = directory.role_assignments(ctx, plan, people, tenant_id, admin_group=admin_group)
+    global_admin_group = _global_admin_group(ctx, plan, people, tenant, onboard_days=onboard_days)
+    tenant.role_assignments = directory.role_assignments(ctx, plan, people, tenant_id, admin_group=admin_group,
+                                                         global_admin_group=global_admin_group)
     tenant.granted_roles = _granted_roles(plan)
     tenant.faults = Faults(token_error="AADSTS7000229" if plan.has(Plant.CONSENT_REVOKED) else None)
     if plan.has(Plant.LOCAL_ANALYST):
@@ -117,6 +119,18 @@ def build_customer(
         tenant.users.append(local)
         tenant.group_members[mssp_groups[TIER1]["id"]].append(local["id"])
     return tenant
+
+
+def _global_admin_group(ctx: Ctx, plan: Plan, people: People, tenant: TenantData, *,
+                        onboard_days: float) -> GraphObject | None:
+    """A role-assignable group holding Global Administrator: an employee and a vendor guest."""
+    if not plan.has(Plant.ADMIN_GROUP_GUEST) or not people.vendors or len(people.members) <= len(people.admins) + 1:
+        return None
+    group = _group(ctx, "Cloud Platform Admins", "Role-assignable group, members activated through PIM for Groups",
+                   ctx.at(-onboard_days + 100), role_assignable=True)
+    tenant.groups.append(group)
+    tenant.group_members[group["id"]] = [people.members[len(people.admins) + 1]["id"], people.vendors[0]["id"]]
+    return group
 
 
 def _granted_roles(plan: Plan) -> list[str]:

@@ -182,7 +182,11 @@ class GraphService:
         if resource.entity is not None:
             return {"@odata.context": context,
                     **shape(resource.entity, resource.type_name, query.select, query.expand, resolver)}
-        return self._page(version, path, resource, query, tenant, context, resolver, sign_in=sign_in)
+        # Without the header Graph silently ignores ?$count=true on directory objects (aad-advanced-queries,
+        # "Error handling"): no @odata.count, no error.
+        counted = query.count and (eventual or not resource.directory)
+        return self._page(version, path, resource, query, tenant, context, resolver, sign_in=sign_in,
+                          counted=counted)
 
     def _check_sign_in(self, tenant: TenantData, roles: set[str], query: Query) -> None:
         # signInActivity needs AuditLog.Read.All on top of User.Read.All, and a P1/P2 tenant (§1).
@@ -212,8 +216,6 @@ class GraphService:
                 "Try adding $count with a value of true and the request header ConsistencyLevel with a value of "
                 "eventual.",
             )
-        if query.count and not eventual:
-            raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
         if query.orderby and query.filter and not eventual:
             raise GraphError(400, "Request_UnsupportedQuery",
                              "Sorting with a filter needs ConsistencyLevel: eventual and $count=true.")
@@ -244,7 +246,8 @@ class GraphService:
         return resolve_navigation
 
     def _page(self, version: str, path: str, resource: Resource, query: Query, tenant: TenantData, context: str,
-              resolver: Callable[[str, str, dict[str, Any]], Any], *, sign_in: bool) -> dict[str, Any]:
+              resolver: Callable[[str, str, dict[str, Any]], Any], *, sign_in: bool,
+              counted: bool) -> dict[str, Any]:
         items = resource.items or []
         if query.filter is not None:
             items = [item for item in items if query.filter.matches(item)]
@@ -264,7 +267,7 @@ class GraphService:
         page = items[offset: offset + size]
         following = offset + size if offset + size < len(items) else None
         body: dict[str, Any] = {"@odata.context": context}
-        if query.count:
+        if counted:
             body["@odata.count"] = len(items)
         token: str | None = None
         if matches_prefix(tenant.faults.loop_chain, path):

@@ -53,10 +53,15 @@ class Plant(enum.StrEnum):
     ANALYST_NO_ASSIGNMENT = "an MSSP analyst guest with no access-package assignment"
     DISABLED_WITH_ASSIGNMENT = "a disabled guest still holds an assignment"
     LOCAL_ANALYST = "a local account of the customer tenant, named like an analyst, sits in the Tier 1 group"
+    # Member-type B2B users (§1 "External users that are not userType=Guest")
+    SYNCED_ANALYST = "an MSSP analyst synced in by cross-tenant sync (userType Member) holds no access package"
+    CORPORATE_SYNCED = "a user synced in from the MSSP corporate tenant (userType Member)"
+    CONVERTED_GUEST = "a vendor guest converted to userType Member has not signed in for 150 days"
     # Directory roles (§6)
     MANY_GLOBAL_ADMINS = "more than five Global Administrators"
     GUEST_GLOBAL_ADMIN = "a guest holds Global Administrator"
     SETUP_ADMIN_LEFT = "the temporary mssp-setup-admin account is still Global Administrator"
+    ADMIN_GROUP_GUEST = "Global Administrator is held through a role-assignable group, one of whose two members is a guest"
     # Licences (§7 and the seed's sizing formula)
     TOO_FEW_P2 = "fewer Entra ID P2 licences than the seed's sizing formula asks for"
     NO_P2 = "no Entra ID P1/P2 at all (entitlement management and reviews unavailable)"
@@ -97,20 +102,22 @@ class Profile:
 PROFILES: tuple[Profile, ...] = (
     Profile("contoso", "Contoso Retail", 380, 20, 20, 25, 3, 3, "e5", (
         P.EXPIRING_7, P.EXPIRING_30, P.STALE_REQUESTS, P.STALE_GUEST, P.NEVER_SIGNED_IN,
-        P.PENDING_INVITE, P.REVIEW_OVERDUE, P.MANY_GLOBAL_ADMINS, P.GDAP_EXPIRING)),
+        P.PENDING_INVITE, P.REVIEW_OVERDUE, P.MANY_GLOBAL_ADMINS, P.GDAP_EXPIRING, P.CONVERTED_GUEST)),
     Profile("fabrikam", "Fabrikam Health", 160, 12, 6, 12, 2, 2, "e5", (
         P.GUESTS_CAN_INVITE, P.GUEST_ROLE_MEMBER, P.EMAIL_SIGNUP, P.TIER_NO_EXPIRATION,
-        P.NO_END_DATE, P.POLICY_730_DAYS, P.REVIEWS_DISABLED, P.IDENTITY_SYNC, P.P2_EXPIRING)),
+        P.NO_END_DATE, P.POLICY_730_DAYS, P.REVIEWS_DISABLED, P.IDENTITY_SYNC, P.P2_EXPIRING,
+        P.SYNCED_ANALYST)),
     # Three reviews: one per MSSP group, so every package is reviewed (the clean customer).
     Profile("northwind", "Northwind Traders", 20, 6, 4, 3, 3, 2, "e3_p2", ()),
     Profile("tailspin", "Tailspin Toys", 8, 3, 2, 1, 0, 2, "o365", (
         P.NO_P2, P.NO_GDAP, P.GUEST_GLOBAL_ADMIN, P.MFA_NOT_TRUSTED)),
     Profile("woodgrove", "Woodgrove Bank", 280, 18, 12, 15, 3, 3, "e5", (
         P.POLICY_ALL_EXTERNAL, P.CORPORATE_GUEST, P.PROPOSED_ORG, P.NO_APPROVAL,
-        P.APPROVER_SELF_LOOP, P.SETUP_ADMIN_LEFT, P.GDAP_GLOBAL_ADMIN, P.WRITE_PERMISSION, P.P2_SUSPENDED_SKU)),
+        P.APPROVER_SELF_LOOP, P.SETUP_ADMIN_LEFT, P.GDAP_GLOBAL_ADMIN, P.WRITE_PERMISSION, P.P2_SUSPENDED_SKU,
+        P.CORPORATE_SYNCED)),
     Profile("adatum", "Adatum Logistics", 80, 10, 10, 6, 2, 2, "e3_few_p2", (
         P.TOO_FEW_P2, P.MISSING_TIER2, P.MSSP_ORG_PROPOSED, P.POLICY_ALL_CONNECTED,
-        P.LIFECYCLE_DELETE, P.NO_AUDITLOG, P.GDAP_NO_ACCESS, P.DUPLICATE_GROUP)),
+        P.LIFECYCLE_DELETE, P.NO_AUDITLOG, P.GDAP_NO_ACCESS, P.DUPLICATE_GROUP, P.ADMIN_GROUP_GUEST)),
     Profile("litware", "Litware Energy", 130, 14, 6, 8, 2, 4, "e5", (
         P.BACK_DOOR, P.PII_USERNAME, P.ANALYST_NO_ASSIGNMENT, P.DISABLED_WITH_ASSIGNMENT,
         P.REVIEW_NOT_REVIEWED, P.REVIEW_KEEP_ACCESS, P.NO_SELF_EXTEND, P.LOCAL_ANALYST, P.E5_P2_DISABLED)),

@@ -33,6 +33,7 @@ Parser = Callable[[Any], pl.DataFrame | tuple[pl.DataFrame, ...]]
 # resource → parser, for every resource of the catalogue that yields tables (audit/resources.py).
 PARSERS: dict[str, Parser] = {
     "guests": users.guests,
+    "external_members": users.external_members,
     "connected_organizations": governance.connected_organizations,
     "catalogs": governance.catalogs,
     "access_packages": governance.access_packages,      # packages, and the policies it expands
@@ -45,6 +46,7 @@ PARSERS: dict[str, Parser] = {
     "subscribed_skus": directory.subscribed_skus,
     "groups": directory.groups,
     "group_members": directory.group_members,
+    "role_group_members": directory.role_group_members,
     "gdap_relationships": directory.gdap_relationships,
     "gdap_access_assignments": directory.gdap_access_assignments,
     "defender_role_definitions": defender.role_definitions,

@@ -6,12 +6,15 @@ import polars as pl
 
 from audit.normalize._common import UTC_TIME, GraphObject, Items, graph_items
 from audit.normalize.licences import P1_PLAN, P2_PLAN
+from audit.normalize.users import KIND, member_kind
 
 STRINGS = pl.List(pl.String)
 
 ROLE_ASSIGNMENTS = {"id": pl.String, "role_definition_id": pl.String, "principal_id": pl.String,
                     "principal_type": pl.String, "principal_name": pl.String, "principal_upn": pl.String,
-                    "principal_user_type": pl.String, "scope": pl.String}
+                    "principal_user_type": pl.String, "principal_creation_type": pl.String,
+                    "principal_external_state": pl.String, "scope": pl.String,
+                    "principal_external": pl.Boolean, "principal_kind": pl.String}
 # The provisioningStatus of the two Entra ID plans on each SKU; audit.normalize.licences decides what they mean.
 SKUS = {"sku_id": pl.String, "sku_part_number": pl.String, "capability_status": pl.String,
         "enabled_units": pl.Int64, "suspended_units": pl.Int64, "warning_units": pl.Int64,
@@ -20,7 +23,8 @@ SKUS = {"sku_id": pl.String, "sku_part_number": pl.String, "capability_status": 
 GROUPS = {"id": pl.String, "display_name": pl.String}
 GROUP_MEMBERS = {"group_id": pl.String, "member_id": pl.String, "member_type": pl.String,
                  "display_name": pl.String, "upn": pl.String, "mail": pl.String, "user_type": pl.String,
-                 "creation_type": pl.String, "external_user_state": pl.String}
+                 "creation_type": pl.String, "external_user_state": pl.String, "account_enabled": pl.Boolean,
+                 **KIND}
 GDAP = {"id": pl.String, "display_name": pl.String, "status": pl.String, "customer_tenant_id": pl.String,
         "customer_name": pl.String, "end": UTC_TIME, "auto_extend_days": pl.Float64, "role_ids": STRINGS}
 GDAP_ASSIGNMENTS = {"id": pl.String, "relationship_id": pl.String, "status": pl.String,
@@ -31,11 +35,16 @@ def role_assignments(items: Items) -> pl.DataFrame:
     rows = []
     for assignment, _ in graph_items(items, "role assignment"):
         principal = assignment.child("principal")
+        kind = member_kind(principal)
         rows.append({
             "id": assignment.id, "role_definition_id": assignment.text("roleDefinitionId"),
             "principal_id": assignment.text("principalId"), "principal_type": principal.kind() or None,
             "principal_name": principal.text("displayName"), "principal_upn": principal.text("userPrincipalName"),
-            "principal_user_type": principal.text("userType"), "scope": assignment.text("directoryScopeId"),
+            "principal_user_type": principal.text("userType"),
+            "principal_creation_type": principal.text("creationType"),
+            "principal_external_state": principal.text("externalUserState"),
+            "scope": assignment.text("directoryScopeId"),
+            "principal_external": kind["external"], "principal_kind": kind["kind"],
         })
     return pl.DataFrame(rows, schema=ROLE_ASSIGNMENTS)
 
@@ -64,12 +73,17 @@ def groups(items: Items) -> pl.DataFrame:
 
 
 def group_members(items: Items) -> pl.DataFrame:
-    # creationType and externalUserState tell an external account from a local one (graph-api.md §1).
+    """The transitive members of the MSSP groups, or of the groups holding a watched directory role;
+    creationType and externalUserState tell an external account from a local one (graph-api.md §1)."""
     return pl.DataFrame([{"group_id": parent, "member_id": m.id, "member_type": m.kind() or None,
                           "display_name": m.text("displayName"), "upn": m.text("userPrincipalName"),
                           "mail": m.text("mail"), "user_type": m.text("userType"),
-                          "creation_type": m.text("creationType"), "external_user_state": m.text("externalUserState")}
+                          "creation_type": m.text("creationType"), "external_user_state": m.text("externalUserState"),
+                          "account_enabled": m.flag("accountEnabled"), **member_kind(m)}
                          for m, parent in graph_items(items, "group member")], schema=GROUP_MEMBERS)
+
+
+role_group_members = group_members
 
 
 def _role_ids(access: GraphObject) -> list[str]:

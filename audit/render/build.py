@@ -83,8 +83,14 @@ def appendix(data: TenantData, limit: int | None = None) -> tuple[Table, ...]:
     out = []
     if "guests" in t:
         out.append(_table(data, "Guest inventory", "guests", t["guests"].sort("display_name", nulls_last=True), {
-            "display_name": "Name", "upn": "User principal name", "external_user_state": "Invitation",
+            "display_name": "Name", "upn": "User principal name", "kind": "Kind", "external_user_state": "Invitation",
             "account_enabled": "Enabled", "created": "Created", "last_successful": "Last successful sign-in"}, limit))
+    if "external_members" in t:
+        out.append(_table(data, "Member-type B2B accounts", "external_members",
+                          t["external_members"].sort("display_name", nulls_last=True), {
+                              "display_name": "Name", "upn": "User principal name", "kind": "Kind",
+                              "account_enabled": "Enabled", "created": "Created",
+                              "last_successful": "Last successful sign-in"}, limit))
     if "policies" in t:
         out.append(_table(data, "Access packages and assignment policies", "access_packages", t["policies"], {
             "package_name": "Package", "display_name": "Policy", "allowed_target_scope": "Who can request",
@@ -112,8 +118,16 @@ def appendix(data: TenantData, limit: int | None = None) -> tuple[Table, ...]:
         privileged = t["role_assignments"].filter(pl.col("role_definition_id").is_in(list(ROLE_NAMES))).with_columns(
             role=pl.col("role_definition_id").replace_strict(ROLE_NAMES, default=pl.col("role_definition_id")))
         out.append(_table(data, "Privileged directory role assignments", "role_assignments", privileged, {
-            "role": "Role", "principal_name": "Principal", "principal_upn": "Account",
-            "principal_user_type": "User type"}, limit))
+            "role": "Role", "principal_name": "Principal", "principal_upn": "Account", "principal_type": "Type",
+            "principal_user_type": "User type", "principal_kind": "Kind"}, limit))
+        if "role_group_members" in t:
+            groups = privileged.filter(pl.col("principal_type") == "group").group_by("principal_id").agg(
+                group=pl.col("principal_name").first(), roles=pl.col("role").unique().sort().str.join(", "))
+            members = t["role_group_members"].join(groups, left_on="group_id", right_on="principal_id", how="inner")
+            out.append(_table(data, "Members of groups holding a privileged role", "role_group_members",
+                              members.sort("group", "display_name", nulls_last=True), {
+                                  "group": "Group", "roles": "Roles", "display_name": "Member", "upn": "Account",
+                                  "user_type": "User type", "kind": "Kind"}, limit))
     if "gdap_relationships" in t:
         out.append(_table(data, "GDAP relationships", "gdap_relationships", t["gdap_relationships"], {
             "display_name": "Relationship", "status": "Status", "end": "Ends", "auto_extend_days": "Auto-extend days"},

@@ -12,12 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from urllib.parse import parse_qs, urlsplit
+
 from audit.config import Config
+from audit.emulator._filter import parse_filter
 from audit.emulator._graph import licence_level
 from audit.emulator.estate import ANALYST_DOMAIN, CORPORATE_DOMAIN, Estate, TenantData
 from audit.models import ResourceStatus
 from audit.normalize import TenantData as Tables
-from audit.resources import GUEST_FIELDS
+from audit.resources import GUEST_FIELDS, MEMBER_FIELDS, resource
 from tests.checks import tenant_builder as tb
 
 GUEST_KEYS = tuple(GUEST_FIELDS.split(","))
@@ -25,6 +28,8 @@ LICENSED_P2 = ("connected_organizations", "catalogs", "access_packages", "assign
                "em_settings", "review_definitions")
 SKIPPED_WITH_PARENT = ("review_instances", "review_decisions")
 GROUP_NAMES = ("Tier 1 Analyst", "Tier 2 Analyst", "MSSP Analyst Approvers")
+# The catalogue's own query for member-type B2B users, evaluated by the emulator's $filter parser.
+EXTERNAL_MEMBERS = parse_filter(parse_qs(urlsplit(resource("external_members").path).query)["$filter"][0])
 
 
 def estate_config(estate: Estate) -> Config:
@@ -54,11 +59,17 @@ def resources(estate: Estate, t: TenantData) -> tuple[dict[str, Any], dict[str, 
               for u in t.users if u.get("userType") == "Guest"]
     groups = [g for g in t.groups if g["displayName"] in GROUP_NAMES]
     users = {u["id"]: u for u in t.users}
-    members = {g["id"]: [{"@odata.type": "#microsoft.graph.user", **{k: users[i].get(k) for k in (
-        "id", "displayName", "userPrincipalName", "mail", "userType", "creationType", "externalUserState")}}
-        for i in t.group_members.get(g["id"], []) if i in users] for g in groups}
+    members = {g["id"]: [{"@odata.type": "#microsoft.graph.user", **{k: users[i].get(k) for k in MEMBER_FIELDS.split(",")}}
+                         for i in t.group_members.get(g["id"], []) if i in users] for g in groups}
+    fanout = resource("role_group_members")
+    role_groups = {a["principalId"] for a in t.role_assignments if fanout.fans_out_over(a, frozenset())}
+    role_members = {g: [{"@odata.type": "#microsoft.graph.user",
+                         **{k: users[i].get(k) for k in (*MEMBER_FIELDS.split(","), "accountEnabled")}}
+                        for i in t.group_members.get(g, []) if i in users] for g in role_groups}
     out: dict[str, Any] = {
         "guests": guests,
+        "external_members": [{k: u.get(k) for k in (*GUEST_KEYS, *(("signInActivity",) if sign_ins else ()))}
+                             for u in t.users if EXTERNAL_MEMBERS.matches(u)],
         "connected_organizations": t.connected_organizations,
         "catalogs": t.catalogs,
         "access_packages": [{**p, "assignmentPolicies": [q for q in t.assignment_policies
@@ -76,6 +87,7 @@ def resources(estate: Estate, t: TenantData) -> tuple[dict[str, Any], dict[str, 
         "identity_sync": t.identity_sync.get(mssp),
         "subscribed_skus": t.subscribed_skus,
         "role_assignments": t.role_assignments,
+        "role_group_members": _children(role_members),
         "groups": groups,
         "group_members": _children(members),
         "gdap_relationships": partner.delegated_admin_relationships,
@@ -85,10 +97,11 @@ def resources(estate: Estate, t: TenantData) -> tuple[dict[str, Any], dict[str, 
     if not has_p2:
         statuses.update({name: ResourceStatus.NOT_LICENSED for name in LICENSED_P2})
         statuses.update({name: ResourceStatus.SKIPPED for name in SKIPPED_WITH_PARENT})
-    if "AuditLog.Read.All" not in t.granted_roles:
-        statuses["guest_sign_ins"] = ResourceStatus.FORBIDDEN
-    elif not has_p1:
-        statuses["guest_sign_ins"] = ResourceStatus.NOT_LICENSED
+    for facet in ("guest_sign_ins", "external_member_sign_ins"):
+        if "AuditLog.Read.All" not in t.granted_roles:
+            statuses[facet] = ResourceStatus.FORBIDDEN
+        elif not has_p1:
+            statuses[facet] = ResourceStatus.NOT_LICENSED
     return out, statuses
 
 

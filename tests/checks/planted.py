@@ -6,7 +6,11 @@ and insists every check has at least one.
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from audit.models import Status
@@ -75,11 +79,46 @@ def _roles(role: str, actions: list[str]) -> Mutation:
     return _where("defender_role_definitions", "id", role, rolePermissions=[{"allowedResourceActions": actions}])
 
 
-# A member-type B2B user (cross-tenant sync): userType Member, #EXT# UPN, only visible as a group member.
-def _b2b_member(upn_local: str, domain: str, group: str = "grp-t1") -> dict[str, Any]:
-    return {"@odata.type": "#microsoft.graph.user", "id": "b2b-1", "displayName": upn_local,
-            "userPrincipalName": f"{upn_local}_{domain}#EXT#@contoso.onmicrosoft.com", "mail": None,
-            "userType": "Member", "_parent": group}
+# Graph-shaped fixtures written from the documentation (each file's "_source" says which pages).
+FIXTURES = Path(__file__).parent / "fixtures" / "principals"
+
+
+@cache
+def _fixture_file(name: str) -> dict[str, Any]:
+    data = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    data.pop("_source")
+    return data
+
+
+def fixture(name: str) -> dict[str, list[dict[str, Any]]]:
+    """resource → Graph items of one fixture file (a fresh copy)."""
+    return copy.deepcopy(_fixture_file(name))
+
+
+def _add_fixture(name: str, **changes: Any) -> Mutation:
+    """Add a fixture's items to the tenant; `changes` update every item of one resource: {resource: {…}}."""
+    def mutate(t: dict[str, Any]) -> None:
+        for resource, items in fixture(name).items():
+            for item in items:
+                item.update(changes.get(resource, {}))
+            t[resource].extend(items)
+    return mutate
+
+
+# A member-type B2B user (cross-tenant sync from `domain`'s tenant), as the directory query by
+# external identity returns it: userType Member, creationType Invitation, #EXT# UPN (graph-api.md §1).
+def _b2b_member(local: str, domain: str, **changes: Any) -> dict[str, Any]:
+    user = fixture("synced_corporate_member")["external_members"][0]
+    user.update({"id": "b2b-1", "displayName": local, "mail": f"{local}@{domain}",
+                 "userPrincipalName": f"{local}_{domain}#EXT#@contoso.onmicrosoft.com", **changes})
+    return user
+
+
+def _role_group_member(n: int, upn: str, **changes: Any) -> dict[str, Any]:
+    member = fixture("role_group_global_admin")["role_group_members"][0]
+    member.update({"id": f"rgm-{n}", "displayName": f"Group Admin {n}", "userPrincipalName": upn, "mail": None,
+                   **changes})
+    return member
 
 
 # An account of the customer tenant itself: no #EXT#, creationType null, no externalUserState (graph-api.md §1).
@@ -141,6 +180,7 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
     "self sign-up": ("GS-003", _set("authorization_policy.allowedToSignUpEmailBasedSubscriptions", True), Status.FAIL),
     "stale guest": ("GA-001", _append("guests", tb.guest(9, last=tb.days(-120))), Status.FAIL),
     "never signed in, old": ("GA-001", _append("guests", tb.guest(9, last=None, created=tb.days(-200))), Status.FAIL),
+    "converted guest, stale": ("GA-001", _add_fixture("converted_guest"), Status.FAIL),
     "0001-01-01 means never": ("GA-001", _append("guests", {**tb.guest(9, created=tb.days(-200)), "signInActivity": {
         "lastSuccessfulSignInDateTime": "0001-01-01T00:00:00Z"}}), Status.FAIL),
     "one Global Admin": ("ADM-001", lambda t: t["role_assignments"].pop(), Status.FAIL),
@@ -150,6 +190,22 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
         8, tb.GA, user_type="Guest", upn="x_y.com#EXT#@contoso.onmicrosoft.com")), Status.FAIL),
     "setup admin left": ("ADM-003", _append("role_assignments", tb.role_assignment(
         9, tb.GA, upn="mssp-setup-admin@contoso.onmicrosoft.com")), Status.FAIL),
+    # Roles held through a role-assignable group: the group's members are the holders.
+    "guest Global Admin through a role-assignable group": ("ADM-002", _add_fixture("role_group_global_admin"),
+                                                           Status.FAIL),
+    "Global Admins through a group count as people": ("ADM-001", _both(
+        _add_fixture("role_group_global_admin"),
+        _append("role_group_members", _role_group_member(3, "admin3@contoso.onmicrosoft.com",
+                                                         _parent="b6c76b64-9a50-45f5-b343-f6c53d69ce61"))),
+        Status.FAIL),
+    "setup admin left in a role-holding group": ("ADM-003", _both(
+        _add_fixture("role_group_global_admin"),
+        _append("role_group_members", _role_group_member(4, "mssp-setup-admin@contoso.onmicrosoft.com",
+                                                         _parent="b6c76b64-9a50-45f5-b343-f6c53d69ce61"))),
+        Status.FAIL),
+    "cross-tenant-synced member holds Security Administrator": ("ADM-002", _append("role_assignments", {
+        **tb.role_assignment(10, "194ae4cb-b126-40b2-bd5b-6091b380977d",
+                             upn=f"a-kai4_{tb.ANALYST_DOMAIN}#EXT#@contoso.onmicrosoft.com")}), Status.FAIL),
     "too few P2": ("LIC-001", lambda t: t["subscribed_skus"][0]["prepaidUnits"].update(enabled=1), Status.FAIL),
     "P2 plan disabled": ("LIC-001", lambda t: t["subscribed_skus"][0]["servicePlans"][0].update(
         provisioningStatus="Disabled"), Status.FAIL),
@@ -180,7 +236,7 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
     "an MSSP guest approves": ("EM-012", _approver({"@odata.type": "#microsoft.graph.singleUser",
                                                     "userId": "guest-1"}), Status.FAIL),
     "a member-type B2B user approves": ("EM-012", _both(
-        _append("group_members", _b2b_member("a-ava2", tb.ANALYST_DOMAIN)),
+        _append("external_members", _b2b_member("a-ava2", tb.ANALYST_DOMAIN)),
         _approver({"@odata.type": "#microsoft.graph.singleUser", "userId": "b2b-1"})), Status.FAIL),
     "requestor's manager approves": ("EM-012", _approver({"@odata.type": "#microsoft.graph.requestorManager",
                                                           "managerLevel": 1}), Status.FAIL),
@@ -220,22 +276,31 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
     "pending, no change date": ("GA-002", _append("guests", {**tb.guest(9, state="PendingAcceptance",
                                                                         created=tb.days(-60)),
                                                              "externalUserStateChangeDateTime": None}), Status.FAIL),
+    "invited as member, pending 45 days": ("GA-002", _append("external_members", _b2b_member(
+        "new.partner", "vendor.example", externalUserState="PendingAcceptance", signInActivity=None,
+        createdDateTime=tb.iso(tb.days(-45)), externalUserStateChangeDateTime=tb.iso(tb.days(-45)))), Status.FAIL),
     # GA-003
     "corporate guest": ("GA-003", _append("guests", tb.guest(9, domain=CORPORATE, name="jordan.lee", last=tb.days(-3))),
                         Status.FAIL),
-    "corporate member-type B2B": ("GA-003", _append("group_members", _b2b_member("jordan.lee", CORPORATE)),
+    "corporate member-type B2B": ("GA-003", _append("external_members", _b2b_member("jordan.lee", CORPORATE)),
                                   Status.FAIL),
+    "cross-tenant-synced member from the corporate tenant": ("GA-003", _add_fixture("synced_corporate_member"),
+                                                             Status.FAIL),
     # GA-004
     "john.smith": ("GA-004", _append("guests", tb.guest(9, name="john.smith", last=tb.days(-2))), Status.FAIL),
-    "member-type B2B john.smith": ("GA-004", _append("group_members", _b2b_member("john.smith", tb.ANALYST_DOMAIN)),
-                                   Status.FAIL),
+    "member-type B2B john.smith": ("GA-004", _append("external_members",
+                                                     _b2b_member("john.smith", tb.ANALYST_DOMAIN)), Status.FAIL),
     # GA-005
     "MSSP guest outside governance": ("GA-005", _append("guests", tb.guest(9, last=tb.days(-2))), Status.FAIL),
-    "MSSP member-type B2B outside governance": ("GA-005", _append("group_members",
+    "MSSP member-type B2B outside governance": ("GA-005", _append("external_members",
                                                                   _b2b_member("a-kai4", tb.ANALYST_DOMAIN)),
                                                 Status.FAIL),
     # GA-006
     "disabled guest keeps assignment": ("GA-006", _where("guests", "id", "guest-2", accountEnabled=False), Status.FAIL),
+    "disabled synced member keeps assignment": ("GA-006", _both(
+        _remove("guests", "id", "guest-2"),
+        _append("external_members", _b2b_member("a-analyst2", tb.ANALYST_DOMAIN, id="guest-2", accountEnabled=False))),
+        Status.FAIL),
     # GA-007
     "local account in the Tier 1 group": ("GA-007", _append("group_members", _local(1, "a-Josh7")), Status.FAIL),
     "local account without an analyst name in the Approvers group": (

@@ -18,7 +18,7 @@ from audit.checks.app_permissions import required_permissions
 from audit.config import Config
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import TenantData, normalize_tenant
-from audit.resources import PARTNER_RESOURCES, SINGLETONS, bind
+from audit.resources import PARTNER_RESOURCES, RESOURCES, SINGLETONS, bind
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 TENANT = "11111111-1111-4111-8111-111111111111"
@@ -231,7 +231,11 @@ def good_tenant() -> dict[str, Any]:
                              "servicePlans": [{"servicePlanId": "eec0eb4f-6444-4f95-aba0-50c24d67f998",
                                                "servicePlanName": "AAD_PREMIUM_P2",
                                                "provisioningStatus": "Success"}]}],
+        # graph-api.md §1: member-type B2B users (cross-tenant sync, converted guests); none in this tenant
+        "external_members": [],
         "role_assignments": [role_assignment(1, GA), role_assignment(2, GA)],
+        # the transitive members of groups holding a watched role; no role is held by a group here
+        "role_group_members": [],
         "groups": [{"id": APPROVERS_GROUP, "displayName": APPROVERS},
                    {"id": "grp-t1", "displayName": T1}, {"id": "grp-t2", "displayName": T2}],
         "group_members": [*(member(n, GROUP_OF[package]) for n, package in HOLDINGS.items()),
@@ -293,11 +297,12 @@ def build(tmp: Path, resources: dict[str, Any] | None = None, *,
         sha = _write_raw(tmp / owner / "raw" / f"{name}.jsonl", lines)
         records[owner][name] = ResourceRecord(name, _endpoint(name), ResourceStatus.OK, items=len(value or []),
                                               file=f"raw/{name}.jsonl", sha256=sha)
-    guests = records[tenant_id].get("guests")
-    if guests and "guest_sign_ins" not in records[tenant_id]:
-        status = statuses.get("guest_sign_ins", guests.status)
-        records[tenant_id]["guest_sign_ins"] = ResourceRecord("guest_sign_ins", guests.endpoint, status, reason="test",
-                                                              file=guests.file)
+    for spec in RESOURCES:              # a facet is recorded from its carrier's request (guest_sign_ins)
+        carrier, facet = records[tenant_id].get(spec.name), spec.reduced.without if spec.reduced else None
+        if carrier and facet and facet not in records[tenant_id]:
+            status = statuses.get(facet, carrier.status)
+            records[tenant_id][facet] = ResourceRecord(facet, carrier.endpoint, status, reason="test",
+                                                       file=carrier.file)
     if not token_ok:                 # no token, no request: the customer's tenant recorded nothing
         records[tenant_id] = {}
     manifest = TenantManifest(tenant_id, customer, NOW, token_ok, "" if token_ok else token_reason,

@@ -90,3 +90,28 @@ def test_the_local_analyst_account_is_found(demo_results: dict[str, dict[str, Ch
     (row,) = demo_results["Litware Energy"]["GA-007"].evidence
     assert row["local"] is True and "member of Tier 1 Analyst" in str(row["analyst access"])
     assert "#EXT#" not in str(row["upn"])
+
+
+def test_principals_as_entra_holds_them(demo_results: dict[str, dict[str, CheckResult]]) -> None:
+    """Every new shape of issue 17 shows in the demo: a guest holding Global Administrator through a
+    role-assignable group (Adatum), a cross-tenant-synced analyst without a package (Fabrikam), a
+    member synced from the corporate tenant (Woodgrove), a converted guest gone stale (Contoso)."""
+    adatum = demo_results["Adatum Logistics"]
+    assert adatum["ADM-002"].status is Status.FAIL
+    (row,) = adatum["ADM-002"].evidence
+    assert row["user type"] == "Guest" and row["through group"].startswith("Cloud Platform Admins [")
+    assert adatum["ADM-001"].status is Status.PASS and "1 group(s)" in adatum["ADM-001"].summary
+    via = [r for r in adatum["ADM-001"].evidence if r["through group"] != "directly assigned"]
+    assert len(via) == 2 and {r["user type"] for r in via} == {"Member", "Guest"}
+
+    def kinds(customer: str, check_id: str) -> dict[str, str]:
+        return {str(r.get("upn") or r.get("account")): str(r["kind"]) for r in demo_results[customer][check_id].evidence}
+
+    synced = "member-type B2B (cross-tenant-synced, or a guest converted to member)"
+    fabrikam = kinds("Fabrikam Health", "GA-005")
+    assert demo_results["Fabrikam Health"]["GA-005"].status is Status.FAIL and list(fabrikam.values()) == [synced]
+    woodgrove = kinds("Woodgrove Bank", "GA-003")
+    assert sorted(woodgrove.values()) == ["invited guest (B2B)", synced]
+    contoso = kinds("Contoso Retail", "GA-001")
+    assert [u for u, k in contoso.items() if k == synced] == [
+        next(u for u in contoso if u.startswith("field.engineer_"))]

@@ -206,7 +206,8 @@ def test_a_tenant_without_guests_or_gdap(tmp_path: Path) -> None:
     t = tb.good_tenant()
     t["guests"], t["gdap_relationships"], t["gdap_access_assignments"] = [], [], []
     results = evaluate(tmp_path, t)
-    for check_id, reason in (("GA-001", "the tenant has no enabled guest"), ("GA-002", "the tenant has no guest"),
+    for check_id, reason in (("GA-001", "the tenant has no enabled guest or member-type B2B account"),
+                             ("GA-002", "the tenant has no guest or member-type B2B account"),
                              ("GDAP-001", "no active GDAP relationship with this customer"),
                              ("GDAP-004", "no active GDAP relationship with this customer")):
         assert (results[check_id].status, results[check_id].reason) == (Status.NOT_APPLICABLE, reason)
@@ -245,8 +246,8 @@ def test_every_pass_of_a_compliant_tenant_states_its_population(tmp_path: Path) 
     passes = {i: r.population for i, r in results.items() if r.status is Status.PASS}
     assert len(passes) == len(CATALOGUE) - 1                       # GS-004 is MANUAL
     assert all(p is not None and p.examined > 0 for p in passes.values()), passes
-    assert results["GA-001"].population.text == ("5 of 5 enabled guests signed in successfully within 90 days or "
-                                                 "were created within them")
+    assert results["GA-001"].population.text == ("5 of 5 enabled guests and member-type B2B accounts signed in "
+                                                 "successfully within 90 days or were created within them")
 
 
 # -- evidence wording ---------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def test_sign_ins_are_worded_as_graph_recorded_them(tmp_path: Path) -> None:
     assert rows["vendor22"]["why"].startswith("no sign-in recorded") and rows["vendor23"]["why"].startswith(
         "no sign-in recorded")
     assert "never" not in str(result.evidence) + result.summary
-    assert result.population == Population("enabled guests", 9, 5,
+    assert result.population == Population("enabled guests and member-type B2B accounts", 9, 5,
                                            "signed in successfully within 90 days or were created within them")
 
 

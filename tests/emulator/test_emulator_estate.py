@@ -109,6 +109,12 @@ def _analysts(v: View) -> list[dict[str, Any]]:
     return [g for g in v.guests if g["mail"].endswith("@" + ANALYST_DOMAIN)]
 
 
+def _b2b_members(v: View) -> list[dict[str, Any]]:
+    """Member-type B2B users, as the directory query by external identity finds them (§1)."""
+    return [u for u in v.t.users if u["userType"] == "Member"
+            and (u["creationType"] == "Invitation" or u["externalUserState"] is not None)]
+
+
 def _p2_units(v: View) -> int:
     return sum(s["prepaidUnits"]["enabled"] for s in v.t.subscribed_skus
                if any(p["servicePlanId"] == P2_PLAN for p in s["servicePlans"]))
@@ -182,6 +188,15 @@ DETECTORS: dict[Plant, Callable[[View], bool]] = {
     Plant.LOCAL_ANALYST: lambda v: any(
         u["userType"] == "Member" and u["creationType"] is None and "#EXT#" not in u["userPrincipalName"]
         and u["id"] in v.t.group_members[v.group(name)["id"]] for u in v.t.users for name in MSSP_GROUPS),
+    Plant.SYNCED_ANALYST: lambda v: _em(v, lambda v: any(
+        u["mail"].endswith("@" + ANALYST_DOMAIN) and u["id"] not in v.holders for u in _b2b_members(v))),
+    Plant.CORPORATE_SYNCED: lambda v: any(u["mail"].endswith("@" + CORPORATE_DOMAIN) for u in _b2b_members(v)),
+    Plant.CONVERTED_GUEST: lambda v: v.sign_ins and any(
+        (last := v.last_success(u)) is not None and last < v.now - timedelta(days=90) for u in _b2b_members(v)),
+    Plant.ADMIN_GROUP_GUEST: lambda v: any(
+        r["roleDefinitionId"] == GA and r["principal"]["@odata.type"] == "#microsoft.graph.group"
+        and any(u["id"] in v.t.group_members[r["principalId"]] and u["userType"] == "Guest" for u in v.t.users)
+        for r in v.t.role_assignments),
     Plant.MANY_GLOBAL_ADMINS: lambda v: len(v.global_admins()) > 5,
     Plant.GUEST_GLOBAL_ADMIN: lambda v: any(p["userType"] == "Guest" for p in v.global_admins()),
     Plant.SETUP_ADMIN_LEFT: lambda v: any(p["userPrincipalName"].startswith("mssp-setup-admin@")

@@ -255,3 +255,41 @@ def test_beta_defender_is_served_but_needs_its_permission(graph: Graph, server: 
                                                           tenant_of: Callable[[str], str]) -> None:
     url = f"{server.authority_host}/beta/roleManagement/defender/roleAssignments"
     assert graph(tenant_of("Contoso Retail"), url).status_code == 403
+
+
+def test_member_type_b2b_users_need_the_advanced_query(graph: Graph, tenant_of: Callable[[str], str]) -> None:
+    """The catalogue's query for member-type B2B users (audit/resources.py) as Graph answers it:
+    `ne` without ConsistencyLevel: eventual, or without $count=true, is a 400 (aad-advanced-queries)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from audit.resources import resource
+    path = resource("external_members").reduced.path      # type: ignore[union-attr]
+    params = dict(parse_qsl(urlsplit(path).query))
+    tenant_id = tenant_of("Fabrikam Health")
+    no_header = graph(tenant_id, "/users", params=params)
+    assert no_header.status_code == 400 and no_header.json()["error"]["code"] == "Request_UnsupportedQuery"
+    no_count = graph(tenant_id, "/users", params={k: v for k, v in params.items() if k != "$count"},
+                     headers={"ConsistencyLevel": "eventual"})
+    assert no_count.status_code == 400 and "endsWith" in no_count.json()["error"]["message"]
+    ignored = graph(tenant_id, "/users", params={"$count": "true", "$top": "1"})    # no header: $count ignored
+    assert ignored.status_code == 200 and "@odata.count" not in ignored.json()
+    body = graph(tenant_id, "/users", params=params, headers={"ConsistencyLevel": "eventual"}).json()
+    (synced,) = body["value"]
+    assert body["@odata.count"] == 1
+    assert synced["userType"] == "Member" and synced["creationType"] == "Invitation" and "#EXT#" in \
+        synced["userPrincipalName"] and synced["externalUserStateChangeDateTime"] == synced["createdDateTime"]
+
+
+def test_a_role_holding_groups_transitive_members(graph: Graph, estate: Estate,
+                                                  tenant_of: Callable[[str], str]) -> None:
+    from audit.resources import GLOBAL_ADMIN, resource
+    tenant_id = tenant_of("Adatum Logistics")
+    assignments, _ = all_pages(graph, tenant_id, "/roleManagement/directory/roleAssignments",
+                               params={"$expand": "principal"})
+    fanout = resource("role_group_members")
+    (held,) = [a for a in assignments if fanout.fans_out_over(a, frozenset())
+               and a["roleDefinitionId"] == GLOBAL_ADMIN]
+    assert held["principal"]["isAssignableToRole"] is True
+    members, _ = all_pages(graph, tenant_id, "/" + fanout.child_path(held, None))
+    assert sorted(m["userType"] for m in members) == ["Guest", "Member"]
+    assert all(m["@odata.type"] == "#microsoft.graph.user" and "accountEnabled" in m for m in members)

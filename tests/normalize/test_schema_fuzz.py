@@ -30,7 +30,7 @@ from audit.demo import demo_config, demo_environment
 from audit.graph.auth import load_credential
 from audit.models import CheckResult, ResourceStatus, Status, TenantManifest
 from audit.normalize import TenantData, normalize_tenant
-from audit.resources import RESOURCES, SINGLETONS
+from audit.resources import RESOURCES, RESOURCES_BY_NAME, SINGLETONS
 from audit.render.build import RunInfo, customer_report, expiry_rows, licence_row
 from audit.snapshot.store import RunStore
 
@@ -121,11 +121,12 @@ def baseline(estate: Estate) -> Baseline:
 
 def raw_files(estate: Estate) -> dict[str, Path]:
     """resource → raw file, for every resource collected for the customer and the partner's GDAP files.
-    (guest_sign_ins is recorded from the guests query and shares its file.)"""
+    (A facet — guest_sign_ins, external_member_sign_ins — is recorded from its carrier's query and
+    shares its file.)"""
     out: dict[str, Path] = {}
     for tenant_id in (estate.tenant_id, estate.partner_id):
         for name, record in sorted(_manifest(estate, tenant_id).resources.items()):
-            if record.status is ResourceStatus.OK and record.file and name != "guest_sign_ins":
+            if record.status is ResourceStatus.OK and record.file and RESOURCES_BY_NAME[name].kind != "facet":
                 out[name] = estate.work / "tenants" / tenant_id / record.file
     return out
 

@@ -334,7 +334,7 @@ def test_tenants_with_errors_mean_the_same_on_the_console_summary_runs_show_and_
     # Expected answers are not errors: Northwind's 404 for "no sync policy" is not on the Errors sheet.
     errors = sheet_rows(outcome.portfolio, "Errors")
     assert {(r["Customer"], r["Resource"]) for r in errors if r["Customer"] != "Wingtip Legal"} == {
-        ("Adatum Logistics", "guest_sign_ins")}
+        ("Adatum Logistics", "guest_sign_ins"), ("Adatum Logistics", "external_member_sign_ins")}
     northwind = read_json(night.root / "tenants" / next(t for t, n in names.items() if n == "Northwind Traders")
                           / "manifest.json")
     assert northwind["resources"]["identity_sync"]["status"] == "not_found"

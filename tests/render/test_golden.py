@@ -24,6 +24,7 @@ from audit.history import Change, Drift
 from audit.render.build import RunInfo, customer_report
 from audit.render.viewmodel import CustomerReport
 from tests.checks import tenant_builder as tb
+from tests.checks.planted import fixture
 
 GOLDEN = Path(__file__).parent / "golden" / "customer_report.json"
 UPDATE_HINT = "UPDATE_GOLDEN=1 python -m pytest tests/render/test_golden.py"
@@ -51,6 +52,11 @@ def golden_report(tmp_path: Path) -> CustomerReport:
     # One assignment per kind of expiry, so the summary's expiry figure is exercised too.
     resources["assignments"] += [tb.assignment(40 + n, tb.T2, end=tb.days(d) if d is not None else None)
                                  for n, d in enumerate((-2, 5, 20, 200, 500, None))]
+    # Principals as Entra holds them: Global Administrator through a role-assignable group with a guest
+    # member, and a member synced in from the MSSP's corporate tenant (tests/checks/fixtures/principals).
+    for name in ("role_group_global_admin", "synced_corporate_member"):
+        for resource, items in fixture(name).items():
+            resources[resource] += items
     data = tb.build(tmp_path, resources)
     config = tb.config()
     customer = config.customers[0]
