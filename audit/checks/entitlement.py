@@ -11,12 +11,21 @@ from audit.checks._common import (analyst_packages, day, directory, group_ids, m
                                   mssp_package_names, mssp_policies, no_analyst_policy, package_groups, subjects)
 from audit.checks._framework import Context, Outcome, check
 from audit.expiry import days_left, ends_within
-from audit.models import CheckSpec, Population, Severity, Status
+from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.governance import (ALLOWED_TARGET, ALLOWED_TARGET_SCOPE, APPROVER, ASSIGNMENT_STATE,
+                                        CONNECTED_ORGANIZATION_STATE, EXPIRATION_TYPE, IDENTITY_SOURCE,
+                                        LIFECYCLE_ACTION)
 
 AREA = "Entitlement management"
 NO_POLICY = Population("MSSP package policies", 0)
 NO_DELIVERED = "no MSSP package assignment is delivered"
+# Assignment states that hold (some of) the package's access (ASSIGNMENT_STATE's meanings).
+HELD = ("delivered", "partiallyDelivered", "delivering")
+
+
+def _org(r: dict[str, object]) -> str:
+    return f"connected organisation {r['display_name'] or r['id']}"
 
 
 @check(CheckSpec(
@@ -48,6 +57,14 @@ def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
         note = f"; {proposed} proposed organisation(s) listed for review" if proposed else ""
         return Outcome.of(Status.PASS, f"The MSSP analyst tenant is a configured connected organisation{note}.",
                           evidence, population)
+    # Not shown configured: an MSSP organisation in a state we cannot read, or an organisation whose
+    # identity source we cannot read (it may be the MSSP tenant), leaves the answer open.
+    unknown = [*(CONNECTED_ORGANIZATION_STATE.judge(r["state"], _org(r)) for r in mine.iter_rows(named=True)),
+               *(IDENTITY_SOURCE.judge(kind or None, _org(r)) for r in orgs.iter_rows(named=True)
+                 if r["id"] not in mine["id"] for kind in r["source_kinds"])]
+    if any(unknown):
+        return Outcome.of(Status.WARN, "Whether the MSSP analyst tenant is a configured connected organisation "
+                                       "cannot be told.", evidence, population, unknown)
     if mine.height:
         return Outcome.of(Status.FAIL, "The MSSP analyst tenant is only a proposed connected organisation.",
                           evidence, population)
@@ -105,23 +122,31 @@ def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
     if not policies.height:      # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable("no MSSP package policy exists", population=NO_POLICY)
     names = directory(data, ("connected_organizations",))
-    evidence, bad = [], []
+    evidence, bad, unknown, unread_policies = [], [], [], 0
     for p in policies.iter_rows(named=True):
+        where = f"policy {p['display_name'] or p['id']}"
         targets = set(p["allowed_targets"])
-        ok = (p["allowed_target_scope"] == "specificConnectedOrganizationUsers" and bool(targets)
-              and targets <= allowed)
+        scope_unknown = ALLOWED_TARGET_SCOPE.judge(p["allowed_target_scope"], where)
+        unread = {t: n for t in targets if (n := ALLOWED_TARGET.judge(t.partition(":")[0] or None, where))}
+        # A failure stands on what is understood: an open scope, no targets, or a known target that is not the MSSP.
+        fails = scope_unknown is None and (p["allowed_target_scope"] != "specificConnectedOrganizationUsers"
+                                           or not targets or bool(targets - allowed - set(unread)))
+        ok = not fails and scope_unknown is None and not unread
         evidence.append({"package": p["package_name"], "policy": p["display_name"],
                          "allowedTargetScope": p["allowed_target_scope"], "targets": subjects(sorted(targets), names),
-                         "compliant": ok})
-        if not ok:
+                         "compliant": ok if fails or ok else "not understood"})
+        if fails:
             bad.append(f"{p['package_name']} / {p['display_name']} ({p['allowed_target_scope']})")
-    population = Population("MSSP package policies", policies.height, policies.height - len(bad),
+        elif not ok:
+            unknown.extend([scope_unknown, *unread.values()])
+            unread_policies += 1
+    population = Population("MSSP package policies", policies.height, policies.height - len(bad) - unread_policies,
                             "are limited to the MSSP connected organisation")
     if bad:
         return Outcome.of(Status.FAIL, f"{len(bad)} policy(ies) not limited to the MSSP organisation: "
-                                       f"{'; '.join(bad)}.", evidence, population)
+                                       f"{'; '.join(bad)}.", evidence, population, unknown)
     return Outcome.of(Status.PASS, "Every MSSP package policy is limited to the MSSP connected organisation.",
-                      evidence, population)
+                      evidence, population, unknown)
 
 
 @check(CheckSpec(
@@ -146,13 +171,19 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
         return Outcome.not_applicable(no_analyst_policy(ctx.config),
                                       population=Population("analyst package policies", 0))
     names = directory(data, ("groups",))
-    evidence, bad = [], []
+    evidence, bad, unknown = [], [], []
     for p in policies.iter_rows(named=True):
         ok = bool(p["approval_required"]) and bool(approvers) and bool(set(p["approvers"]) & approvers)
+        # An approver set we cannot resolve might be the Approvers' members by another name: not a failure.
+        unread = [] if ok or not p["approval_required"] else [
+            APPROVER.judge(r.partition(":")[0] or None, f"policy {p['display_name'] or p['id']}")
+            for r in p["approvers"]]
         evidence.append({"package": p["package_name"], "policy": p["display_name"],
                          "approval required": p["approval_required"], "approvers": subjects(p["approvers"], names),
-                         "compliant": ok})
-        if not ok:
+                         "compliant": ok if not any(unread) else "not understood"})
+        if any(unread):
+            unknown.extend(unread)
+        elif not ok:
             bad.append(f"{p['package_name']} / {p['display_name']}")
     population = Population("analyst package policies", policies.height, policies.height - len(bad),
                             "require approval by the MSSP Analyst Approvers")
@@ -161,9 +192,9 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
                                        "analyst policy is approved by its members.", evidence, population)
     if bad:
         return Outcome.of(Status.FAIL, f"Not approved by the MSSP Analyst Approvers: {'; '.join(bad)}.", evidence,
-                          population)
+                          population, unknown)
     return Outcome.of(Status.PASS, "Every analyst policy requires approval by the MSSP Analyst Approvers.",
-                      evidence, population)
+                      evidence, population, unknown)
 
 
 @check(CheckSpec(
@@ -184,9 +215,14 @@ def policy_expiry(data: TenantData, ctx: Context) -> Outcome:
     policies = mssp_policies(data, ctx.config)
     if not policies.height:      # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable("no MSSP package policy exists", population=NO_POLICY)
-    evidence, bad = [], []
+    evidence, bad, unknown = [], [], []
     for p in policies.iter_rows(named=True):
         kind, days, end = p["expiration_type"], p["expiration_days"], p["expiration_end"]
+        if (unread := EXPIRATION_TYPE.judge(kind, f"policy {p['display_name'] or p['id']}")) is not None:
+            unknown.append(unread)
+            evidence.append({"package": p["package_name"], "policy": p["display_name"], "expiration": kind,
+                             "value": "not understood", "compliant": "not understood"})
+            continue
         if kind == "afterDuration":
             ok, shown = days is not None and days <= limit, f"{days:g} days" if days is not None else "no duration"
         elif kind == "afterDateTime":
@@ -197,18 +233,26 @@ def policy_expiry(data: TenantData, ctx: Context) -> Outcome:
                          "value": shown, "compliant": ok})
         if not ok:
             bad.append(f"{p['package_name']} ({shown})")
-    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad),
+    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad) - len(unknown),
                             f"expire assignments within {limit} days")
     if bad:
         return Outcome.of(Status.FAIL, f"Expiry longer than {limit} days or none: {'; '.join(bad)}.", evidence,
-                          population)
+                          population, unknown)
     return Outcome.of(Status.PASS, f"Every MSSP policy expires assignments within {limit} days.", evidence,
-                      population)
+                      population, unknown)
 
 
 def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
+    """The MSSP package assignments that hold access (HELD states)."""
     return data.table("assignments").filter(
-        (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
+        pl.col("state").is_in(HELD) & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
+
+
+def _unread_states(data: TenantData, packages: tuple[str, ...]) -> list[NotUnderstood | None]:
+    """Assignments of these packages whose state we cannot read: they may hold access or not."""
+    frame = data.table("assignments").filter(pl.col("package_name").is_in(packages))
+    return [ASSIGNMENT_STATE.judge(r["state"], f"assignment {r['id']} ({r['target_name'] or r['target_id']})")
+            for r in frame.iter_rows(named=True)]
 
 
 def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object]]:
@@ -234,17 +278,19 @@ def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
     # audit.expiry: the same days left and buckets as the PDF's expiry chart and the Expiry sheets.
     days = ctx.config.thresholds.expiry_warning_days
     delivered = _delivered_mssp(data, ctx)
+    unread = _unread_states(data, mssp_package_names(ctx.config))
     if not delivered.height:
-        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0))
+        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0),
+                                      not_understood=unread)
     soon = delivered.filter(pl.Series([ends_within(end, ctx.now, days) for end in delivered["end"]],
                                       dtype=pl.Boolean)).sort("end")
     population = Population("delivered MSSP assignments", delivered.height, delivered.height - soon.height,
                             f"do not end within {days} days")
     if soon.height:
         return Outcome.of(Status.WARN, f"{soon.height} assignment(s) end within {days} days.",
-                          _assignment_rows(soon, ctx), population)
+                          _assignment_rows(soon, ctx), population, unread)
     return Outcome.of(Status.PASS, f"No MSSP assignment ends within the {days}-day warning window.",
-                      population=population)
+                      population=population, not_understood=unread)
 
 
 @check(CheckSpec(
@@ -262,15 +308,19 @@ def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
     days = ctx.config.thresholds.max_assignment_days
     horizon = ctx.now + timedelta(days=days)
     delivered = _delivered_mssp(data, ctx)
+    unread = _unread_states(data, mssp_package_names(ctx.config))
     if not delivered.height:
-        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0))
+        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0),
+                                      not_understood=unread)
     outside = delivered.filter(pl.col("end").is_null() | (pl.col("end") > horizon))
     population = Population("delivered MSSP assignments", delivered.height, delivered.height - outside.height,
                             f"end within {days} days")
     if outside.height:
         return Outcome.of(Status.FAIL, f"{outside.height} delivered assignment(s) have no end date or end more "
-                                       f"than {days} days from now.", _assignment_rows(outside, ctx), population)
-    return Outcome.of(Status.PASS, "Every delivered MSSP assignment ends within policy.", population=population)
+                                       f"than {days} days from now.", _assignment_rows(outside, ctx), population,
+                          unread)
+    return Outcome.of(Status.PASS, "Every delivered MSSP assignment ends within policy.", population=population,
+                      not_understood=unread)
 
 
 @check(CheckSpec(
@@ -328,6 +378,8 @@ def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
                  "deletion after": settings.get("durationUntilExternalUserDeletedAfterBlocked")}]
     population = Population("external-user lifecycle settings", 1, int(actual == expected),
                             "match the configuration")
+    if (unread := LIFECYCLE_ACTION.judge(actual, "the entitlement-management settings")) is not None:
+        return Outcome.of(Status.WARN, "The lifecycle action cannot be compared.", evidence, population, [unread])
     if actual == expected:
         return Outcome.of(Status.PASS, f"The lifecycle action is '{actual}', as expected.", evidence, population)
     return Outcome.of(Status.FAIL, f"The lifecycle action is '{actual}', expected '{expected}'.", evidence,
@@ -353,16 +405,19 @@ def proposed_orgs(data: TenantData, ctx: Context) -> Outcome:
         return Outcome.not_applicable("no connected organisation exists",
                                       population=Population("connected organisations", 0))
     mssp = ctx.config.mssp.analyst_tenant_id.lower()
+    unread = [CONNECTED_ORGANIZATION_STATE.judge(r["state"], _org(r)) for r in orgs.iter_rows(named=True)]
     proposed = orgs.filter(pl.col("state") == "proposed").sort("created", nulls_last=True)
     rows = [{"organisation": r["display_name"], "state": r["state"], "created": day(r["created"]),
              "tenants": ", ".join(r["tenant_ids"]), "domains": ", ".join(r["domains"]),
              "is MSSP tenant": mssp in r["tenant_ids"]} for r in proposed.iter_rows(named=True)]
-    population = Population("connected organisations", orgs.height, orgs.height - len(rows), "are not proposed")
+    population = Population("connected organisations", orgs.height, orgs.height - len(rows) - sum(map(bool, unread)),
+                            "are configured")
     if rows:
-        return Outcome.of(Status.WARN, f"{len(rows)} proposed connected organisation(s) to review.", rows, population)
+        return Outcome.of(Status.WARN, f"{len(rows)} proposed connected organisation(s) to review.", rows, population,
+                          unread)
     return Outcome.of(Status.PASS, f"None of the {orgs.height} connected organisations is merely proposed.",
                       [{"organisation": r["display_name"], "state": r["state"]} for r in orgs.iter_rows(named=True)],
-                      population)
+                      population, unread)
 
 
 @check(CheckSpec(
@@ -382,34 +437,40 @@ def proposed_orgs(data: TenantData, ctx: Context) -> Outcome:
     resources=("groups", "group_members", "assignments"),
 ))
 def group_back_door(data: TenantData, ctx: Context) -> Outcome:
-    delivered = data.table("assignments").filter(pl.col("state") == "delivered")
+    delivered = data.table("assignments").filter(pl.col("state").is_in(HELD))
     members = data.table("group_members")
-    evidence, back_door = [], []
+    evidence, back_door, unknown = [], [], []
     examined = 0
     for group, package in package_groups(ctx.config):
         holders = set(delivered.filter(pl.col("package_name") == package)["target_id"].to_list())
+        # a member whose assignment is in a state we cannot read may hold the package or not
+        unread = {r["target_id"]: ASSIGNMENT_STATE.judge(r["state"], f"assignment {r['id']}") for r in
+                  data.table("assignments").filter(pl.col("package_name") == package).iter_rows(named=True)
+                  if not ASSIGNMENT_STATE.understands(r["state"])}
         # transitiveMembers lists nested groups beside their (already flattened) members.
         mine = members.filter(pl.col("group_id").is_in(group_ids(data, group))
                               & (pl.col("member_type").fill_null("user") != "group"))
         examined += mine.height
         for r in mine.iter_rows(named=True):
-            if r["member_id"] not in holders:
+            if r["member_id"] not in holders and r["member_id"] in unread:
+                unknown.append(unread[r["member_id"]])
+            elif r["member_id"] not in holders:
                 back_door.append({"group": group, "member": r["display_name"], "account": r["upn"],
                                   "type": r["member_type"], "user type": r["user_type"],
                                   "holds": f"no delivered '{package}' assignment"})
         evidence.append({"group": group, "member": f"{mine['member_id'].n_unique()} member(s)", "account": None,
                          "type": None, "user type": None,
                          "holds": f"{len(holders)} delivered '{package}' assignment(s)"})
-    population = Population("MSSP group memberships", examined, examined - len(back_door),
+    population = Population("MSSP group memberships", examined, examined - len(back_door) - len(unknown),
                             "are backed by the matching access package")
     if not examined:
         reason = "no MSSP group exists" if not mssp_group_ids(data, ctx.config) else "the MSSP groups have no members"
         return Outcome.not_applicable(reason, evidence, population)
     if back_door:
         return Outcome.of(Status.FAIL, f"{len(back_door)} group member(s) hold no matching access package.",
-                          back_door, population)
+                          back_door, population, unknown)
     return Outcome.of(Status.PASS, "Every MSSP group member holds the matching access package.", evidence,
-                      population)
+                      population, unknown)
 
 
 CHECKS = (mssp_connected_org, packages_exist, requestors_limited, analyst_approval, policy_expiry,

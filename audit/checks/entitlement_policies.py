@@ -12,8 +12,9 @@ from audit.checks import references as ref
 from audit.checks._common import (analyst_packages, directory, external_accounts, group_ids, mssp_group_ids,
                                   mssp_policies, no_analyst_policy, subject, subjects)
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Population, Severity, Status
+from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.governance import APPROVER, REVIEW_EXPIRATION_BEHAVIOR, REVIEW_RECURRENCE, REVIEWER
 
 AREA = "Entitlement management"
 
@@ -22,7 +23,8 @@ AREA = "Entitlement management"
 NOT_CUSTOMER_SIDE = {"externalSponsors": "the MSSP organisation's external sponsors",
                      "connectedOrganizationMembers": "members of a connected (external) organisation",
                      "requestorManager": "the requestor's manager, not a named customer principal",
-                     "targetManager": "the requestor's manager, not a named customer principal"}
+                     "targetManager": "the target's manager, not a named customer principal",
+                     "singleServicePrincipal": "an application, not a customer person"}
 
 
 def _approver_verdict(ref: str, mssp_groups: dict[str, str], approvers: set[str],
@@ -43,7 +45,7 @@ def _approver_verdict(ref: str, mssp_groups: dict[str, str], approvers: set[str]
         return True, "the connected organisation's internal (customer) sponsors"
     if kind in NOT_CUSTOMER_SIDE:
         return False, NOT_CUSTOMER_SIDE[kind]
-    return None, f"unrecognised approver type '{kind}'"
+    return None, f"approver type '{kind}' not understood"      # APPROVER.judge names it
 
 
 @check(CheckSpec(
@@ -75,6 +77,7 @@ def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
                                       population=Population("policies of the Approvers package", 0))
     names = directory(data, ("groups", "guests", "group_members"))
     evidence, bad, unknown = [], [], []
+    unread: list[NotUnderstood | None] = []
     failing: set[str] = set()
     for p in policies.iter_rows(named=True):
         if not p["approval_required"] or not p["approvers"]:
@@ -93,16 +96,14 @@ def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
                 bad.append(f"{p['display_name']}: {why}")
             elif ok is None:
                 unknown.append(why)
+                unread.append(APPROVER.judge(ref.partition(":")[0] or None, f"policy {p['display_name'] or p['id']}"))
     population = Population("policies of the Approvers package", policies.height, policies.height - len(failing),
                             "are approved by customer-side principals only")
     if bad:
         return Outcome.of(Status.FAIL, f"The Approvers package is not approved on the customer's side: "
-                                       f"{'; '.join(bad)}.", evidence, population)
-    if unknown:
-        return Outcome.of(Status.WARN, f"Approver type not recognised; review by hand: {'; '.join(unknown)}.",
-                          evidence, population)
+                                       f"{'; '.join(bad)}.", evidence, population, unread)
     return Outcome.of(Status.PASS, "The Approvers package is approved by customer-side principals only.", evidence,
-                      population)
+                      population, unread)
 
 
 def at_least_annual(kind: str | None, interval: int | None) -> bool:
@@ -139,30 +140,44 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
         return Outcome.not_applicable("no MSSP package policy exists",
                                       population=Population("MSSP package policies", 0))
     names = directory(data, ("groups",))
-    evidence, bad = [], []
+    evidence, bad, unknown, unsure = [], [], [], 0
     for p in policies.iter_rows(named=True):
         problems = []
+        where = f"policy {p['display_name'] or p['id']}"
+        unread = [] if not p["reviews_enabled"] else [
+            REVIEW_RECURRENCE.judge(p["review_recurrence"], where),
+            REVIEW_EXPIRATION_BEHAVIOR.judge(p["review_expiration_behavior"], where),
+            *(REVIEWER.judge(r.partition(":")[0] or None, where) for r in p["reviewers"])]
+        not_read = {n.property for n in unread if n}
         if not p["reviews_enabled"]:
             problems.append("reviews disabled")
         else:
-            if not at_least_annual(p["review_recurrence"], p["review_interval"]):
+            if REVIEW_RECURRENCE.property not in not_read and not at_least_annual(p["review_recurrence"],
+                                                                                    p["review_interval"]):
                 problems.append(f"recurrence {p['review_recurrence']} every {p['review_interval']}")
-            if not p["reviewers"]:
+            if p["self_review"]:
+                # accessPackageAssignmentReviewSettings.isSelfReview: the analysts confirm their own access.
+                problems.append("self-review (the analysts review themselves)")
+            elif not p["reviewers"]:
                 problems.append("no reviewers")
-            if p["review_expiration_behavior"] != expected:
+            if REVIEW_EXPIRATION_BEHAVIOR.property not in not_read and p["review_expiration_behavior"] != expected:
                 problems.append(f"expirationBehavior {p['review_expiration_behavior']}")
+        if not problems and any(unread):
+            unknown.extend(unread)
+            unsure += 1
         evidence.append({"package": p["package_name"], "policy": p["display_name"], "reviews": p["reviews_enabled"],
                          "recurrence": f"{p['review_recurrence']} / {p['review_interval']}",
                          "reviewers": subjects(p["reviewers"], names),
                          "if unanswered": p["review_expiration_behavior"], "problems": "; ".join(problems) or None})
         if problems:
             bad.append(f"{p['package_name']} ({', '.join(problems)})")
-    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad),
+    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad) - unsure,
                             f"review access at least yearly with reviewers, ending with '{expected}'")
     if bad:
-        return Outcome.of(Status.FAIL, f"Access reviews missing or weak: {'; '.join(bad)}.", evidence, population)
+        return Outcome.of(Status.FAIL, f"Access reviews missing or weak: {'; '.join(bad)}.", evidence, population,
+                          unknown)
     return Outcome.of(Status.PASS, f"Every MSSP policy reviews access at least yearly and ends with '{expected}'.",
-                      evidence, population)
+                      evidence, population, unknown)
 
 
 @check(CheckSpec(
