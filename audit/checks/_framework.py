@@ -249,9 +249,9 @@ def _not_understood(result: CheckResult, values: tuple[NotUnderstood, ...]) -> C
         return _with(result, evidence=evidence,
                      reason=f"not counted as failing, not understood: {listed}")
     status = Status.WARN if all(v.documented for v in values) else Status.ERROR
-    was = f"{result.status.value}: {result.summary}"
+    rest = f"{result.status.value}: {result.summary}"
     return _with(result, status=status, summary=NOT_UNDERSTOOD_SUMMARY, evidence=evidence,
-                 reason=f"not understood: {listed} (without them: {was})")
+                 reason=f"not understood: {listed} (on the rest of the evidence: {rest})")
 
 
 def _apply_overrides(result: CheckResult, context: Context) -> CheckResult:

@@ -16,10 +16,12 @@ from audit.normalize import TenantData
 from audit.normalize.governance import (ALLOWED_TARGET, ALLOWED_TARGET_SCOPE, APPROVER, ASSIGNMENT_STATE,
                                         CONNECTED_ORGANIZATION_STATE, EXPIRATION_TYPE, IDENTITY_SOURCE,
                                         LIFECYCLE_ACTION)
+from audit.normalize.vocabulary import missing
 
 AREA = "Entitlement management"
 NO_POLICY = Population("MSSP package policies", 0)
 NO_DELIVERED = "no MSSP package assignment is delivered"
+TENANT_SOURCES = ("azureActiveDirectoryTenant", "crossCloudAzureActiveDirectoryTenant")   # IDENTITY_SOURCE
 # Assignment states that hold (some of) the package's access (ASSIGNMENT_STATE's meanings).
 HELD = ("delivered", "partiallyDelivered", "delivering")
 
@@ -59,9 +61,13 @@ def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
                           evidence, population)
     # Not shown configured: an MSSP organisation in a state we cannot read, or an organisation whose
     # identity source we cannot read (it may be the MSSP tenant), leaves the answer open.
+    others = [r for r in orgs.iter_rows(named=True) if r["id"] not in mine["id"]]
     unknown = [*(CONNECTED_ORGANIZATION_STATE.judge(r["state"], _org(r)) for r in mine.iter_rows(named=True)),
-               *(IDENTITY_SOURCE.judge(kind or None, _org(r)) for r in orgs.iter_rows(named=True)
-                 if r["id"] not in mine["id"] for kind in r["source_kinds"])]
+               *(IDENTITY_SOURCE.judge(kind or None, _org(r)) for r in others for kind in r["source_kinds"]),
+               # a tenant identity source without its tenantId (the docs' own example) names no tenant we can see
+               *(NotUnderstood("connected_organizations", "identitySources[].tenantId", "no value", _org(r), True,
+                               "a tenant identity source that does not say which tenant") for r in others
+                 if sum(k in TENANT_SOURCES for k in r["source_kinds"]) > len(r["tenant_ids"]))]
     if any(unknown):
         return Outcome.of(Status.WARN, "Whether the MSSP analyst tenant is a configured connected organisation "
                                        "cannot be told.", evidence, population, unknown)
@@ -89,18 +95,22 @@ def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
 ))
 def packages_exist(data: TenantData, ctx: Context) -> Outcome:
     packages = data.table("access_packages")
-    evidence, problems = [], []
+    evidence, problems, unknown = [], [], []
     for name in mssp_package_names(ctx.config):
         found = packages.filter(pl.col("display_name") == name)
         policies = int(found["policies"].sum()) if found.height else 0
         evidence.append({"package": name, "found": found.height, "policies": policies})
-        if found.height != 1 or policies == 0:
+        if found.height == 1 and found["policies"].null_count():
+            unknown.append(missing("access_packages", "assignmentPolicies", f"access package {name}"))
+        elif found.height != 1 or policies == 0:
             problems.append(name if found.height == 0 else f"{name} ({found.height} found, {policies} policies)")
     population = Population("required MSSP access packages", len(evidence), len(evidence) - len(problems),
                             "exist exactly once with a policy")
     if problems:
-        return Outcome.of(Status.FAIL, f"Missing or incomplete: {', '.join(problems)}.", evidence, population)
-    return Outcome.of(Status.PASS, "All three MSSP access packages exist with a policy.", evidence, population)
+        return Outcome.of(Status.FAIL, f"Missing or incomplete: {', '.join(problems)}.", evidence, population,
+                          unknown)
+    return Outcome.of(Status.PASS, "All three MSSP access packages exist with a policy.", evidence, population,
+                      unknown)
 
 
 @check(CheckSpec(
@@ -175,9 +185,10 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
     for p in policies.iter_rows(named=True):
         ok = bool(p["approval_required"]) and bool(approvers) and bool(set(p["approvers"]) & approvers)
         # An approver set we cannot resolve might be the Approvers' members by another name: not a failure.
-        unread = [] if ok or not p["approval_required"] else [
-            APPROVER.judge(r.partition(":")[0] or None, f"policy {p['display_name'] or p['id']}")
-            for r in p["approvers"]]
+        where = f"policy {p['display_name'] or p['id']}"
+        unread = [missing("access_packages", "requestApprovalSettings.isApprovalRequiredForAdd", where)] \
+            if p["approval_required"] is None else [] if ok or not p["approval_required"] else [
+            APPROVER.judge(r.partition(":")[0] or None, where) for r in p["approvers"]]
         evidence.append({"package": p["package_name"], "policy": p["display_name"],
                          "approval required": p["approval_required"], "approvers": subjects(p["approvers"], names),
                          "compliant": ok if not any(unread) else "not understood"})
@@ -249,10 +260,16 @@ def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
 
 
 def _unread_states(data: TenantData, packages: tuple[str, ...]) -> list[NotUnderstood | None]:
-    """Assignments of these packages whose state we cannot read: they may hold access or not."""
-    frame = data.table("assignments").filter(pl.col("package_name").is_in(packages))
-    return [ASSIGNMENT_STATE.judge(r["state"], f"assignment {r['id']} ({r['target_name'] or r['target_id']})")
-            for r in frame.iter_rows(named=True)]
+    """Assignments of these packages whose state we cannot read (they may hold access or not), and
+    assignments holding access whose package Graph did not name (accessPackage is nullable): either
+    may be an MSSP assignment."""
+    assignments = data.table("assignments")
+    frame = assignments.filter(pl.col("package_name").is_in(packages))
+    nameless = assignments.filter(pl.col("package_name").is_null() & pl.col("state").is_in(HELD))
+    return [*(ASSIGNMENT_STATE.judge(r["state"], f"assignment {r['id']} ({r['target_name'] or r['target_id']})")
+              for r in frame.iter_rows(named=True)),
+            *(NotUnderstood("assignments", "accessPackage.displayName", "no value", f"assignment {r['id']}", True,
+                            "whose package it is cannot be told") for r in nameless.iter_rows(named=True))]
 
 
 def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object]]:
@@ -441,6 +458,8 @@ def group_back_door(data: TenantData, ctx: Context) -> Outcome:
     members = data.table("group_members")
     evidence, back_door, unknown = [], [], []
     examined = 0
+    # assignments holding access whose package Graph did not name: whose they are cannot be told
+    unknown.extend(n for n in _unread_states(data, ()) if n)
     for group, package in package_groups(ctx.config):
         holders = set(delivered.filter(pl.col("package_name") == package)["target_id"].to_list())
         # a member whose assignment is in a state we cannot read may hold the package or not

@@ -15,6 +15,7 @@ from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
 from audit.normalize.governance import APPROVER, REVIEW_EXPIRATION_BEHAVIOR, REVIEW_RECURRENCE, REVIEWER
+from audit.normalize.vocabulary import missing
 
 AREA = "Entitlement management"
 
@@ -80,6 +81,11 @@ def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
     unread: list[NotUnderstood | None] = []
     failing: set[str] = set()
     for p in policies.iter_rows(named=True):
+        if p["approval_required"] is None:
+            unread.append(missing("access_packages", "requestApprovalSettings.isApprovalRequiredForAdd",
+                                  f"policy {p['display_name'] or p['id']}"))
+            failing.add(p["id"])
+            continue
         if not p["approval_required"] or not p["approvers"]:
             evidence.append({"policy": p["display_name"], "approver": None, "customer side": False,
                              "why": "no approval required"})
@@ -144,13 +150,16 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
     for p in policies.iter_rows(named=True):
         problems = []
         where = f"policy {p['display_name'] or p['id']}"
-        unread = [] if not p["reviews_enabled"] else [
+        unread = [missing("access_packages", "reviewSettings.isEnabled", where)] if p["reviews_enabled"] is None \
+            else [] if not p["reviews_enabled"] else [
             REVIEW_RECURRENCE.judge(p["review_recurrence"], where),
             REVIEW_EXPIRATION_BEHAVIOR.judge(p["review_expiration_behavior"], where),
             *(REVIEWER.judge(r.partition(":")[0] or None, where) for r in p["reviewers"])]
         not_read = {n.property for n in unread if n}
-        if not p["reviews_enabled"]:
+        if p["reviews_enabled"] is False:
             problems.append("reviews disabled")
+        elif p["reviews_enabled"] is None:
+            pass
         else:
             if REVIEW_RECURRENCE.property not in not_read and not at_least_annual(p["review_recurrence"],
                                                                                     p["review_interval"]):
@@ -195,18 +204,20 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
 ))
 def self_extension(data: TenantData, ctx: Context) -> Outcome:
     policies = data.table("policies").filter(pl.col("package_name").is_in(analyst_packages(ctx.config)))
-    evidence = [{"package": p["package_name"], "policy": p["display_name"], "can extend": bool(p["self_update"])}
+    evidence = [{"package": p["package_name"], "policy": p["display_name"], "can extend": p["self_update"]}
                 for p in policies.iter_rows(named=True)]
-    bad = [f"{r['package']} / {r['policy']}" for r in evidence if not r["can extend"]]
-    population = Population("analyst package policies", len(evidence), len(evidence) - len(bad),
+    bad = [f"{r['package']} / {r['policy']}" for r in evidence if r["can extend"] is False]
+    unread = [missing("access_packages", "requestorSettings.enableTargetsToSelfUpdateAccess", f"policy {r['policy']}")
+              for r in evidence if r["can extend"] is None]
+    population = Population("analyst package policies", len(evidence), len(evidence) - len(bad) - len(unread),
                             "let analysts request an extension")
     if not evidence:             # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable(no_analyst_policy(ctx.config), population=population)
     if bad:
         return Outcome.of(Status.FAIL, f"Analysts cannot extend their access: {'; '.join(bad)}.", evidence,
-                          population)
+                          population, unread)
     return Outcome.of(Status.PASS, "Analysts can request an extension on every analyst policy.", evidence,
-                      population)
+                      population, unread)
 
 
 CHECKS = (approvers_not_self_approved, policy_reviews, self_extension)

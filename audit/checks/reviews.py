@@ -14,9 +14,9 @@ from audit.normalize import TenantData
 from audit.normalize.reviews import APPLY_RESULT, DECISION, INSTANCE_STATUS, NOBODY
 
 AREA = "Access reviews"
-# accessReviewInstance.status (INSTANCE_STATUS): the documented values that mean the review is done.
-# ("Applied", once listed here, is not a documented instance status: it is now not understood.)
-DONE = ("Completed", "AutoReviewed")
+# accessReviewInstance.status (INSTANCE_STATUS): the documented values that mean the review is done
+# ('Applied' only in the v1.0 list-instances example, not in the resource page's list).
+DONE = ("Completed", "AutoReviewed", "Applied")
 NOT_ANSWERED = ("NotReviewed", "DontKnow")
 APPLIED = ("AppliedSuccessfully", "AppliedSuccessfullyButObjectNotFound")
 MOSTLY = 0.5          # "mostly" = more than half of an instance's decisions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from audit.normalize._common import UTC_TIME, GraphObject, Items, graph_items, subject_refs
-from audit.normalize.vocabulary import ABSENT, Vocabulary, declare
+from audit.normalize.vocabulary import Vocabulary, declare
 
 # -- the documented values the checks read (audit/normalize/vocabulary.py) ------------------------------
 CONNECTED_ORGANIZATION_STATE = Vocabulary(
@@ -70,8 +70,7 @@ EXPIRATION_TYPE = Vocabulary(
     {"afterDuration": "EM-005 passes when duration ≤ the maximum (365 days)",
      "afterDateTime": "EM-005 passes when endDateTime is within the maximum from now",
      "noExpiration": "EM-005 fails: assignments never end",
-     "notSpecified": "EM-005 fails: the policy does not say that assignments end",
-     ABSENT: "EM-005 fails: no expiration, so assignments are not shown to end"},
+     "notSpecified": "EM-005 fails: the policy does not say that assignments end"},
     "expirationpattern", read_by=("EM-005",))
 REVIEW_RECURRENCE = Vocabulary(
     "access_packages", "assignmentPolicies[].reviewSettings.schedule.recurrence.pattern.type",
@@ -80,8 +79,7 @@ REVIEW_RECURRENCE = Vocabulary(
      "absoluteMonthly": "EM-013: at least yearly when interval ≤ 12",
      "relativeMonthly": "EM-013: at least yearly when interval ≤ 12",
      "absoluteYearly": "EM-013: at least yearly when interval is 1",
-     "relativeYearly": "EM-013: at least yearly when interval is 1",
-     ABSENT: "EM-013 fails: no recurrence, not shown to recur yearly"},
+     "relativeYearly": "EM-013: at least yearly when interval is 1"},
     "recurrencepattern", read_by=("EM-013",))
 REVIEW_EXPIRATION_BEHAVIOR = Vocabulary(
     "access_packages", "assignmentPolicies[].reviewSettings.expirationBehavior",
@@ -166,8 +164,10 @@ def access_packages(items: Items) -> tuple[pl.DataFrame, pl.DataFrame]:
     packages, policies = [], []
     for package, _ in graph_items(items, "access package"):
         expanded = package.children("assignmentPolicies")
+        # absent: not expanded (the docs' list example), which is not "no policy"
         packages.append({"id": package.id, "display_name": package.text("displayName"),
-                         "is_hidden": package.flag("isHidden"), "policies": len(expanded)})
+                         "is_hidden": package.flag("isHidden"),
+                         "policies": None if package.raw("assignmentPolicies") is None else len(expanded)})
         policies.extend(_policy(p, package) for p in expanded)
     return pl.DataFrame(packages, schema=ACCESS_PACKAGES), pl.DataFrame(policies, schema=POLICIES)
 

@@ -73,11 +73,19 @@ class Vocabulary:
         """None when the checks understand the value; otherwise what was not understood, and where."""
         if self.understands(value):
             return None
-        documented = value is None or self.canonical(value) in self.documented
-        shown = "no value" if value is None else describe(value)
-        why = ("Microsoft documents it, the checks give it no meaning" if documented
-               else f"not a documented value ({', '.join(self.documented)})")
-        return NotUnderstood(self.resource, self.property, shown, subject, documented, why)
+        if value is None:
+            return missing(self.resource, self.property, subject)
+        if self.canonical(value) in self.documented:
+            return NotUnderstood(self.resource, self.property, describe(value), subject, True,
+                                 "Microsoft documents it, the checks give it no meaning")
+        return NotUnderstood(self.resource, self.property, describe(value), subject, False,
+                             f"not a documented value ({', '.join(self.documented)})")
+
+
+def missing(resource: str, prop: str, subject: str) -> NotUnderstood:
+    """A property the checks read that Graph did not return (absent or null) and that has no documented
+    meaning when missing: the requirement can be neither shown nor refuted from it."""
+    return NotUnderstood(resource, prop, "no value", subject, True, "not returned, so it cannot be told")
 
 
 VOCABULARIES: list[Vocabulary] = []
