@@ -53,8 +53,8 @@ def conformance_markdown() -> str:
         if resource.kind == "facet":             # part of its parent's request
             continue
         vocabularies = [v for v in VOCABULARIES if v.resource == resource.name]
-        lines += [f"## {resource.name}", "", f"`{resource.request_line()}` — read by {', '.join(readers) or 'no check'}.",
-                  ""]
+        lines += [f"## {resource.name}", "",
+                  f"`{resource.request_line()}` — read by {', '.join(readers) or 'no check'}.", ""]
         if not vocabularies:
             lines += ["No enum or `@odata.type` of this resource decides a result; its values are read with their "
                       "documented types only.", ""]

@@ -15,7 +15,7 @@ from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
 from audit.normalize.governance import (ALLOWED_TARGET, ALLOWED_TARGET_SCOPE, APPROVER, ASSIGNMENT_STATE,
                                         CONNECTED_ORGANIZATION_STATE, EXPIRATION_TYPE, IDENTITY_SOURCE,
-                                        LIFECYCLE_ACTION)
+                                        LIFECYCLE_ACTION, REQUEST_STATE)
 from audit.normalize.vocabulary import missing
 
 AREA = "Entitlement management"
@@ -353,10 +353,12 @@ def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
 ))
 def pending_requests(data: TenantData, ctx: Context) -> Outcome:
     age = ctx.config.thresholds.pending_request_days
-    pending = data.table("assignment_requests").filter(pl.col("state") == "pendingApproval")
+    requests = data.table("assignment_requests")
+    unread = [REQUEST_STATE.judge(r["state"], f"request {r['id']}") for r in requests.iter_rows(named=True)]
+    pending = requests.filter(pl.col("state") == "pendingApproval")
     if not pending.height:
         return Outcome.not_applicable("no access request is pending approval",
-                                      population=Population("pending access requests", 0))
+                                      population=Population("pending access requests", 0), not_understood=unread)
     # A request without a creation time cannot be shown to be recent: it counts as waiting too long.
     old = pending.filter(pl.col("created").is_null() | (pl.col("created") < ctx.now - timedelta(days=age))
                          ).sort("created", nulls_last=False)
@@ -368,8 +370,9 @@ def pending_requests(data: TenantData, ctx: Context) -> Outcome:
                             f"have waited {age} days or less")
     if rows:
         return Outcome.of(Status.WARN, f"{len(rows)} request(s) pending for more than {age} days.", rows,
-                          population)
-    return Outcome.of(Status.PASS, f"No request has waited more than {age} days.", population=population)
+                          population, unread)
+    return Outcome.of(Status.PASS, f"No request has waited more than {age} days.", population=population,
+                      not_understood=unread)
 
 
 @check(CheckSpec(

@@ -166,7 +166,7 @@ def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
 def gdap_without_access(data: TenantData, ctx: Context) -> Outcome:
     active, assigned = _active_with_access(data)
     if not active.height:        # GDAP-003 fails when the customer has no route at all
-        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0))
+        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0), not_understood=_unread(data))
     idle = active.filter(~pl.col("id").is_in(list(assigned)))
     # an idle relationship whose access assignments we cannot read may have an active one
     unread = [n for n in _unread_access(data, idle["id"].to_list()) if n]
@@ -176,9 +176,9 @@ def gdap_without_access(data: TenantData, ctx: Context) -> Outcome:
                             "have an active access assignment")
     if idle.height:
         return Outcome.of(Status.FAIL, f"{idle.height} active GDAP relationship(s) have no active access "
-                                       "assignment.", _rows(idle), population, unread)
+                                       "assignment.", _rows(idle), population, [*unread, *_unread(data)])
     return Outcome.of(Status.PASS, f"Every active GDAP relationship ({active.height}) has an access assignment.",
-                      _rows(active), population, unread)
+                      _rows(active), population, [*unread, *_unread(data)])
 
 
 CHECKS = (gdap_expiring, gdap_global_admin, customer_reachable, gdap_without_access)

@@ -94,9 +94,12 @@ def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
         decision=pl.Series([DECISION.canonical(v) for v in decisions["decision"]], dtype=pl.String),
         apply_result=pl.Series([APPLY_RESULT.canonical(v) for v in decisions["apply_result"]], dtype=pl.String))
     # A decision whose answer or application we cannot read counts neither way: it is named instead.
-    unread = [judged for r in decisions.iter_rows(named=True) for judged in (
-        DECISION.judge(r["decision"], f"decision {r['id']} of instance {r['instance_id']}"),
-        APPLY_RESULT.judge(r["apply_result"], f"decision {r['id']} of instance {r['instance_id']}"))]
+    # (an instance whose status we cannot read may be one more completed instance)
+    unread = [*_unread_status(_instances(data), names),
+              *(judged for r in decisions.iter_rows(named=True)
+                for judged in (DECISION.judge(r["decision"], f"decision {r['id']} of instance {r['instance_id']}"),
+                               APPLY_RESULT.judge(r["apply_result"], f"decision {r['id']} of instance "
+                                                                     f"{r['instance_id']}")))]
     decisions = decisions.filter(pl.col("decision").is_in(DECISION.meanings.keys())
                                  & pl.col("apply_result").is_in(APPLY_RESULT.meanings.keys()))
     stats = (decisions.group_by("instance_id", maintain_order=True)
