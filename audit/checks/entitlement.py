@@ -14,7 +14,7 @@ from audit.expiry import days_left, ends_within
 from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
 from audit.normalize.governance import (ALLOWED_TARGET, ALLOWED_TARGET_SCOPE, APPROVER, ASSIGNMENT_STATE,
-                                        CONNECTED_ORGANIZATION_STATE, EXPIRATION_TYPE, IDENTITY_SOURCE,
+                                        CONNECTED_ORGANIZATION_STATE, EXPIRATION_TYPE, HOLDS_ACCESS, IDENTITY_SOURCE,
                                         LIFECYCLE_ACTION, REQUEST_STATE)
 from audit.normalize.vocabulary import missing
 
@@ -22,8 +22,7 @@ AREA = "Entitlement management"
 NO_POLICY = Population("MSSP package policies", 0)
 NO_DELIVERED = "no MSSP package assignment is delivered"
 TENANT_SOURCES = ("azureActiveDirectoryTenant", "crossCloudAzureActiveDirectoryTenant")   # IDENTITY_SOURCE
-# Assignment states that hold (some of) the package's access (ASSIGNMENT_STATE's meanings).
-HELD = ("delivered", "partiallyDelivered", "delivering")
+HELD = HOLDS_ACCESS
 
 
 def _org(r: dict[str, object]) -> str:

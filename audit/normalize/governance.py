@@ -87,6 +87,9 @@ REVIEW_EXPIRATION_BEHAVIOR = Vocabulary(
     {v: "EM-013 compares it with [expectations] review_expiration_behavior" for v in
      ("keepAccess", "removeAccess", "acceptAccessRecommendation")},
     "accesspackageassignmentreviewsettings", read_by=("EM-013",))
+# The assignment states that hold (some of) the package's access (ASSIGNMENT_STATE's meanings below);
+# every stage that asks "who holds a package" reads it from here.
+HOLDS_ACCESS = ("delivered", "partiallyDelivered", "delivering")
 ASSIGNMENT_STATE = Vocabulary(
     "assignments", "state",
     ("delivering", "partiallyDelivered", "delivered", "expired", "deliveryFailed", "unknownFutureValue"),
