@@ -90,3 +90,18 @@ def test_the_local_analyst_account_is_found(demo_results: dict[str, dict[str, Ch
     (row,) = demo_results["Litware Energy"]["GA-007"].evidence
     assert row["local"] is True and "member of Tier 1 Analyst" in str(row["analyst access"])
     assert "#EXT#" not in str(row["upn"])
+
+
+def test_documented_variants_are_shown_as_the_framework_treats_them(
+        demo_results: dict[str, dict[str, CheckResult]]) -> None:
+    """Contoso carries Graph's documented shapes beyond the seed's (audit/emulator/_gen_variants.py):
+    understood ones change nothing, unsupported ones are named as not understood, never folded."""
+    contoso = demo_results["Contoso Retail"]
+    org, approver = contoso["EM-010"], contoso["EM-012"]
+    assert org.status is Status.WARN and "state = the string 'unknownFutureValue'" in org.reason
+    assert approver.status is Status.WARN and "'targetUserSponsors'" in approver.reason
+    assert any(row.get("not understood") for row in approver.evidence)
+    # every identity source, escalation approvers, partially delivered assignments, Applied/AutoReviewed
+    # reviews and GDAP relationships approved, expiring or awaiting termination are understood
+    for check_id in ("EM-001", "EM-003", "EM-004", "EM-005", "EM-011", "EM-013", "GA-005", "GDAP-002", "GDAP-004"):
+        assert "not understood" not in contoso[check_id].reason, (check_id, contoso[check_id].reason)
