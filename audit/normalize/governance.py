@@ -27,17 +27,20 @@ ALLOWED_TARGET_SCOPE = Vocabulary(
     "access_packages", "assignmentPolicies[].allowedTargetScope",
     ("notSpecified", "specificDirectoryUsers", "specificConnectedOrganizationUsers",
      "specificDirectoryServicePrincipals", "allMemberUsers", "allDirectoryUsers", "allDirectoryServicePrincipals",
-     "allConfiguredConnectedOrganizationUsers", "allExternalUsers", "unknownFutureValue"),
+     "allConfiguredConnectedOrganizationUsers", "allExternalUsers", "allDirectoryAgentIdentities",
+     "unknownFutureValue"),
     {"specificConnectedOrganizationUsers": "EM-003 passes when every target is the MSSP connected organisation",
      **{v: "EM-003 fails: not limited to the MSSP connected organisation" for v in (
          "notSpecified", "specificDirectoryUsers", "specificDirectoryServicePrincipals", "allMemberUsers",
          "allDirectoryUsers", "allDirectoryServicePrincipals", "allConfiguredConnectedOrganizationUsers",
-         "allExternalUsers")}},
-    "accesspackageassignmentpolicy", read_by=("EM-003",))
+         "allExternalUsers", "allDirectoryAgentIdentities")}},
+    "accesspackageassignmentpolicy", read_by=("EM-003",),
+    note="allDirectoryAgentIdentities is in the current resource page and the v1.0 changelog, not in older "
+         "copies of the page")
 _SUBJECT_SETS = ("attributeRuleMembers", "connectedOrganizationMembers", "externalSponsors", "groupBasedSubjectSet",
                  "groupMembers", "internalSponsors", "requestorManager", "ruleBasedSubjectSet",
-                 "singleServicePrincipal", "singleUser", "targetApplicationOwners", "targetManager",
-                 "targetUserSponsors")
+                 "singleServicePrincipal", "singleUser", "targetAgentIdentitySponsorsOrOwners",
+                 "targetApplicationOwners", "targetManager", "targetUserSponsors")
 ALLOWED_TARGET = Vocabulary(
     "access_packages", "assignmentPolicies[].specificAllowedTargets[].@odata.type", _SUBJECT_SETS,
     {"connectedOrganizationMembers": "EM-003 passes when it names the MSSP connected organisation",
@@ -57,9 +60,9 @@ APPROVER = Vocabulary(
      "targetManager": "EM-012 fails: the target's manager, not a named customer principal",
      "singleServicePrincipal": "EM-012 fails: an application, not a customer person, approves"},
     "subjectset", read_by=("EM-004", "EM-012"),
-    note="attributeRuleMembers, targetUserSponsors and targetApplicationOwners name people by a rule or a "
-         "relation the collector does not read, so which side they are on cannot be told; the lifecycle-workflow "
-         "sets do not belong here")
+    note="attributeRuleMembers, targetUserSponsors, targetAgentIdentitySponsorsOrOwners and "
+         "targetApplicationOwners name people by a rule or a relation the collector does not read, so which side "
+         "they are on cannot be told; the lifecycle-workflow sets do not belong here")
 REVIEWER = Vocabulary(
     "access_packages", "assignmentPolicies[].reviewSettings.*Reviewers[].@odata.type", _SUBJECT_SETS,
     {v: "EM-013: a named reviewer" for v in _SUBJECT_SETS if v not in ("groupBasedSubjectSet", "ruleBasedSubjectSet")},
