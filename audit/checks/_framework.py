@@ -244,7 +244,8 @@ def _not_understood(result: CheckResult, values: tuple[NotUnderstood, ...]) -> C
     """The one rule for values a check could not interpret (module doc): a FAIL stands beside them,
     anything else becomes WARN (all documented) or ERROR (one undocumented); each value is named."""
     listed = "; ".join(v.text() for v in values)
-    evidence = (*result.evidence, *(v.row() for v in values))
+    # first, so that a report that shows only the first rows of a long evidence table still shows them
+    evidence = (*(v.row() for v in values), *result.evidence)
     if result.status is Status.FAIL:
         return _with(result, evidence=evidence,
                      reason=f"not counted as failing, not understood: {listed}")
