@@ -9,10 +9,10 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._common import GLOBAL_ADMIN, day, mssp_package_names
 from audit.checks._framework import Context, Outcome, check
-from audit.checks.entitlement import HELD
 from audit.models import CheckSpec, NotUnderstood, Population, ResourceStatus, Severity, Status
 from audit.normalize import TenantData
 from audit.normalize.directory import GDAP_ACCESS_STATUS, GDAP_STATUS
+from audit.normalize.governance import HOLDS_ACCESS
 
 AREA = "Multi-tenant access (GDAP)"
 
@@ -129,7 +129,7 @@ def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
     assignments = data.tables.get("assignments")
     record = data.record("assignments")
     delivered = 0 if assignments is None else assignments.filter(
-        pl.col("state").is_in(HELD) & pl.col("package_name").is_in(mssp_package_names(ctx.config))).height
+        pl.col("state").is_in(HOLDS_ACCESS) & pl.col("package_name").is_in(mssp_package_names(ctx.config))).height
     b2b = ("collected" if assignments is not None else "entitlement management not licensed"
            if record.status in (ResourceStatus.OK, ResourceStatus.NOT_LICENSED) else
            f"could not be read ({record.status.value}: {record.reason})")

@@ -69,14 +69,17 @@ def customer_variants(ctx: Ctx, tenant: TenantData) -> None:
             _subject("targetApplicationOwners", description="application owners"),
         ]
         tier2["reviewSettings"]["schedule"]["recurrence"]["pattern"]["type"] = "relativeYearly"
-    delivered = [a for a in tenant.assignments if a.get("state") == "delivered"]
+    # the last ones, so that the first delivered assignments stay as the seed's (tests/test_drift.py edits them)
+    delivered = [a for a in tenant.assignments if a.get("state") == "delivered"][::-1]
     for assignment, state in zip(delivered, ("partiallyDelivered", "delivering"), strict=False):
         assignment["state"], assignment["status"] = state, state[0].upper() + state[1:]
     _review_variants(tenant)
 
 
 def _review_variants(tenant: TenantData) -> None:
-    completed = [i for instances in tenant.review_instances.values() for i in instances if i["status"] == "Completed"]
+    # the last review's instances: the first review stays as the seed's (tests/emulator/test_emulator_graph.py)
+    last = list(tenant.review_instances.values())[-1:]
+    completed = [i for instances in last for i in instances if i["status"] == "Completed"]
     for instance, status in zip(completed, ("AutoReviewed", "Applied"), strict=False):
         instance["status"] = status
     for instance in completed[:1]:
