@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from audit.models import ResourceStatus, TenantManifest
+from audit.normalize.governance import HOLDS_ACCESS
 from audit.resources import ABSENT_OK, TABLE_SOURCES
 from audit.snapshot.store import manifest_from_json, read_json
 
@@ -234,7 +235,7 @@ def _assignment_changes(before: pl.DataFrame, after: pl.DataFrame, *, collected_
     new = {r["id"]: r for r in after.iter_rows(named=True)}
     label = lambda r: f"{r['target_upn'] or r['target_name'] or r['id']} · {r['package_name']}"  # noqa: E731
     changes = [Change(ASSIGNMENT_GRANTED, label(new[i]), f"ends {_day(new[i]['end'])}")
-               for i in sorted(new.keys() - old.keys()) if new[i]["state"] == "delivered"]
+               for i in sorted(new.keys() - old.keys()) if new[i]["state"] in HOLDS_ACCESS]
     changes += [Change(ASSIGNMENT_REMOVED, label(old[i]), f"was {old[i]['state']}")
                 for i in sorted(old.keys() - new.keys())]
     for i in sorted(old.keys() & new.keys()):
@@ -248,7 +249,7 @@ def _assignment_changes(before: pl.DataFrame, after: pl.DataFrame, *, collected_
                                       else f"before its scheduled end {now_end}"))
             else:
                 changes.append(Change(ASSIGNMENT_STATE, label(now), f"{was['state']} → {now['state']}"))
-        elif now["state"] == "delivered" and was_end != now_end:
+        elif now["state"] in HOLDS_ACCESS and was_end != now_end:
             later = was["end"] is None if now["end"] is None else was["end"] is not None and now["end"] > was["end"]
             changes.append(Change(ASSIGNMENT_EXTENDED if later else ASSIGNMENT_SHORTENED, label(now),
                                   f"{was_end} → {now_end}"))

@@ -173,6 +173,27 @@ Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class NotUnderstood:
+    """A value from Graph that a check read and could not interpret (issue 18): documented by Microsoft
+    but given no meaning by the checks (`documented`), or not documented at all. The framework turns it
+    into the result's status (audit/checks/_framework.py); the evidence shows it as `row()`."""
+
+    resource: str                    # the catalogue's name, e.g. "assignments"
+    property: str                    # the Graph property path, e.g. "state"
+    value: str                       # the value as a reason can show it ("the string 'foo'", "no value")
+    subject: str                     # which object carried it ("assignment 2a35…", "the settings")
+    documented: bool
+    why: str = ""
+
+    def text(self) -> str:
+        return f"{self.resource}: {self.property} = {self.value} ({self.subject}; {self.why})"
+
+    def row(self) -> dict[str, Any]:
+        return {"not understood": f"{self.resource}.{self.property}", "value": self.value, "object": self.subject,
+                "documented": "yes" if self.documented else "no", "why": self.why}
+
+
+@dataclass(frozen=True)
 class Population:
     """What a result was measured on (DESIGN.md, "Every statement true": every PASS states it).
 

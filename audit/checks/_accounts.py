@@ -16,6 +16,7 @@ import polars as pl
 from audit.checks._common import mssp_group_ids, mssp_package_names
 from audit.checks._framework import Context
 from audit.normalize import TenantData
+from audit.normalize.governance import HOLDS_ACCESS
 from audit.normalize.users import account_kind, b2b_marks
 
 
@@ -81,7 +82,7 @@ def analyst_access(data: TenantData, ctx: Context) -> dict[str, Account]:
         add({**r, "id": r["member_id"]}, f"member of {groups[r['group_id']]}")
     assignments = data.tables.get("assignments")      # absent: entitlement management not licensed
     if assignments is not None:
-        held = assignments.filter((pl.col("state") == "delivered")
+        held = assignments.filter(pl.col("state").is_in(HOLDS_ACCESS)
                                   & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
         for r in held.drop_nulls("target_id").iter_rows(named=True):
             user = users.get(r["target_id"])

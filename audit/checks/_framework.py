@@ -11,6 +11,17 @@ decided here, from the manifest and the tenant's licences:
   Graph refused for want of a licence NOT_APPLICABLE.
 Never a FAIL for evidence we did not get (DESIGN.md, "Error ≠ Fail"). And never a PASS that rests
 on nothing: a PASS states its population, and a PASS over an empty one is NOT_APPLICABLE.
+
+The "not understood" rule (issue 18), applied here and nowhere else. A check that reads a value it
+cannot interpret (audit/normalize/vocabulary.py) returns it in `Outcome.not_understood` and leaves
+the object out of its verdict; then:
+- a FAIL stands: it rests on objects the check understood, and the values it did not understand are
+  listed beside it, never counted as failures;
+- any other outcome (PASS, WARN, NOT_APPLICABLE) cannot be told without those objects, so it
+  becomes WARN when every such value is documented by Microsoft but unsupported by the checks (a
+  person reads the documented meaning and decides), and ERROR when one is not documented at all (the
+  evidence is outside Graph's documented schema, so the product cannot say what it shows);
+- the reason names each value, its resource, property and object, and the evidence shows them.
 """
 
 from __future__ import annotations
@@ -23,7 +34,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from audit.config import Config, Customer
-from audit.models import CheckResult, CheckSpec, Population, ResourceRecord, ResourceStatus, Row, Severity, Status
+from audit.models import (CheckResult, CheckSpec, NotUnderstood, Population, ResourceRecord, ResourceStatus, Row,
+                          Severity, Status)
 from audit.normalize import TenantData
 from audit.normalize.licences import features_of, licence_state
 from audit.resources import ABSENT_OK, FANOUT_PARENTS, PARTNER_RESOURCES
@@ -34,6 +46,7 @@ ATTESTATION_LIFETIME = timedelta(days=365)
 NOT_APPLICABLE_SUMMARY = "Not applicable to this tenant."
 UNCOLLECTED_SUMMARY = "Evidence could not be collected."
 UNREACHABLE = "tenant not reachable"
+NOT_UNDERSTOOD_SUMMARY = "Evidence holds values the checks do not understand; review them by hand."
 
 
 @dataclass(frozen=True)
@@ -52,18 +65,27 @@ class Outcome:
     evidence: tuple[Row, ...] = ()
     population: Population | None = None
     reason: str = ""                 # NOT_APPLICABLE: why ("no access reviews exist")
+    # values read and not interpreted: the framework decides what they make of the result (module doc)
+    not_understood: tuple[NotUnderstood, ...] = ()
 
     @classmethod
     def of(cls, status: Status, summary: str, evidence: Iterable[Mapping[str, Any]] = (),
-           population: Population | None = None) -> Outcome:
-        return cls(status, summary, tuple(dict(row) for row in evidence), population)
+           population: Population | None = None, not_understood: Iterable[NotUnderstood | None] = ()) -> Outcome:
+        return cls(status, summary, tuple(dict(row) for row in evidence), population,
+                   not_understood=_distinct(not_understood))
 
     @classmethod
     def not_applicable(cls, reason: str, evidence: Iterable[Mapping[str, Any]] = (),
-                       population: Population | None = None) -> Outcome:
+                       population: Population | None = None,
+                       not_understood: Iterable[NotUnderstood | None] = ()) -> Outcome:
         """The population the requirement speaks of is empty (or the check is switched off): say why."""
         return cls(Status.NOT_APPLICABLE, f"Not applicable: {reason}.", tuple(dict(row) for row in evidence),
-                   population, reason)
+                   population, reason, _distinct(not_understood))
+
+
+def _distinct(values: Iterable[NotUnderstood | None]) -> tuple[NotUnderstood, ...]:
+    """The values not understood, each once (checks pass `vocabulary.judge(…)` results, None included)."""
+    return tuple(dict.fromkeys(v for v in values if v is not None))
 
 
 CheckFunction = Callable[[TenantData, Context], Outcome]
@@ -197,6 +219,8 @@ def _truthful(item: Check, data: TenantData, outcome: Outcome) -> CheckResult:
     """
     result = CheckResult(item.spec.id, outcome.status, outcome.summary, outcome.evidence, outcome.reason,
                          outcome.population)
+    if outcome.not_understood:
+        return _not_understood(result, outcome.not_understood)
     population = outcome.population
     if outcome.status is Status.PASS:
         if population is None:
@@ -214,6 +238,21 @@ def _truthful(item: Check, data: TenantData, outcome: Outcome) -> CheckResult:
     if outcome.status is Status.NOT_APPLICABLE and not outcome.reason:
         return _with(result, reason=outcome.summary)
     return result
+
+
+def _not_understood(result: CheckResult, values: tuple[NotUnderstood, ...]) -> CheckResult:
+    """The one rule for values a check could not interpret (module doc): a FAIL stands beside them,
+    anything else becomes WARN (all documented) or ERROR (one undocumented); each value is named."""
+    listed = "; ".join(v.text() for v in values)
+    # first, so that a report that shows only the first rows of a long evidence table still shows them
+    evidence = (*(v.row() for v in values), *result.evidence)
+    if result.status is Status.FAIL:
+        return _with(result, evidence=evidence,
+                     reason=f"not counted as failing, not understood: {listed}")
+    status = Status.WARN if all(v.documented for v in values) else Status.ERROR
+    rest = f"{result.status.value}: {result.summary}"
+    return _with(result, status=status, summary=NOT_UNDERSTOOD_SUMMARY, evidence=evidence,
+                 reason=f"not understood: {listed} (on the rest of the evidence: {rest})")
 
 
 def _apply_overrides(result: CheckResult, context: Context) -> CheckResult:

@@ -81,13 +81,14 @@ def global_admin_count(data: TenantData, ctx: Context) -> Outcome:
     count = _accounts(holders)["account_id"].n_unique()
     groups = holders["via_group"].drop_nulls().n_unique()
     through = f", {groups} group(s) among the routes" if groups else ""
+    hold = "1 account holds" if count == 1 else f"{count} accounts hold"
     rows = _rows(holders)
     # The whole list of active assignments was read; a tenant with none has no Global Administrator.
     population = Population("active directory role assignments", data.table("role_assignments").height)
     if low <= count <= high and count:
-        return Outcome.of(Status.PASS, f"{count} accounts hold Global Administrator (range {low}–{high}{through}).",
+        return Outcome.of(Status.PASS, f"{hold} Global Administrator (range {low}–{high}{through}).",
                           rows, population)
-    return Outcome.of(Status.FAIL, f"{count} accounts hold Global Administrator, outside the range {low}–{high}"
+    return Outcome.of(Status.FAIL, f"{hold} Global Administrator, outside the range {low}–{high}"
                                    f"{through}." if count else "No account holds Global Administrator.",
                       rows, population)
 

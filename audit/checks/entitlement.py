@@ -7,16 +7,25 @@ from datetime import timedelta
 import polars as pl
 
 from audit.checks import references as ref
-from audit.checks._common import (analyst_packages, day, directory, group_ids, mssp_group_ids, mssp_org_ids,
-                                  mssp_package_names, mssp_policies, no_analyst_policy, package_groups, subjects)
+from audit.checks._common import (analyst_packages, day, directory, group_ids, mssp_org_ids, mssp_package_names,
+                                  mssp_policies, no_analyst_policy, subjects)
 from audit.checks._framework import Context, Outcome, check
-from audit.expiry import days_left, ends_within
-from audit.models import CheckSpec, Population, Severity, Status
+from audit.checks.entitlement_assignments import (assignments_within_policy, expiring_assignments, group_back_door,
+                                                  pending_requests)
+from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.governance import (ALLOWED_TARGET, ALLOWED_TARGET_SCOPE, APPROVER,
+                                        CONNECTED_ORGANIZATION_STATE, EXPIRATION_TYPE, IDENTITY_SOURCE,
+                                        LIFECYCLE_ACTION)
+from audit.normalize.vocabulary import missing
 
 AREA = "Entitlement management"
 NO_POLICY = Population("MSSP package policies", 0)
-NO_DELIVERED = "no MSSP package assignment is delivered"
+TENANT_SOURCES = ("azureActiveDirectoryTenant", "crossCloudAzureActiveDirectoryTenant")   # IDENTITY_SOURCE
+
+
+def _org(r: dict[str, object]) -> str:
+    return f"connected organisation {r['display_name'] or r['id']}"
 
 
 @check(CheckSpec(
@@ -48,6 +57,18 @@ def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
         note = f"; {proposed} proposed organisation(s) listed for review" if proposed else ""
         return Outcome.of(Status.PASS, f"The MSSP analyst tenant is a configured connected organisation{note}.",
                           evidence, population)
+    # Not shown configured: an MSSP organisation in a state we cannot read, or an organisation whose
+    # identity source we cannot read (it may be the MSSP tenant), leaves the answer open.
+    others = [r for r in orgs.iter_rows(named=True) if r["id"] not in mine["id"]]
+    unknown = [*(CONNECTED_ORGANIZATION_STATE.judge(r["state"], _org(r)) for r in mine.iter_rows(named=True)),
+               *(IDENTITY_SOURCE.judge(kind or None, _org(r)) for r in others for kind in r["source_kinds"]),
+               # a tenant identity source without its tenantId (the docs' own example) names no tenant we can see
+               *(NotUnderstood("connected_organizations", "identitySources[].tenantId", "no value", _org(r), True,
+                               "a tenant identity source that does not say which tenant") for r in others
+                 if sum(k in TENANT_SOURCES for k in r["source_kinds"]) > len(r["tenant_ids"]))]
+    if any(unknown):
+        return Outcome.of(Status.WARN, "Whether the MSSP analyst tenant is a configured connected organisation "
+                                       "cannot be told.", evidence, population, unknown)
     if mine.height:
         return Outcome.of(Status.FAIL, "The MSSP analyst tenant is only a proposed connected organisation.",
                           evidence, population)
@@ -72,18 +93,22 @@ def mssp_connected_org(data: TenantData, ctx: Context) -> Outcome:
 ))
 def packages_exist(data: TenantData, ctx: Context) -> Outcome:
     packages = data.table("access_packages")
-    evidence, problems = [], []
+    evidence, problems, unknown = [], [], []
     for name in mssp_package_names(ctx.config):
         found = packages.filter(pl.col("display_name") == name)
         policies = int(found["policies"].sum()) if found.height else 0
         evidence.append({"package": name, "found": found.height, "policies": policies})
-        if found.height != 1 or policies == 0:
+        if found.height == 1 and found["policies"].null_count():
+            unknown.append(missing("access_packages", "assignmentPolicies", f"access package {name}"))
+        elif found.height != 1 or policies == 0:
             problems.append(name if found.height == 0 else f"{name} ({found.height} found, {policies} policies)")
     population = Population("required MSSP access packages", len(evidence), len(evidence) - len(problems),
                             "exist exactly once with a policy")
     if problems:
-        return Outcome.of(Status.FAIL, f"Missing or incomplete: {', '.join(problems)}.", evidence, population)
-    return Outcome.of(Status.PASS, "All three MSSP access packages exist with a policy.", evidence, population)
+        return Outcome.of(Status.FAIL, f"Missing or incomplete: {', '.join(problems)}.", evidence, population,
+                          unknown)
+    return Outcome.of(Status.PASS, "All three MSSP access packages exist with a policy.", evidence, population,
+                      unknown)
 
 
 @check(CheckSpec(
@@ -105,23 +130,31 @@ def requestors_limited(data: TenantData, ctx: Context) -> Outcome:
     if not policies.height:      # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable("no MSSP package policy exists", population=NO_POLICY)
     names = directory(data, ("connected_organizations",))
-    evidence, bad = [], []
+    evidence, bad, unknown, unread_policies = [], [], [], 0
     for p in policies.iter_rows(named=True):
+        where = f"policy {p['display_name'] or p['id']}"
         targets = set(p["allowed_targets"])
-        ok = (p["allowed_target_scope"] == "specificConnectedOrganizationUsers" and bool(targets)
-              and targets <= allowed)
+        scope_unknown = ALLOWED_TARGET_SCOPE.judge(p["allowed_target_scope"], where)
+        unread = {t: n for t in targets if (n := ALLOWED_TARGET.judge(t.partition(":")[0] or None, where))}
+        # A failure stands on what is understood: an open scope, no targets, or a known target that is not the MSSP.
+        fails = scope_unknown is None and (p["allowed_target_scope"] != "specificConnectedOrganizationUsers"
+                                           or not targets or bool(targets - allowed - set(unread)))
+        ok = not fails and scope_unknown is None and not unread
         evidence.append({"package": p["package_name"], "policy": p["display_name"],
                          "allowedTargetScope": p["allowed_target_scope"], "targets": subjects(sorted(targets), names),
-                         "compliant": ok})
-        if not ok:
+                         "compliant": ok if fails or ok else "not understood"})
+        if fails:
             bad.append(f"{p['package_name']} / {p['display_name']} ({p['allowed_target_scope']})")
-    population = Population("MSSP package policies", policies.height, policies.height - len(bad),
+        elif not ok:
+            unknown.extend([scope_unknown, *unread.values()])
+            unread_policies += 1
+    population = Population("MSSP package policies", policies.height, policies.height - len(bad) - unread_policies,
                             "are limited to the MSSP connected organisation")
     if bad:
         return Outcome.of(Status.FAIL, f"{len(bad)} policy(ies) not limited to the MSSP organisation: "
-                                       f"{'; '.join(bad)}.", evidence, population)
+                                       f"{'; '.join(bad)}.", evidence, population, unknown)
     return Outcome.of(Status.PASS, "Every MSSP package policy is limited to the MSSP connected organisation.",
-                      evidence, population)
+                      evidence, population, unknown)
 
 
 @check(CheckSpec(
@@ -146,13 +179,20 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
         return Outcome.not_applicable(no_analyst_policy(ctx.config),
                                       population=Population("analyst package policies", 0))
     names = directory(data, ("groups",))
-    evidence, bad = [], []
+    evidence, bad, unknown = [], [], []
     for p in policies.iter_rows(named=True):
         ok = bool(p["approval_required"]) and bool(approvers) and bool(set(p["approvers"]) & approvers)
+        # An approver set we cannot resolve might be the Approvers' members by another name: not a failure.
+        where = f"policy {p['display_name'] or p['id']}"
+        unread = [missing("access_packages", "requestApprovalSettings.isApprovalRequiredForAdd", where)] \
+            if p["approval_required"] is None else [] if ok or not p["approval_required"] else [
+            APPROVER.judge(r.partition(":")[0] or None, where) for r in p["approvers"]]
         evidence.append({"package": p["package_name"], "policy": p["display_name"],
                          "approval required": p["approval_required"], "approvers": subjects(p["approvers"], names),
-                         "compliant": ok})
-        if not ok:
+                         "compliant": ok if not any(unread) else "not understood"})
+        if any(unread):
+            unknown.extend(unread)
+        elif not ok:
             bad.append(f"{p['package_name']} / {p['display_name']}")
     population = Population("analyst package policies", policies.height, policies.height - len(bad),
                             "require approval by the MSSP Analyst Approvers")
@@ -161,9 +201,9 @@ def analyst_approval(data: TenantData, ctx: Context) -> Outcome:
                                        "analyst policy is approved by its members.", evidence, population)
     if bad:
         return Outcome.of(Status.FAIL, f"Not approved by the MSSP Analyst Approvers: {'; '.join(bad)}.", evidence,
-                          population)
+                          population, unknown)
     return Outcome.of(Status.PASS, "Every analyst policy requires approval by the MSSP Analyst Approvers.",
-                      evidence, population)
+                      evidence, population, unknown)
 
 
 @check(CheckSpec(
@@ -184,9 +224,14 @@ def policy_expiry(data: TenantData, ctx: Context) -> Outcome:
     policies = mssp_policies(data, ctx.config)
     if not policies.height:      # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable("no MSSP package policy exists", population=NO_POLICY)
-    evidence, bad = [], []
+    evidence, bad, unknown = [], [], []
     for p in policies.iter_rows(named=True):
         kind, days, end = p["expiration_type"], p["expiration_days"], p["expiration_end"]
+        if (unread := EXPIRATION_TYPE.judge(kind, f"policy {p['display_name'] or p['id']}")) is not None:
+            unknown.append(unread)
+            evidence.append({"package": p["package_name"], "policy": p["display_name"], "expiration": kind,
+                             "value": "not understood", "compliant": "not understood"})
+            continue
         if kind == "afterDuration":
             ok, shown = days is not None and days <= limit, f"{days:g} days" if days is not None else "no duration"
         elif kind == "afterDateTime":
@@ -197,112 +242,13 @@ def policy_expiry(data: TenantData, ctx: Context) -> Outcome:
                          "value": shown, "compliant": ok})
         if not ok:
             bad.append(f"{p['package_name']} ({shown})")
-    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad),
+    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad) - len(unknown),
                             f"expire assignments within {limit} days")
     if bad:
         return Outcome.of(Status.FAIL, f"Expiry longer than {limit} days or none: {'; '.join(bad)}.", evidence,
-                          population)
+                          population, unknown)
     return Outcome.of(Status.PASS, f"Every MSSP policy expires assignments within {limit} days.", evidence,
-                      population)
-
-
-def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
-    return data.table("assignments").filter(
-        (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
-
-
-def _assignment_rows(frame: pl.DataFrame, ctx: Context) -> list[dict[str, object]]:
-    return [{"analyst": r["target_name"], "account": r["target_upn"] or r["target_email"],
-             "package": r["package_name"], "ends": day(r["end"]) or "no end date",
-             "days left": days_left(r["end"], ctx.now)} for r in frame.iter_rows(named=True)]
-
-
-
-@check(CheckSpec(
-    id="EM-006", version=1, title="Assignments expiring soon", area=AREA, severity=Severity.MEDIUM,
-    requirement="No delivered MSSP assignment ends within the warning window (30 days by default) without the "
-                "analyst being told to request an extension.",
-    rationale="An analyst whose access lapses unnoticed cannot respond to an incident in that customer.",
-    remediation="Ask each listed analyst to request an extension in My Access, or let the access end on purpose.",
-    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1,
-                                        "Has annual access reviews, where the SOC analysts can request an access "
-                                        "extension"),
-                ref.ACCESS_PACKAGE_ASSIGNMENT.at("schedule")),
-    resources=("assignments",),
-))
-def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
-    # audit.expiry: the same days left and buckets as the PDF's expiry chart and the Expiry sheets.
-    days = ctx.config.thresholds.expiry_warning_days
-    delivered = _delivered_mssp(data, ctx)
-    if not delivered.height:
-        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0))
-    soon = delivered.filter(pl.Series([ends_within(end, ctx.now, days) for end in delivered["end"]],
-                                      dtype=pl.Boolean)).sort("end")
-    population = Population("delivered MSSP assignments", delivered.height, delivered.height - soon.height,
-                            f"do not end within {days} days")
-    if soon.height:
-        return Outcome.of(Status.WARN, f"{soon.height} assignment(s) end within {days} days.",
-                          _assignment_rows(soon, ctx), population)
-    return Outcome.of(Status.PASS, f"No MSSP assignment ends within the {days}-day warning window.",
-                      population=population)
-
-
-@check(CheckSpec(
-    id="EM-007", version=1, title="Delivered assignments stay within policy", area=AREA, severity=Severity.HIGH,
-    requirement="Every delivered MSSP assignment has an end date no later than the configured maximum "
-                "(365 days) from now.",
-    rationale="An assignment without an end, or far beyond a year, escapes the annual cycle even when the "
-              "policy is now correct (it was granted under an older, laxer policy).",
-    remediation="Remove the listed assignments and let the analysts request again under the current policy.",
-    references=(ref.MSSP_ACCESS.section(ref.MSSP_TIER1, "Access auto expires after 365 days"),
-                ref.ACCESS_PACKAGE_ASSIGNMENT.at("state, schedule")),
-    resources=("assignments",),
-))
-def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
-    days = ctx.config.thresholds.max_assignment_days
-    horizon = ctx.now + timedelta(days=days)
-    delivered = _delivered_mssp(data, ctx)
-    if not delivered.height:
-        return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0))
-    outside = delivered.filter(pl.col("end").is_null() | (pl.col("end") > horizon))
-    population = Population("delivered MSSP assignments", delivered.height, delivered.height - outside.height,
-                            f"end within {days} days")
-    if outside.height:
-        return Outcome.of(Status.FAIL, f"{outside.height} delivered assignment(s) have no end date or end more "
-                                       f"than {days} days from now.", _assignment_rows(outside, ctx), population)
-    return Outcome.of(Status.PASS, "Every delivered MSSP assignment ends within policy.", population=population)
-
-
-@check(CheckSpec(
-    id="EM-008", version=1, title="Access requests do not wait for approval too long", area=AREA,
-    severity=Severity.LOW,
-    requirement="No access request has been pending approval for longer than the configured age (14 days).",
-    rationale="A stale approval queue means approvers are not doing their part, and analysts work around it.",
-    remediation="Ask the MSSP Analyst Approvers to approve or deny the listed requests.",
-    references=(ref.MSSP_ACCESS.section("Manage Access",
-                                        "Access requests are managed in the customer My Access, by members of the "
-                                        "MSSP Analyst Approvers group."),),
-    resources=("assignment_requests",),
-))
-def pending_requests(data: TenantData, ctx: Context) -> Outcome:
-    age = ctx.config.thresholds.pending_request_days
-    pending = data.table("assignment_requests").filter(pl.col("state") == "pendingApproval")
-    if not pending.height:
-        return Outcome.not_applicable("no access request is pending approval",
-                                      population=Population("pending access requests", 0))
-    # A request without a creation time cannot be shown to be recent: it counts as waiting too long.
-    old = pending.filter(pl.col("created").is_null() | (pl.col("created") < ctx.now - timedelta(days=age))
-                         ).sort("created", nulls_last=False)
-    rows = [{"requestor": r["requestor_name"], "email": r["requestor_email"], "package": r["package_name"],
-             "requested": day(r["created"]) or "not given",
-             "days waiting": (ctx.now - r["created"]).days if r["created"] else None}
-            for r in old.iter_rows(named=True)]
-    population = Population("pending access requests", pending.height, pending.height - len(rows),
-                            f"have waited {age} days or less")
-    if rows:
-        return Outcome.of(Status.WARN, f"{len(rows)} request(s) pending for more than {age} days.", rows,
-                          population)
-    return Outcome.of(Status.PASS, f"No request has waited more than {age} days.", population=population)
+                      population, unknown)
 
 
 @check(CheckSpec(
@@ -328,6 +274,8 @@ def lifecycle_action(data: TenantData, ctx: Context) -> Outcome:
                  "deletion after": settings.get("durationUntilExternalUserDeletedAfterBlocked")}]
     population = Population("external-user lifecycle settings", 1, int(actual == expected),
                             "match the configuration")
+    if (unread := LIFECYCLE_ACTION.judge(actual, "the entitlement-management settings")) is not None:
+        return Outcome.of(Status.WARN, "The lifecycle action cannot be compared.", evidence, population, [unread])
     if actual == expected:
         return Outcome.of(Status.PASS, f"The lifecycle action is '{actual}', as expected.", evidence, population)
     return Outcome.of(Status.FAIL, f"The lifecycle action is '{actual}', expected '{expected}'.", evidence,
@@ -353,63 +301,19 @@ def proposed_orgs(data: TenantData, ctx: Context) -> Outcome:
         return Outcome.not_applicable("no connected organisation exists",
                                       population=Population("connected organisations", 0))
     mssp = ctx.config.mssp.analyst_tenant_id.lower()
+    unread = [CONNECTED_ORGANIZATION_STATE.judge(r["state"], _org(r)) for r in orgs.iter_rows(named=True)]
     proposed = orgs.filter(pl.col("state") == "proposed").sort("created", nulls_last=True)
     rows = [{"organisation": r["display_name"], "state": r["state"], "created": day(r["created"]),
              "tenants": ", ".join(r["tenant_ids"]), "domains": ", ".join(r["domains"]),
              "is MSSP tenant": mssp in r["tenant_ids"]} for r in proposed.iter_rows(named=True)]
-    population = Population("connected organisations", orgs.height, orgs.height - len(rows), "are not proposed")
+    population = Population("connected organisations", orgs.height, orgs.height - len(rows) - sum(map(bool, unread)),
+                            "are configured")
     if rows:
-        return Outcome.of(Status.WARN, f"{len(rows)} proposed connected organisation(s) to review.", rows, population)
+        return Outcome.of(Status.WARN, f"{len(rows)} proposed connected organisation(s) to review.", rows, population,
+                          unread)
     return Outcome.of(Status.PASS, f"None of the {orgs.height} connected organisations is merely proposed.",
                       [{"organisation": r["display_name"], "state": r["state"]} for r in orgs.iter_rows(named=True)],
-                      population)
-
-
-@check(CheckSpec(
-    id="EM-011", version=1, title="Every MSSP group member holds the matching access package", area=AREA,
-    severity=Severity.HIGH,
-    requirement="Every member of the Tier 1, Tier 2 and MSSP Analyst Approvers groups holds a delivered "
-                "assignment of the matching access package.",
-    rationale="The Defender roles are bound to these groups: anyone added to a group by hand has analyst access "
-              "that no approval granted, no expiry ends and no review sees — a back door around governance.",
-    remediation="Remove the listed members from the group; if they need access, they request the package.",
-    references=(ref.MSSP_ACCESS.section(ref.MSSP_RBAC,
-                                        "These groups will be linked to the Roles you create in Microsoft Defender "
-                                        "ATP."),
-                ref.MSSP_ACCESS.section(f"{ref.MSSP_PACKAGES} — Create access packages for MSSP resources",
-                                        "Access packages are the collection of rights and accesses that a requester "
-                                        "will be granted upon approval.")),
-    resources=("groups", "group_members", "assignments"),
-))
-def group_back_door(data: TenantData, ctx: Context) -> Outcome:
-    delivered = data.table("assignments").filter(pl.col("state") == "delivered")
-    members = data.table("group_members")
-    evidence, back_door = [], []
-    examined = 0
-    for group, package in package_groups(ctx.config):
-        holders = set(delivered.filter(pl.col("package_name") == package)["target_id"].to_list())
-        # transitiveMembers lists nested groups beside their (already flattened) members.
-        mine = members.filter(pl.col("group_id").is_in(group_ids(data, group))
-                              & (pl.col("member_type").fill_null("user") != "group"))
-        examined += mine.height
-        for r in mine.iter_rows(named=True):
-            if r["member_id"] not in holders:
-                back_door.append({"group": group, "member": r["display_name"], "account": r["upn"],
-                                  "type": r["member_type"], "user type": r["user_type"],
-                                  "holds": f"no delivered '{package}' assignment"})
-        evidence.append({"group": group, "member": f"{mine['member_id'].n_unique()} member(s)", "account": None,
-                         "type": None, "user type": None,
-                         "holds": f"{len(holders)} delivered '{package}' assignment(s)"})
-    population = Population("MSSP group memberships", examined, examined - len(back_door),
-                            "are backed by the matching access package")
-    if not examined:
-        reason = "no MSSP group exists" if not mssp_group_ids(data, ctx.config) else "the MSSP groups have no members"
-        return Outcome.not_applicable(reason, evidence, population)
-    if back_door:
-        return Outcome.of(Status.FAIL, f"{len(back_door)} group member(s) hold no matching access package.",
-                          back_door, population)
-    return Outcome.of(Status.PASS, "Every MSSP group member holds the matching access package.", evidence,
-                      population)
+                      population, unread)
 
 
 CHECKS = (mssp_connected_org, packages_exist, requestors_limited, analyst_approval, policy_expiry,

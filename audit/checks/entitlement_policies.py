@@ -12,8 +12,10 @@ from audit.checks import references as ref
 from audit.checks._common import (analyst_packages, directory, external_accounts, group_ids, mssp_group_ids,
                                   mssp_policies, no_analyst_policy, subject, subjects)
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Population, Severity, Status
+from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.governance import APPROVER, REVIEW_EXPIRATION_BEHAVIOR, REVIEW_RECURRENCE, REVIEWER
+from audit.normalize.vocabulary import missing
 
 AREA = "Entitlement management"
 
@@ -22,7 +24,8 @@ AREA = "Entitlement management"
 NOT_CUSTOMER_SIDE = {"externalSponsors": "the MSSP organisation's external sponsors",
                      "connectedOrganizationMembers": "members of a connected (external) organisation",
                      "requestorManager": "the requestor's manager, not a named customer principal",
-                     "targetManager": "the requestor's manager, not a named customer principal"}
+                     "targetManager": "the target's manager, not a named customer principal",
+                     "singleServicePrincipal": "an application, not a customer person"}
 
 
 def _approver_verdict(ref: str, mssp_groups: dict[str, str], approvers: set[str],
@@ -43,7 +46,7 @@ def _approver_verdict(ref: str, mssp_groups: dict[str, str], approvers: set[str]
         return True, "the connected organisation's internal (customer) sponsors"
     if kind in NOT_CUSTOMER_SIDE:
         return False, NOT_CUSTOMER_SIDE[kind]
-    return None, f"unrecognised approver type '{kind}'"
+    return None, f"approver type '{kind}' not understood"      # APPROVER.judge names it
 
 
 @check(CheckSpec(
@@ -75,8 +78,14 @@ def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
                                       population=Population("policies of the Approvers package", 0))
     names = directory(data, ("groups", "guests", "external_members", "group_members"))
     evidence, bad, unknown = [], [], []
+    unread: list[NotUnderstood | None] = []
     failing: set[str] = set()
     for p in policies.iter_rows(named=True):
+        if p["approval_required"] is None:
+            unread.append(missing("access_packages", "requestApprovalSettings.isApprovalRequiredForAdd",
+                                  f"policy {p['display_name'] or p['id']}"))
+            failing.add(p["id"])
+            continue
         if not p["approval_required"] or not p["approvers"]:
             evidence.append({"policy": p["display_name"], "approver": None, "customer side": False,
                              "why": "no approval required"})
@@ -93,16 +102,14 @@ def approvers_not_self_approved(data: TenantData, ctx: Context) -> Outcome:
                 bad.append(f"{p['display_name']}: {why}")
             elif ok is None:
                 unknown.append(why)
+                unread.append(APPROVER.judge(ref.partition(":")[0] or None, f"policy {p['display_name'] or p['id']}"))
     population = Population("policies of the Approvers package", policies.height, policies.height - len(failing),
                             "are approved by customer-side principals only")
     if bad:
         return Outcome.of(Status.FAIL, f"The Approvers package is not approved on the customer's side: "
-                                       f"{'; '.join(bad)}.", evidence, population)
-    if unknown:
-        return Outcome.of(Status.WARN, f"Approver type not recognised; review by hand: {'; '.join(unknown)}.",
-                          evidence, population)
+                                       f"{'; '.join(bad)}.", evidence, population, unread)
     return Outcome.of(Status.PASS, "The Approvers package is approved by customer-side principals only.", evidence,
-                      population)
+                      population, unread)
 
 
 def at_least_annual(kind: str | None, interval: int | None) -> bool:
@@ -139,30 +146,47 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
         return Outcome.not_applicable("no MSSP package policy exists",
                                       population=Population("MSSP package policies", 0))
     names = directory(data, ("groups",))
-    evidence, bad = [], []
+    evidence, bad, unknown, unsure = [], [], [], 0
     for p in policies.iter_rows(named=True):
         problems = []
-        if not p["reviews_enabled"]:
+        where = f"policy {p['display_name'] or p['id']}"
+        unread = [missing("access_packages", "reviewSettings.isEnabled", where)] if p["reviews_enabled"] is None \
+            else [] if not p["reviews_enabled"] else [
+            REVIEW_RECURRENCE.judge(p["review_recurrence"], where),
+            REVIEW_EXPIRATION_BEHAVIOR.judge(p["review_expiration_behavior"], where),
+            *(REVIEWER.judge(r.partition(":")[0] or None, where) for r in p["reviewers"])]
+        not_read = {n.property for n in unread if n}
+        if p["reviews_enabled"] is False:
             problems.append("reviews disabled")
+        elif p["reviews_enabled"] is None:
+            pass
         else:
-            if not at_least_annual(p["review_recurrence"], p["review_interval"]):
+            if REVIEW_RECURRENCE.property not in not_read and not at_least_annual(p["review_recurrence"],
+                                                                                    p["review_interval"]):
                 problems.append(f"recurrence {p['review_recurrence']} every {p['review_interval']}")
-            if not p["reviewers"]:
+            if p["self_review"]:
+                # accessPackageAssignmentReviewSettings.isSelfReview: the analysts confirm their own access.
+                problems.append("self-review (the analysts review themselves)")
+            elif not p["reviewers"]:
                 problems.append("no reviewers")
-            if p["review_expiration_behavior"] != expected:
+            if REVIEW_EXPIRATION_BEHAVIOR.property not in not_read and p["review_expiration_behavior"] != expected:
                 problems.append(f"expirationBehavior {p['review_expiration_behavior']}")
+        if not problems and any(unread):
+            unknown.extend(unread)
+            unsure += 1
         evidence.append({"package": p["package_name"], "policy": p["display_name"], "reviews": p["reviews_enabled"],
                          "recurrence": f"{p['review_recurrence']} / {p['review_interval']}",
                          "reviewers": subjects(p["reviewers"], names),
                          "if unanswered": p["review_expiration_behavior"], "problems": "; ".join(problems) or None})
         if problems:
             bad.append(f"{p['package_name']} ({', '.join(problems)})")
-    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad),
+    population = Population("MSSP package policies", len(evidence), len(evidence) - len(bad) - unsure,
                             f"review access at least yearly with reviewers, ending with '{expected}'")
     if bad:
-        return Outcome.of(Status.FAIL, f"Access reviews missing or weak: {'; '.join(bad)}.", evidence, population)
+        return Outcome.of(Status.FAIL, f"Access reviews missing or weak: {'; '.join(bad)}.", evidence, population,
+                          unknown)
     return Outcome.of(Status.PASS, f"Every MSSP policy reviews access at least yearly and ends with '{expected}'.",
-                      evidence, population)
+                      evidence, population, unknown)
 
 
 @check(CheckSpec(
@@ -180,18 +204,20 @@ def policy_reviews(data: TenantData, ctx: Context) -> Outcome:
 ))
 def self_extension(data: TenantData, ctx: Context) -> Outcome:
     policies = data.table("policies").filter(pl.col("package_name").is_in(analyst_packages(ctx.config)))
-    evidence = [{"package": p["package_name"], "policy": p["display_name"], "can extend": bool(p["self_update"])}
+    evidence = [{"package": p["package_name"], "policy": p["display_name"], "can extend": p["self_update"]}
                 for p in policies.iter_rows(named=True)]
-    bad = [f"{r['package']} / {r['policy']}" for r in evidence if not r["can extend"]]
-    population = Population("analyst package policies", len(evidence), len(evidence) - len(bad),
+    bad = [f"{r['package']} / {r['policy']}" for r in evidence if r["can extend"] is False]
+    unread = [missing("access_packages", "requestorSettings.enableTargetsToSelfUpdateAccess", f"policy {r['policy']}")
+              for r in evidence if r["can extend"] is None]
+    population = Population("analyst package policies", len(evidence), len(evidence) - len(bad) - len(unread),
                             "let analysts request an extension")
     if not evidence:             # EM-002 fails for the missing packages and policies
         return Outcome.not_applicable(no_analyst_policy(ctx.config), population=population)
     if bad:
         return Outcome.of(Status.FAIL, f"Analysts cannot extend their access: {'; '.join(bad)}.", evidence,
-                          population)
+                          population, unread)
     return Outcome.of(Status.PASS, "Analysts can request an extension on every analyst policy.", evidence,
-                      population)
+                      population, unread)
 
 
 CHECKS = (approvers_not_self_approved, policy_reviews, self_extension)

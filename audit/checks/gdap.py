@@ -9,8 +9,10 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._common import GLOBAL_ADMIN, day, mssp_package_names
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Population, ResourceStatus, Severity, Status
+from audit.models import CheckSpec, NotUnderstood, Population, ResourceStatus, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.directory import GDAP_ACCESS_STATUS, GDAP_STATUS
+from audit.normalize.governance import HOLDS_ACCESS
 
 AREA = "Multi-tenant access (GDAP)"
 
@@ -22,6 +24,20 @@ def _rows(frame: pl.DataFrame) -> list[dict[str, object]]:
 
 
 ACTIVE = "active GDAP relationships"
+# GDAP_STATUS: a relationship grants its roles from approval until the system deprovisions it.
+GRANTING = ("active", "activating", "approved", "expiring", "terminationRequested")
+
+
+def _unread(data: TenantData) -> list[NotUnderstood | None]:
+    """This customer's relationships whose status we cannot read: they may be granting, or a route."""
+    return [GDAP_STATUS.judge(r["status"], f"GDAP relationship {r['display_name'] or r['id']}")
+            for r in data.table("gdap_relationships").iter_rows(named=True)]
+
+
+def _unread_access(data: TenantData, relationships: list[str]) -> list[NotUnderstood | None]:
+    access = data.table("gdap_access_assignments").filter(pl.col("relationship_id").is_in(relationships))
+    return [GDAP_ACCESS_STATUS.judge(r["status"], f"access assignment {r['id']} of relationship {r['relationship_id']}")
+            for r in access.iter_rows(named=True)]
 NO_ACTIVE = "no active GDAP relationship with this customer"
 
 
@@ -38,17 +54,18 @@ def gdap_expiring(data: TenantData, ctx: Context) -> Outcome:
     days = ctx.config.thresholds.gdap_warning_days
     window = ctx.now + timedelta(days=days)
     active = data.table("gdap_relationships").filter(pl.col("status") == "active")
+    unread = _unread(data)
     if not active.height:        # GDAP-003 fails when the customer has no route at all
-        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0))
+        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0), not_understood=unread)
     lapsing = active.filter(pl.col("end").is_not_null() & (pl.col("end") <= window)
                             & (pl.col("auto_extend_days").fill_null(0) == 0))
     population = Population(ACTIVE, active.height, active.height - lapsing.height,
                             f"auto-extend or run beyond {days} days")
     if lapsing.height:
         return Outcome.of(Status.WARN, f"{lapsing.height} GDAP relationship(s) end soon without auto-extend.",
-                          _rows(lapsing), population)
+                          _rows(lapsing), population, unread)
     return Outcome.of(Status.PASS, f"No active GDAP relationship lapses within {days} days.", _rows(active),
-                      population)
+                      population, unread)
 
 
 @check(CheckSpec(
@@ -64,19 +81,22 @@ def gdap_expiring(data: TenantData, ctx: Context) -> Outcome:
     resources=("gdap_relationships",),
 ))
 def gdap_global_admin(data: TenantData, ctx: Context) -> Outcome:
-    rels = data.table("gdap_relationships").filter(pl.col("status").is_in(("active", "activating", "approved")))
+    rels = data.table("gdap_relationships").filter(pl.col("status").is_in(GRANTING))
+    unread = _unread(data)
     if not rels.height:
-        return Outcome.not_applicable("no active, activating or approved GDAP relationship with this customer",
-                                      population=Population(CURRENT, 0))
+        return Outcome.not_applicable("no GDAP relationship with this customer grants roles (none is approved, "
+                                      "activating, active, expiring or awaiting termination)",
+                                      population=Population(CURRENT, 0), not_understood=unread)
     with_ga = rels.filter(pl.col("role_ids").list.contains(GLOBAL_ADMIN))
     population = Population(CURRENT, rels.height, rels.height - with_ga.height, "grant no Global Administrator")
     if with_ga.height:
         return Outcome.of(Status.FAIL, f"{with_ga.height} GDAP relationship(s) grant Global Administrator.",
-                          _rows(with_ga), population)
-    return Outcome.of(Status.PASS, "No GDAP relationship grants Global Administrator.", _rows(rels), population)
+                          _rows(with_ga), population, unread)
+    return Outcome.of(Status.PASS, "No GDAP relationship grants Global Administrator.", _rows(rels), population,
+                      unread)
 
 
-CURRENT = "active, activating or approved GDAP relationships"
+CURRENT = "GDAP relationships granting roles (approved, activating, active, expiring, termination requested)"
 
 
 def _active_with_access(data: TenantData) -> tuple[pl.DataFrame, set[str]]:
@@ -109,7 +129,7 @@ def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
     assignments = data.tables.get("assignments")
     record = data.record("assignments")
     delivered = 0 if assignments is None else assignments.filter(
-        (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config))).height
+        pl.col("state").is_in(HOLDS_ACCESS) & pl.col("package_name").is_in(mssp_package_names(ctx.config))).height
     b2b = ("collected" if assignments is not None else "entitlement management not licensed"
            if record.status in (ResourceStatus.OK, ResourceStatus.NOT_LICENSED) else
            f"could not be read ({record.status.value}: {record.reason})")
@@ -122,6 +142,11 @@ def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
     if usable.height or delivered:
         routes = [name for name, ok in (("GDAP", usable.height), ("governed B2B", delivered)) if ok]
         return Outcome.of(Status.PASS, f"Reachable through {' and '.join(routes)}.", evidence, population)
+    # A relationship or access assignment whose status we cannot read might be the route.
+    unread = [*_unread(data), *_unread_access(data, active["id"].to_list())]
+    if any(unread):
+        return Outcome.of(Status.WARN, "Whether a route reaches this customer cannot be told.", evidence, population,
+                          unread)
     return Outcome.of(Status.FAIL, "Neither an active GDAP relationship with access nor governed B2B access reaches "
                                    "this customer.", evidence, population)
 
@@ -141,14 +166,19 @@ def customer_reachable(data: TenantData, ctx: Context) -> Outcome:
 def gdap_without_access(data: TenantData, ctx: Context) -> Outcome:
     active, assigned = _active_with_access(data)
     if not active.height:        # GDAP-003 fails when the customer has no route at all
-        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0))
+        return Outcome.not_applicable(NO_ACTIVE, population=Population(ACTIVE, 0), not_understood=_unread(data))
     idle = active.filter(~pl.col("id").is_in(list(assigned)))
-    population = Population(ACTIVE, active.height, active.height - idle.height, "have an active access assignment")
+    # an idle relationship whose access assignments we cannot read may have an active one
+    unread = [n for n in _unread_access(data, idle["id"].to_list()) if n]
+    unsure = {n.subject.rpartition(" ")[2] for n in unread}
+    idle = idle.filter(~pl.col("id").is_in(list(unsure)))
+    population = Population(ACTIVE, active.height, active.height - idle.height - len(unsure),
+                            "have an active access assignment")
     if idle.height:
         return Outcome.of(Status.FAIL, f"{idle.height} active GDAP relationship(s) have no active access "
-                                       "assignment.", _rows(idle), population)
+                                       "assignment.", _rows(idle), population, [*unread, *_unread(data)])
     return Outcome.of(Status.PASS, f"Every active GDAP relationship ({active.height}) has an access assignment.",
-                      _rows(active), population)
+                      _rows(active), population, [*unread, *_unread(data)])
 
 
 CHECKS = (gdap_expiring, gdap_global_admin, customer_reachable, gdap_without_access)

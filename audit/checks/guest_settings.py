@@ -6,9 +6,12 @@ from audit.checks import references as ref
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.settings import (ALLOW_INVITES_FROM, EMAIL_VERIFIED_JOIN, GUEST_USER_ROLE, MEMBER_USER,
+                                      SIGN_UP_SUBSCRIPTIONS)
 
 AREA = "Guest settings"
 AUTH_POLICY = "GET /v1.0/policies/authorizationPolicy"
+THE_POLICY = "the authorization policy"
 
 GUEST_ROLES = {
     "2af84b1e-32c8-42b7-82bc-daa82404023b": "Restricted Guest User (own objects only)",
@@ -44,8 +47,8 @@ def guests_cannot_invite(data: TenantData, ctx: Context) -> Outcome:
         who = "guests and all members" if value == "everyone" else "all member users"
         return Outcome.of(Status.FAIL, f"{who.capitalize()} can invite external users "
                                        f"(allowInvitesFrom = {value}).", evidence, population)
-    return Outcome.of(Status.WARN, f"Unrecognised allowInvitesFrom value {value!r}; review it by hand.", evidence,
-                      population)
+    return Outcome.of(Status.WARN, "Who may invite cannot be told.", evidence, population,
+                      [ALLOW_INVITES_FROM.judge(value, THE_POLICY)])
 
 
 def _setting(name: str, ok: bool, predicate: str) -> Population:
@@ -73,10 +76,10 @@ def guest_role_restricted(data: TenantData, ctx: Context) -> Outcome:
     population = _setting("guestUserRoleId", role in RESTRICTED_ROLES, "restricts guest access")
     if role in RESTRICTED_ROLES:
         return Outcome.of(Status.PASS, f"Guests have the {GUEST_ROLES[role]} role.", evidence, population)
-    if role == "a0b1b346-4d3e-4e8b-98f8-753987be4970":
+    if role == MEMBER_USER:
         return Outcome.of(Status.FAIL, "Guests have the same directory access as members.", evidence, population)
     return Outcome.of(Status.WARN, "The guest role is not one of the three documented roles; review it.", evidence,
-                      population)
+                      population, [GUEST_USER_ROLE.judge(role or None, THE_POLICY)])
 
 
 @check(CheckSpec(
@@ -95,12 +98,15 @@ def self_sign_up_disabled(data: TenantData, ctx: Context) -> Outcome:
     keys = ("allowedToSignUpEmailBasedSubscriptions", "allowEmailVerifiedUsersToJoinOrganization")
     evidence = [{"setting": k, "value": policy.get(k), "source": AUTH_POLICY} for k in keys]
     enabled = [k for k in keys if policy.get(k) is True]
-    population = Population("authorization-policy sign-up settings", len(keys), len(keys) - len(enabled),
-                            "do not allow sign-up")
+    # A setting Graph did not return is not shown to be off.
+    unread = [vocabulary.judge(None if (v := policy.get(vocabulary.property)) is None else str(v).lower(), THE_POLICY)
+              for vocabulary in (SIGN_UP_SUBSCRIPTIONS, EMAIL_VERIFIED_JOIN)]
+    population = Population("authorization-policy sign-up settings", len(keys),
+                            len(keys) - len(enabled) - sum(map(bool, unread)), "do not allow sign-up")
     if enabled:
         return Outcome.of(Status.FAIL, f"Self-service sign-up is allowed ({', '.join(enabled)}).", evidence,
-                          population)
-    return Outcome.of(Status.PASS, "Email-based self-service sign-up is disabled.", evidence, population)
+                          population, unread)
+    return Outcome.of(Status.PASS, "Email-based self-service sign-up is disabled.", evidence, population, unread)
 
 
 @check(CheckSpec(

@@ -20,6 +20,7 @@ from audit.checks._common import (EXTERNAL_RESOURCES, day, external_accounts, ex
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
+from audit.normalize.governance import HOLDS_ACCESS
 
 AREA = "Guest accounts"
 # graph-api.md §1: lastSuccessfulSignInDateTime is populated from 1 Dec 2023 on and not backfilled.
@@ -218,7 +219,7 @@ def pseudonymous_usernames(data: TenantData, ctx: Context) -> Outcome:
 ))
 def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
     delivered = data.table("assignments").filter(
-        (pl.col("state") == "delivered") & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
+        pl.col("state").is_in(HOLDS_ACCESS) & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
     ids = set(delivered["target_id"].drop_nulls().to_list())
     emails = {e.lower() for e in delivered["target_email"].drop_nulls().to_list()}
     mssp = _mssp_accounts(data, ctx)
@@ -247,7 +248,7 @@ def mssp_accounts_governed(data: TenantData, ctx: Context) -> Outcome:
 ))
 def disabled_with_assignment(data: TenantData, ctx: Context) -> Outcome:
     disabled = external_users(data).filter(pl.col("account_enabled") == False)  # noqa: E712 - null is not disabled
-    delivered = data.table("assignments").filter(pl.col("state") == "delivered")
+    delivered = data.table("assignments").filter(pl.col("state").is_in(HOLDS_ACCESS))
     if not delivered.height:
         return Outcome.not_applicable("no access-package assignment is delivered",
                                       population=Population("delivered assignments", 0))

@@ -9,12 +9,16 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._common import day, group_ids, mssp_package_names, package_groups, who
 from audit.checks._framework import Context, Outcome, check
-from audit.models import CheckSpec, Population, Severity, Status
+from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
 from audit.normalize import TenantData
-from audit.normalize.reviews import NOBODY
+from audit.normalize.reviews import APPLY_RESULT, DECISION, INSTANCE_STATUS, NOBODY
 
 AREA = "Access reviews"
+# accessReviewInstance.status (INSTANCE_STATUS): the documented values that mean the review is done
+# ('Applied' only in the v1.0 list-instances example, not in the resource page's list).
 DONE = ("Completed", "AutoReviewed", "Applied")
+NOT_ANSWERED = ("NotReviewed", "DontKnow")
+APPLIED = ("AppliedSuccessfully", "AppliedSuccessfullyButObjectNotFound")
 MOSTLY = 0.5          # "mostly" = more than half of an instance's decisions
 NO_REVIEWS = "no access reviews exist"
 
@@ -31,26 +35,42 @@ NO_REVIEWS = "no access reviews exist"
 def overdue_reviews(data: TenantData, ctx: Context) -> Outcome:
     definitions = data.table("review_definitions")
     names = dict(definitions.select("id", "display_name").iter_rows())
-    ended = data.table("review_instances").filter(pl.col("end").is_not_null() & (pl.col("end") < ctx.now))
+    ended = _instances(data).filter(pl.col("end").is_not_null() & (pl.col("end") < ctx.now))
+    unread = _unread_status(ended, names)
+    ended = ended.filter(pl.col("status").is_in(INSTANCE_STATUS.meanings.keys()))
     if not ended.height:         # AR-003 fails where an MSSP package goes unreviewed
         return Outcome.not_applicable(NO_REVIEWS if not definitions.height else "no review instance has ended yet",
-                                      population=Population("ended review instances", 0))
+                                      population=Population("ended review instances", 0), not_understood=unread)
     overdue = ended.filter(~pl.col("status").is_in(DONE)).sort("end")
     rows = [{"review": names.get(r["definition_id"]) or r["definition_id"], "instance": r["id"],
              "ended": day(r["end"]), "status": r["status"], "days overdue": (ctx.now - r["end"]).days}
             for r in overdue.iter_rows(named=True)]
     population = Population("ended review instances", ended.height, ended.height - len(rows), "completed")
     if rows:
-        return Outcome.of(Status.FAIL, f"{len(rows)} review instance(s) ended without completing.", rows, population)
+        return Outcome.of(Status.FAIL, f"{len(rows)} review instance(s) ended without completing.", rows, population,
+                          unread)
     return Outcome.of(Status.PASS, f"All {ended.height} review instances that have ended were completed.",
-                      population=population)
+                      population=population, not_understood=unread)
+
+
+def _instances(data: TenantData) -> pl.DataFrame:
+    """Review instances with their status in its documented spelling (Graph's strings are case-blind)."""
+    instances = data.table("review_instances")
+    return instances.with_columns(status=pl.Series([INSTANCE_STATUS.canonical(v) for v in instances["status"]],
+                                                   dtype=pl.String))
+
+
+def _unread_status(instances: pl.DataFrame, names: dict[str, str]) -> list[NotUnderstood | None]:
+    return [INSTANCE_STATUS.judge(r["status"], f"instance {r['id']} of review "
+                                                f"{names.get(r['definition_id']) or r['definition_id']}")
+            for r in instances.iter_rows(named=True)]
 
 
 def _recent_done(data: TenantData, ctx: Context) -> pl.DataFrame:
     """Completed instances of the last review cycle (thresholds.review_max_age_days, 365 by default)."""
     since = ctx.now - timedelta(days=ctx.config.thresholds.review_max_age_days)
     ended = pl.coalesce(pl.col("end"), pl.col("start"))
-    return data.table("review_instances").filter(pl.col("status").is_in(DONE) & (ended.is_null() | (ended >= since)))
+    return _instances(data).filter(pl.col("status").is_in(DONE) & (ended.is_null() | (ended >= since)))
 
 
 @check(CheckSpec(
@@ -70,9 +90,21 @@ def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
     names = dict(definitions.select("id", "display_name").iter_rows())
     done = _recent_done(data, ctx)
     decisions = data.table("review_decisions").filter(pl.col("instance_id").is_in(done["id"].to_list()))
+    decisions = decisions.with_columns(
+        decision=pl.Series([DECISION.canonical(v) for v in decisions["decision"]], dtype=pl.String),
+        apply_result=pl.Series([APPLY_RESULT.canonical(v) for v in decisions["apply_result"]], dtype=pl.String))
+    # A decision whose answer or application we cannot read counts neither way: it is named instead.
+    # (an instance whose status we cannot read may be one more completed instance)
+    unread = [*_unread_status(_instances(data), names),
+              *(judged for r in decisions.iter_rows(named=True)
+                for judged in (DECISION.judge(r["decision"], f"decision {r['id']} of instance {r['instance_id']}"),
+                               APPLY_RESULT.judge(r["apply_result"], f"decision {r['id']} of instance "
+                                                                     f"{r['instance_id']}")))]
+    decisions = decisions.filter(pl.col("decision").is_in(DECISION.meanings.keys())
+                                 & pl.col("apply_result").is_in(APPLY_RESULT.meanings.keys()))
     stats = (decisions.group_by("instance_id", maintain_order=True)
-             .agg(total=pl.len(), not_reviewed=(pl.col("decision") == "NotReviewed").sum(),
-                  not_applied=(~pl.col("apply_result").fill_null("").str.starts_with("AppliedSuccessfully")).sum()))
+             .agg(total=pl.len(), not_reviewed=pl.col("decision").is_in(NOT_ANSWERED).sum(),
+                  not_applied=(~pl.col("apply_result").is_in(APPLIED)).sum()))
     reviewers = _reviewers(decisions)
     rows = []
     # group_by does not keep order: sort on the id too, so the evidence (and the render cache key) is stable.
@@ -90,12 +122,12 @@ def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
     if not rows:
         return Outcome.not_applicable(
             NO_REVIEWS if not definitions.height else f"no access review instance with decisions completed in the "
-                                                      f"last {days} days", population=population)
+                                                      f"last {days} days", population=population, not_understood=unread)
     if bad:
         return Outcome.of(Status.FAIL, f"{len(bad)} completed review instance(s) were mostly unanswered or not "
-                                       "applied.", bad, population)
+                                       "applied.", bad, population, unread)
     return Outcome.of(Status.PASS, f"{len(rows)} completed review instance(s) in the last cycle were answered and "
-                                   "applied.", rows, population)
+                                   "applied.", rows, population, unread)
 
 
 def _reviewers(decisions: pl.DataFrame) -> dict[str, str]:
@@ -128,7 +160,7 @@ def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
     done = _recent_done(data, ctx)
     days = ctx.config.thresholds.review_max_age_days
     group_of = {package: group for group, package in package_groups(ctx.config)}
-    evidence, bad = [], []
+    evidence, bad, unknown = [], [], []
     for pkg in packages.iter_rows(named=True):
         # A review names its object by id: /groups/{id}/… queries, accessPackageId, resourceId (policy id).
         keys = [pkg["id"], *policies.filter(pl.col("package_id") == pkg["id"])["id"].to_list(),
@@ -138,22 +170,28 @@ def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
         covering = {d["id"]: d["display_name"] or d["id"] for d in definitions.iter_rows(named=True)
                     if any(k in ref.lower() for ref in d["scope_refs"] for k in keys)}
         instances = done.filter(pl.col("definition_id").is_in(list(covering)))
+        # an instance whose status we cannot read may be the completed one
+        unread = [] if instances.height else [n for n in _unread_status(
+            _instances(data).filter(pl.col("definition_id").is_in(list(covering))), covering) if n]
+        unknown.extend(unread)
         last = instances.select(pl.coalesce("end", "start").max()).item() if instances.height else None
         evidence.append({"package": pkg["display_name"], "reviews": ", ".join(covering.values()) or None,
                          "last completed": day(last) or f"none in the last {days} days",
                          "days ago": (ctx.now - last).days if last is not None else None,
                          "compliant": instances.height > 0})
-        if not instances.height:
+        if not instances.height and not unread:
             bad.append(pkg["display_name"] if covering else f"{pkg['display_name']} (no review names it)")
-    population = Population("MSSP access packages", packages.height, packages.height - len(bad),
+    unsure = sum(1 for e in evidence if e["compliant"] is False) - len(bad)
+    population = Population("MSSP access packages", packages.height, packages.height - len(bad) - unsure,
                             f"were reviewed within {days} days")
     if not packages.height:      # EM-002 fails for the missing packages
         return Outcome.not_applicable("no MSSP access package exists", population=population)
     if bad:
         note = " (no access reviews exist)" if not definitions.height else ""
         return Outcome.of(Status.FAIL, f"Not reviewed within {days} days{note}: {'; '.join(bad)}.", evidence,
-                          population)
-    return Outcome.of(Status.PASS, "Every MSSP package was reviewed within the last cycle.", evidence, population)
+                          population, unknown)
+    return Outcome.of(Status.PASS, "Every MSSP package was reviewed within the last cycle.", evidence, population,
+                      unknown)
 
 
 CHECKS = (overdue_reviews, reviews_answered, packages_reviewed)

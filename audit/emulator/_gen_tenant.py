@@ -17,6 +17,7 @@ from audit.emulator._gen_governance import (
 )
 from audit.emulator._gen_people import Analyst, People, build_people, local_analyst
 from audit.emulator._gen_reviews import build_reviews
+from audit.emulator._gen_variants import customer_variants, partner_variants
 from audit.emulator._model import (
     NORMAL_ROLES,
     PARTNER_EXTRA_ROLES,
@@ -118,6 +119,8 @@ def build_customer(
         local = local_analyst(ctx, plan, analyst_pool[-1])
         tenant.users.append(local)
         tenant.group_members[mssp_groups[TIER1]["id"]].append(local["id"])
+    if plan.has(Plant.DOCUMENTED_VARIANTS):
+        customer_variants(ctx, tenant)
     return tenant
 
 
@@ -209,3 +212,5 @@ def _relationship(ctx: Ctx, tenant: TenantData, info: CustomerInfo, plan: Plan, 
             "accessDetails": {"unifiedRoles": roles},
         })
     tenant.access_assignments[relationship["id"]] = assignments
+    if plan.has(Plant.DOCUMENTED_VARIANTS) and not historic:
+        partner_variants(tenant, relationship, relationship["customer"])

@@ -80,6 +80,11 @@ class Plant(enum.StrEnum):
     NO_AUDITLOG = "the audit app lacks AuditLog.Read.All (no sign-in activity)"
     WRITE_PERMISSION = "the audit app holds a write permission (User.ReadWrite.All)"
     CONSENT_REVOKED = "the audit app's consent was revoked (AADSTS7000229): tenant unreachable"
+    # Graph's documented shapes beyond the seed's configuration (issue 18, _gen_variants.py)
+    DOCUMENTED_VARIANTS = ("documented shapes beyond the seed's: every identity source, escalation approvers, "
+                           "sponsors and managers as approvers and reviewers, assignments partially delivered, "
+                           "reviews Applied/AutoReviewed, DontKnow decisions, GDAP relationships approved, "
+                           "expiring, awaiting termination or approval, a state unknownFutureValue")
 
 
 P = Plant
@@ -102,7 +107,8 @@ class Profile:
 PROFILES: tuple[Profile, ...] = (
     Profile("contoso", "Contoso Retail", 380, 20, 20, 25, 3, 3, "e5", (
         P.EXPIRING_7, P.EXPIRING_30, P.STALE_REQUESTS, P.STALE_GUEST, P.NEVER_SIGNED_IN,
-        P.PENDING_INVITE, P.REVIEW_OVERDUE, P.MANY_GLOBAL_ADMINS, P.GDAP_EXPIRING, P.CONVERTED_GUEST)),
+        P.PENDING_INVITE, P.REVIEW_OVERDUE, P.MANY_GLOBAL_ADMINS, P.GDAP_EXPIRING, P.CONVERTED_GUEST,
+        P.DOCUMENTED_VARIANTS)),
     Profile("fabrikam", "Fabrikam Health", 160, 12, 6, 12, 2, 2, "e5", (
         P.GUESTS_CAN_INVITE, P.GUEST_ROLE_MEMBER, P.EMAIL_SIGNUP, P.TIER_NO_EXPIRATION,
         P.NO_END_DATE, P.POLICY_730_DAYS, P.REVIEWS_DISABLED, P.IDENTITY_SYNC, P.P2_EXPIRING,

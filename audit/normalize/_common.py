@@ -177,8 +177,11 @@ class GraphObject:
         return value
 
     def kind(self) -> str:
-        """`@odata.type` without its namespace: 'user', 'groupMembers', 'azureActiveDirectoryTenant'…"""
-        return (self.text("@odata.type") or "").removeprefix("#microsoft.graph.")
+        """`@odata.type` without its namespace: 'user', 'groupMembers', 'azureActiveDirectoryTenant'…
+
+        Responses carry `#microsoft.graph.x`; the v1.0 docs' examples often write `microsoft.graph.x`
+        (connectedOrganization's identitySources, subject sets): both name the same type."""
+        return (self.text("@odata.type") or "").removeprefix("#").removeprefix("microsoft.graph.")
 
     @property
     def id(self) -> str:

@@ -7,6 +7,28 @@ import polars as pl
 from audit.normalize._common import UTC_TIME, GraphObject, Items, graph_items
 from audit.normalize.licences import P1_PLAN, P2_PLAN
 from audit.normalize.users import KIND, member_kind
+from audit.normalize.vocabulary import Vocabulary, declare
+
+_GRANTS = "grants its roles (GDAP-002 examines it)"
+GDAP_STATUS = Vocabulary(
+    "gdap_relationships", "status",
+    ("activating", "active", "approvalPending", "approved", "created", "expired", "expiring", "terminated",
+     "terminating", "terminationRequested", "unknownFutureValue"),
+    {"active": "the route into the customer: GDAP-001, GDAP-003 and GDAP-004 examine it; " + _GRANTS,
+     "approved": "approved by the customer, about to be provisioned: " + _GRANTS,
+     "activating": "being provisioned: " + _GRANTS,
+     "expiring": "past its end date, not yet deprovisioned: " + _GRANTS,
+     "terminationRequested": "termination asked for, not yet deprovisioned: " + _GRANTS,
+     "created": "a draft the customer has not approved: grants nothing",
+     "approvalPending": "awaiting the customer's approval: grants nothing",
+     "terminating": "being deprovisioned: no route", "terminated": "no route", "expired": "no route"},
+    "delegatedadminrelationship", read_by=("GDAP-001", "GDAP-002", "GDAP-003", "GDAP-004"))
+GDAP_ACCESS_STATUS = Vocabulary(
+    "gdap_access_assignments", "status", ("pending", "active", "deleting", "deleted", "error", "unknownFutureValue"),
+    {"active": "gives the security group its roles: GDAP-003 and GDAP-004 count it",
+     **{v: "gives no access (GDAP-003, GDAP-004)" for v in ("pending", "deleting", "deleted", "error")}},
+    "delegatedadminaccessassignment", read_by=("GDAP-003", "GDAP-004"))
+declare(GDAP_STATUS, GDAP_ACCESS_STATUS)
 
 STRINGS = pl.List(pl.String)
 

@@ -7,6 +7,33 @@ from typing import Any
 import polars as pl
 
 from audit.normalize._common import MAX_TEXT, UTC_TIME, Items, ShapeError, graph_items
+from audit.normalize.vocabulary import Vocabulary, declare
+
+_DONE = "done: AR-001 counts it completed, AR-002 and AR-003 count it as a review of the last cycle"
+_OPEN = "not done: AR-001 counts it overdue once its endDateTime has passed"
+INSTANCE_STATUS = Vocabulary(
+    "review_instances", "status",
+    ("Initializing", "NotStarted", "Starting", "InProgress", "Completing", "Completed", "AutoReviewing",
+     "AutoReviewed", "Applied"),
+    {"Completed": _DONE, "AutoReviewed": _DONE, "Applied": _DONE,
+     **{v: _OPEN for v in ("Initializing", "NotStarted", "Starting", "InProgress", "Completing", "AutoReviewing")}},
+    "accessreviewinstance", read_by=("AR-001", "AR-002", "AR-003"), case_insensitive=True,
+    note="'Applied' is not in the resource page's list; the v1.0 example of GET …/instances "
+         "(accessreviewscheduledefinition-list-instances) returns it for a finished, applied review")
+DECISION = Vocabulary(
+    "review_decisions", "decision", ("Approve", "Deny", "NotReviewed", "DontKnow"),
+    {"Approve": "AR-002: answered", "Deny": "AR-002: answered", "NotReviewed": "AR-002: not answered",
+     "DontKnow": "AR-002: not answered (the reviewer took no decision)"},
+    "accessreviewinstancedecisionitem", read_by=("AR-002",), case_insensitive=True)
+APPLY_RESULT = Vocabulary(
+    "review_decisions", "applyResult",
+    ("New", "AppliedSuccessfully", "AppliedWithUnknownFailure", "AppliedSuccessfullyButObjectNotFound",
+     "ApplyNotSupported"),
+    {"AppliedSuccessfully": "AR-002: applied", "AppliedSuccessfullyButObjectNotFound": "AR-002: applied",
+     "New": "AR-002: not applied", "AppliedWithUnknownFailure": "AR-002: not applied",
+     "ApplyNotSupported": "AR-002: not applied (Graph could not apply it)"},
+    "accessreviewinstancedecisionitem", read_by=("AR-002",), case_insensitive=True)
+declare(INSTANCE_STATUS, DECISION, APPLY_RESULT)
 
 NOBODY = "00000000-0000-0000-0000-000000000000"   # reviewedBy.id of an unreviewed decision
 

@@ -12,6 +12,33 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from audit.normalize._common import GraphObject, ShapeError
+from audit.normalize.vocabulary import Vocabulary, declare
+
+ALLOW_INVITES_FROM = Vocabulary(
+    "authorization_policy", "allowInvitesFrom",
+    ("none", "adminsAndGuestInviters", "adminsGuestInvitersAndAllMembers", "everyone", "unknownFutureValue"),
+    {"none": "GS-001 passes", "adminsAndGuestInviters": "GS-001 passes",
+     "adminsGuestInvitersAndAllMembers": "GS-001 fails: all members can invite",
+     "everyone": "GS-001 fails: guests can invite"},
+    "authorizationpolicy", read_by=("GS-001",))
+RESTRICTED_GUEST, GUEST_USER, MEMBER_USER = ("2af84b1e-32c8-42b7-82bc-daa82404023b",
+                                             "10dae51f-b6af-4016-8d66-8c2a99b929b3",
+                                             "a0b1b346-4d3e-4e8b-98f8-753987be4970")
+GUEST_USER_ROLE = Vocabulary(
+    "authorization_policy", "guestUserRoleId", (MEMBER_USER, GUEST_USER, RESTRICTED_GUEST),
+    {RESTRICTED_GUEST: "Restricted Guest User: GS-002 passes", GUEST_USER: "Guest User: GS-002 passes",
+     MEMBER_USER: "User (member-equivalent access): GS-002 fails"},
+    "authorizationpolicy", read_by=("GS-002",), case_insensitive=True)
+_BOOLEAN = ("true", "false")
+SIGN_UP_SUBSCRIPTIONS = Vocabulary(
+    "authorization_policy", "allowedToSignUpEmailBasedSubscriptions", _BOOLEAN,
+    {"true": "GS-003 fails: viral sign-up allowed", "false": "GS-003 passes"}, "authorizationpolicy",
+    read_by=("GS-003",))
+EMAIL_VERIFIED_JOIN = Vocabulary(
+    "authorization_policy", "allowEmailVerifiedUsersToJoinOrganization", _BOOLEAN,
+    {"true": "GS-003 fails: email-verified users may join", "false": "GS-003 passes"}, "authorizationpolicy",
+    read_by=("GS-003",))
+declare(ALLOW_INVITES_FROM, GUEST_USER_ROLE, SIGN_UP_SUBSCRIPTIONS, EMAIL_VERIFIED_JOIN)
 
 
 def _em_settings(settings: GraphObject) -> None:

@@ -12,10 +12,12 @@ import polars as pl
 from audit import expiry
 from audit.checks._common import ROLE_NAMES, mssp_guests, mssp_package_names
 from audit.checks._framework import ABSENT_OK
+from audit.checks.reviews import DONE as REVIEW_DONE
 from audit.config import Config, Customer
 from audit.history import Drift
 from audit.models import CheckResult, CheckSpec, ResourceRecord, ResourceStatus, Severity, Status, is_collection_error
 from audit.normalize import TenantData
+from audit.normalize.governance import HOLDS_ACCESS
 from audit.normalize.licences import Level, licence_state
 from audit.render.viewmodel import (STATUS_ORDER, Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView,
                                     LicenceRow, ResourceView, Table)
@@ -213,7 +215,7 @@ def expiry_buckets(data: TenantData, packages: Collection[str], now: datetime) -
         return ()
     counts = dict.fromkeys(expiry.BUCKETS, 0)
     delivered = data.tables["assignments"].filter(
-        (pl.col("state") == "delivered") & pl.col("package_name").is_in(list(packages)))
+        pl.col("state").is_in(HOLDS_ACCESS) & pl.col("package_name").is_in(list(packages)))
     for end in delivered["end"]:
         counts[expiry.bucket(end, now)] += 1
     return tuple(counts.items())
@@ -272,7 +274,7 @@ def expiry_rows(customer: Customer, data: TenantData, config: Config, now: datet
                           r["status"] or ""))
     if "review_instances" in t and "review_definitions" in t:
         names = dict(t["review_definitions"].select("id", "display_name").iter_rows())
-        open_ = t["review_instances"].filter(~pl.col("status").is_in(("Completed", "AutoReviewed", "Applied")))
+        open_ = t["review_instances"].filter(~pl.col("status").is_in(REVIEW_DONE))
         for r in open_.iter_rows(named=True):
             found.append((EXPIRY_REVIEW, names.get(r["definition_id"], "") or "", r["id"] or "", r["end"],
                           r["status"] or ""))

@@ -242,8 +242,11 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
                                                           "managerLevel": 1}), Status.FAIL),
     "Approvers need no approval": ("EM-012", _policy(tb.APPROVERS, requestApprovalSettings={
         "isApprovalRequiredForAdd": False, "stages": []}), Status.FAIL),
+    # issue 18: not a documented subjectSet at all → ERROR; documented but unsupported → WARN
     "unknownFutureValue approver": ("EM-012", _approver({"@odata.type": "#microsoft.graph.unknownFutureValue"}),
-                                    Status.WARN),
+                                    Status.ERROR),
+    "target user's sponsors approve": ("EM-012", _approver({"@odata.type": "#microsoft.graph.targetUserSponsors"}),
+                                       Status.WARN),
     # EM-013
     "reviews disabled": ("EM-013", _reviews(tb.T1, isEnabled=False), Status.FAIL),
     "review keeps access": ("EM-013", _reviews(tb.T2, expirationBehavior="keepAccess"), Status.FAIL),
@@ -251,8 +254,10 @@ FAILURES: dict[str, tuple[str, Mutation, Status]] = {
         "type": "absoluteYearly", "interval": 2}}}), Status.FAIL),
     "review every 13 months": ("EM-013", _reviews(tb.APPROVERS, schedule={"recurrence": {"pattern": {
         "type": "relativeMonthly", "interval": 13}}}), Status.FAIL),
+    # recurrencePatternType documents no unknownFutureValue: not understood, ERROR (issue 18)
     "unknownFutureValue recurrence": ("EM-013", _reviews(tb.T1, schedule={"recurrence": {"pattern": {
-        "type": "unknownFutureValue", "interval": 1}}}), Status.FAIL),
+        "type": "unknownFutureValue", "interval": 1}}}), Status.ERROR),
+    "self-review": ("EM-013", _reviews(tb.T2, isSelfReview=True), Status.FAIL),
     "review without reviewers": ("EM-013", _reviews(tb.T2, primaryReviewers=[]), Status.FAIL),
     # EM-014
     "no self-extension": ("EM-014", _policy(tb.T2, requestorSettings={"enableTargetsToSelfUpdateAccess": False}),

@@ -115,3 +115,18 @@ def test_principals_as_entra_holds_them(demo_results: dict[str, dict[str, CheckR
     contoso = kinds("Contoso Retail", "GA-001")
     assert [u for u, k in contoso.items() if k == synced] == [
         next(u for u in contoso if u.startswith("field.engineer_"))]
+
+
+def test_documented_variants_are_shown_as_the_framework_treats_them(
+        demo_results: dict[str, dict[str, CheckResult]]) -> None:
+    """Contoso carries Graph's documented shapes beyond the seed's (audit/emulator/_gen_variants.py):
+    understood ones change nothing, unsupported ones are named as not understood, never folded."""
+    contoso = demo_results["Contoso Retail"]
+    org, approver = contoso["EM-010"], contoso["EM-012"]
+    assert org.status is Status.WARN and "state = the string 'unknownFutureValue'" in org.reason
+    assert approver.status is Status.WARN and "'targetUserSponsors'" in approver.reason
+    assert any(row.get("not understood") for row in approver.evidence)
+    # every identity source, escalation approvers, partially delivered assignments, Applied/AutoReviewed
+    # reviews and GDAP relationships approved, expiring or awaiting termination are understood
+    for check_id in ("EM-001", "EM-003", "EM-004", "EM-005", "EM-011", "EM-013", "GA-005", "GDAP-002", "GDAP-004"):
+        assert "not understood" not in contoso[check_id].reason, (check_id, contoso[check_id].reason)

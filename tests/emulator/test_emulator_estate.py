@@ -29,6 +29,7 @@ from audit.emulator import (
     generate_estate,
 )
 from audit.emulator._gen_common import ANALYST_DOMAIN, CORPORATE_DOMAIN, new_uuid
+from audit.normalize.governance import HOLDS_ACCESS
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=timezone.utc)
 APP = AppRegistration("app-id", None, "secret")
@@ -57,7 +58,8 @@ class View:
         self.p2 = any(p["servicePlanId"] == P2_PLAN for p in plans)
         self.sign_ins = self.p2 and "AuditLog.Read.All" in self.t.granted_roles
         self.guests = [u for u in self.t.users if u["userType"] == "Guest"]
-        self.delivered = [a for a in self.t.assignments if a["state"] == "delivered"] if self.p2 else []
+        # the documented states that hold access (audit.normalize.governance.HOLDS_ACCESS)
+        self.delivered = [a for a in self.t.assignments if a["state"] in HOLDS_ACCESS] if self.p2 else []
         self.holders = {a["target"]["objectId"] for a in self.delivered}
         self.policies = self.t.assignment_policies if self.p2 else []
         self.gdap = [r for r in estate.tenants[estate.partner_tenant_id].delegated_admin_relationships
@@ -226,6 +228,11 @@ DETECTORS: dict[Plant, Callable[[View], bool]] = {
     Plant.NO_AUDITLOG: lambda v: "AuditLog.Read.All" not in v.t.granted_roles,
     Plant.WRITE_PERMISSION: lambda v: any("ReadWrite" in role for role in v.t.granted_roles),
     Plant.CONSENT_REVOKED: lambda v: v.t.faults.token_error == "AADSTS7000229",
+    Plant.DOCUMENTED_VARIANTS: lambda v: _em(v, lambda v: {
+        s["@odata.type"] for o in v.t.connected_organizations for s in o["identitySources"]} >= {
+        f"#microsoft.graph.{k}" for k in ("azureActiveDirectoryTenant", "crossCloudAzureActiveDirectoryTenant",
+                                          "domainIdentitySource", "externalDomainFederation", "socialIdentitySource")}
+        and any(a["state"] == "partiallyDelivered" for a in v.t.assignments)),
 }
 
 
