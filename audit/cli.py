@@ -20,6 +20,7 @@ from audit.config import Config, ConfigError, config_hash, load_config
 
 if TYPE_CHECKING:
     from audit.progress import TenantProgress
+    from audit.snapshot.store import RunStore
 
 
 class Exit(enum.IntEnum):
@@ -263,10 +264,8 @@ def evaluate(
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
     from audit.pipeline import RunNotFound, evaluate_and_render
-    from audit.snapshot.store import RunStore, StorageError
-    store = RunStore(cfg.output.data_dir, run_id)
-    if not store.run_manifest_path.exists():
-        _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
+    from audit.snapshot.store import StorageError
+    store = _stored_run(cfg.output.data_dir, run_id)
     try:
         outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of))
     except RunNotFound as exc:
@@ -281,14 +280,17 @@ def verify(
     config: ConfigOption,
     run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run to verify.")],
 ) -> None:
-    """Re-hash a stored run's evidence and report anything changed since it was collected (exit 1)."""
+    """Re-hash a stored run's evidence and report anything changed since it was collected.
+
+    Exit codes: 0 intact; 1 tampered or incomplete (each file named with what is wrong); 2 no such
+    run, or RUN_ID is not a run id.
+    """
     try:
         cfg = _load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
-    from audit.snapshot.store import RunStore
     from audit.snapshot.verify import verify_run
-    store = RunStore(cfg.output.data_dir, run_id)
+    store = _stored_run(cfg.output.data_dir, run_id)
     checked, problems = verify_run(store)
     for problem in problems:
         typer.echo(f"TAMPERED {problem.path}: {problem.problem}")
@@ -296,6 +298,18 @@ def verify(
         typer.echo(f"Run {run_id}: {len(problems)} problem(s) in {checked} file(s) checked.")
         raise typer.Exit(1)
     typer.echo(f"Run {run_id}: intact ({checked} files re-hashed).")
+
+
+def _stored_run(data_dir: Path, run_id: str) -> RunStore:
+    """The run RUN_ID under the data directory; exit 2 when the id is not a run id (never a path)
+    or no such run was started."""
+    from audit.snapshot.store import RunStore, is_run_id
+    if not is_run_id(run_id):
+        _fail(f"no run {run_id}: not a run id (they look like 20261122T020000Z-1a2b3c)")
+    store = RunStore(data_dir, run_id)
+    if not store.root.is_dir():
+        _fail(f"no run {run_id} under {data_dir / 'runs'}")
+    return store
 
 
 @app.command()
@@ -354,11 +368,9 @@ def runs_list(config: ConfigOption) -> None:
 @runs_app.command("show")
 def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metavar="RUN")]) -> None:
     """One run: per customer its score, counts and where its reports are."""
-    from audit.snapshot.store import RunStore, read_json
+    from audit.snapshot.store import read_json
     cfg = _config_or_fail(config)
-    store = RunStore(cfg.output.data_dir, run_id)
-    if not store.run_manifest_path.exists():
-        _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
+    store = _stored_run(cfg.output.data_dir, run_id)
     from audit.models import Status, tenant_errors
     manifest = read_json(store.run_manifest_path)
     typer.echo(f"Run {run_id}: {manifest.get('status')}, collected {manifest.get('collected_at')}, "
@@ -384,12 +396,8 @@ def runs_diff(config: ConfigOption, run_a: Annotated[str, typer.Argument(metavar
     """What changed per customer from RUN_A to RUN_B: guests, assignments, settings, check results, and
     what either run could not observe."""
     from audit.history import compute_drift
-    from audit.snapshot.store import RunStore
     cfg = _config_or_fail(config)
-    a, b = RunStore(cfg.output.data_dir, run_a), RunStore(cfg.output.data_dir, run_b)
-    for store in (a, b):
-        if not store.run_manifest_path.exists():
-            _fail(f"no run {store.run_id} under {cfg.output.data_dir / 'runs'}")
+    a, b = _stored_run(cfg.output.data_dir, run_a), _stored_run(cfg.output.data_dir, run_b)
     for customer in cfg.customers:
         drift = compute_drift(a.root, b.root, customer.tenant_id.lower(), run_a)
         # "row", not "change": a finding still open, or what a run did not observe, is no change.

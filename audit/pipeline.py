@@ -34,7 +34,7 @@ from audit.render.filenames import report_filename
 from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     PortfolioReport, ResourceView)
-from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
+from audit.snapshot.store import RunStore, is_run_id, read_json, sha256_file, write_json
 
 log = logging.getLogger("audit.pipeline")
 RESULTS_SCHEMA = "mssp-audit/results/1"
@@ -114,6 +114,8 @@ def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, r
     if resume:
         if run_id is None:
             raise RunNotFound("--resume needs a run id")
+        if not is_run_id(run_id):
+            raise RunNotFound(f"no run {run_id}: not a run id (they look like 20261122T020000Z-1a2b3c)")
         store = RunStore(config.output.data_dir, run_id)
         if not store.run_manifest_path.exists():
             raise RunNotFound(f"no run {run_id} under {config.output.data_dir / 'runs'}")

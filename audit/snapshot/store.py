@@ -30,6 +30,8 @@ from typing import IO, Any
 from audit.models import ResourceRecord, TenantManifest
 
 _TENANT_DIR = re.compile(r"^[0-9a-fA-F-]{36}$")
+# What audit.config.new_run_id makes: a run id is a name, never a path.
+RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 # Out of space, out of quota, past RLIMIT_FSIZE: the disk's state, never the file's content.
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -174,6 +176,10 @@ def iter_raw(path: Path) -> Iterator[dict[str, Any]]:
     with path.open("rb") as handle:
         for line in handle:
             yield json.loads(line)
+
+
+def is_run_id(run_id: str) -> bool:
+    return bool(RUN_ID.fullmatch(run_id))
 
 
 class RunStore:
