@@ -220,6 +220,7 @@ def run(
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
+    from audit.snapshot.seal import SealError
     from audit.snapshot.store import StorageError
     try:
         with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
@@ -233,7 +234,7 @@ def run(
         _fail_logged(f"{exc}; what was collected is kept: free space, then finish the run with "
                      f"`mssp-audit run --resume {run_id}`" if run_id else f"{exc}; nothing was collected",
                      Exit.STORAGE)
-    except (CredentialError, RunNotFound, FileExistsError) as exc:
+    except (CredentialError, RunNotFound, FileExistsError, SealError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
     raise typer.Exit(_report(outcome, quiet=quiet))
 
@@ -255,24 +256,57 @@ def evaluate(
     config: ConfigOption,
     run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run to evaluate again.")],
     as_of: Annotated[str | None, typer.Option(help="Evaluate as of this date (a what-if).")] = None,
+    customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
+        = None,
 ) -> None:
-    """Re-evaluate and re-render a stored run offline, from its evidence alone."""
+    """Evaluate a stored run again, offline, from its evidence alone, as a new evaluation record.
+
+    Every evidence file is re-hashed first: a tenant whose evidence changed since collection is
+    ERROR "evidence changed since collection" (exit 1), never a result. Nothing earlier is
+    overwritten: the reports go under the run's evaluations/<id>/.
+    """
     _setup_logging(False)
     try:
         cfg = _load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
+    from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.pipeline import RunNotFound, evaluate_and_render
+    from audit.snapshot.seal import SealError
     from audit.snapshot.store import StorageError
     store = _stored_run(cfg.output.data_dir, run_id)
     try:
-        outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of))
-    except RunNotFound as exc:
+        with run_lock(cfg.output.data_dir):
+            outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of),
+                                          only=_chosen_tenants(store, customers))
+    except AlreadyRunning as exc:
+        _fail_logged(str(exc), Exit.LOCKED)
+    except (RunNotFound, SealError) as exc:
         _fail(str(exc))
     except StorageError as exc:
         _fail_logged(f"{exc}; the run's evidence is untouched: free space, then evaluate it again", Exit.STORAGE)
-    raise typer.Exit(_report(outcome))
+    code = _report(outcome)
+    typer.echo(f"Evaluation {outcome.evaluation} of run {outcome.run_id}: {outcome.outputs}")
+    raise typer.Exit(code)
+
+
+def _chosen_tenants(store: RunStore, customers: str | None) -> set[str] | None:
+    """`--customers a,b` among the run's own tenants (names or tenant ids, as the seal records them)."""
+    if not customers:
+        return None
+    from audit.snapshot.seal import SealError, read_seal
+    try:
+        seal = read_seal(store)
+    except SealError as exc:
+        _fail(str(exc))
+    run_customers = seal.customers if seal is not None else {}
+    wanted = {w.strip().lower() for w in customers.split(",") if w.strip()}
+    chosen = {t for t, name in run_customers.items() if t in wanted or name.lower() in wanted}
+    unknown = wanted - chosen - {run_customers[t].lower() for t in chosen}
+    if unknown:
+        _fail(f"--customers: no customer named {', '.join(sorted(unknown))} in run {store.run_id}")
+    return chosen
 
 
 @app.command()
@@ -367,12 +401,17 @@ def runs_list(config: ConfigOption) -> None:
 
 @runs_app.command("show")
 def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metavar="RUN")]) -> None:
-    """One run: per customer its score, counts and where its reports are."""
+    """One run: per customer its score, counts and where its reports are, then its seal and every
+    evaluation of it."""
+    from audit.snapshot.seal import SealError, read_evaluations, read_seal
     from audit.snapshot.store import read_json
     cfg = _config_or_fail(config)
     store = _stored_run(cfg.output.data_dir, run_id)
     from audit.models import Status, tenant_errors
-    manifest = read_json(store.run_manifest_path)
+    try:
+        manifest = read_json(store.run_manifest_path)
+    except (OSError, ValueError) as exc:
+        _fail(f"run {run_id}: run.json is unreadable ({type(exc).__name__}); `mssp-audit verify` says more")
     typer.echo(f"Run {run_id}: {manifest.get('status')}, collected {manifest.get('collected_at')}, "
                f"tool {manifest.get('tool_version')}")
     tenants = manifest.get("tenants") or {}
@@ -388,6 +427,23 @@ def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metava
                    + _state(reachable, reason, errors))
     if tenants:
         typer.echo(f"Run {run_id}: {len(tenants)} customers, {in_error} with errors.")
+    try:
+        seal = read_seal(store)
+    except SealError as exc:
+        seal = None
+        typer.echo(f"Seal: {exc}")
+    if seal is not None:
+        typer.echo(f"Seal: sealed {seal.sealed_at:%Y-%m-%d %H:%M:%S} UTC, {len(seal.tenants)} tenant manifest(s), "
+                   f"tool {seal.tool_version}")
+    elif store.seal_path.exists() is False:
+        typer.echo("Seal: none (collection did not finish)")
+    evaluations = read_evaluations(store)
+    typer.echo(f"Evaluations: {len(evaluations)}")
+    for record in evaluations:
+        shown_in_run = " (shown above)" if record.evaluation_id == manifest.get("evaluation") else ""
+        typer.echo(f"  {record.evaluation_id}  evaluated {record.evaluated_at:%Y-%m-%d %H:%M:%S} UTC  as of "
+                   f"{record.as_of:%Y-%m-%d %H:%M} UTC  tool {record.tool_version}  {len(record.files)} file(s)  "
+                   f"in {record.outputs}{shown_in_run}")
 
 
 @runs_app.command("diff")

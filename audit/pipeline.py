@@ -34,6 +34,8 @@ from audit.render.filenames import report_filename
 from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     PortfolioReport, ResourceView)
+from audit.snapshot.seal import (EvaluationRecord, EvidenceChanged, Seal, SealedTenant, SealError, check_evidence,
+                                 next_evaluation, output_files, read_seal, write_evaluation, write_seal)
 from audit.snapshot.store import RunStore, is_run_id, read_json, sha256_file, write_json
 
 log = logging.getLogger("audit.pipeline")
@@ -95,6 +97,8 @@ class RunOutcome:
     customers: tuple[CustomerOutcome, ...]
     portfolio: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    evaluation: str = ""                 # the evaluation record this outcome is (evaluations/<id>.json)
+    outputs: Path | None = None          # where that evaluation wrote its tables, results and reports
 
     @property
     def tenants_in_error(self) -> int:
@@ -109,17 +113,11 @@ class RunOutcome:
 def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, resume: bool = False,
         now: datetime | None = None, as_of: datetime | None = None,
         on_tenant: Callable[[TenantManifest], None] | None = None) -> RunOutcome:
-    """Collect every tenant, then evaluate and render. `resume` finishes an interrupted run."""
+    """Collect every tenant, seal the run, then evaluate and render. `resume` finishes an unsealed
+    run; a sealed run's evidence is final, so resuming one only evaluates it (a new evaluation)."""
     now = now or datetime.now(UTC)
     if resume:
-        if run_id is None:
-            raise RunNotFound("--resume needs a run id")
-        if not is_run_id(run_id):
-            raise RunNotFound(f"no run {run_id}: not a run id (they look like 20261122T020000Z-1a2b3c)")
-        store = RunStore(config.output.data_dir, run_id)
-        if not store.run_manifest_path.exists():
-            raise RunNotFound(f"no run {run_id} under {config.output.data_dir / 'runs'}")
-        started = read_json(store.run_manifest_path)
+        store, started = _resumed(config, run_id)
         now = datetime.fromisoformat(started["collected_at"])
     else:
         store = RunStore(config.output.data_dir, run_id or new_run_id(now.isoformat()))
@@ -127,12 +125,14 @@ def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, r
             raise FileExistsError(f"run {store.run_id} already exists; use --resume to finish it")
         started = {"schema": "mssp-audit/run/1", "run_id": store.run_id, "collected_at": now.isoformat(),
                    "started_at": datetime.now(UTC).isoformat(), "tool_version": tool_version(),
-                   "config_sha256": config_sha256, "status": "collecting"}
+                   "config_sha256": config_sha256, "collection": collection_settings(config),
+                   "status": "collecting"}
         write_json(store.run_manifest_path, started)
-    credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint,
-                                 config.app.client_secret_env)
-    asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
-    write_json(store.run_manifest_path, {**started, "status": "collected"})
+    if read_seal(store) is None:
+        credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint,
+                                     config.app.client_secret_env)
+        asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
+        seal_run(config, store, started)
     outcome = evaluate_and_render(config, store, as_of=as_of)
     deliver(config, store, outcome)
     removed = apply_retention(config.output.data_dir, keep_runs=config.retention.keep_runs,
@@ -142,11 +142,66 @@ def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, r
     return outcome
 
 
-def load_tenant(store: RunStore, config: Config, tenant_id: str) -> TenantData:
+def collection_settings(config: Config) -> dict[str, object]:
+    """What decides which evidence a run collects: resuming under other settings would mix two."""
+    return {"cloud": config.cloud.model_dump(mode="json"), "app": config.app.model_dump(mode="json"),
+            "partner_tenant_id": (config.mssp.partner_tenant_id or "").lower() or None,
+            "tenants": sorted(c.tenant_id.lower() for c in config.customers)}
+
+
+def _resumed(config: Config, run_id: str | None) -> tuple[RunStore, dict[str, object]]:
+    if run_id is None:
+        raise RunNotFound("--resume needs a run id")
+    if not is_run_id(run_id):
+        raise RunNotFound(f"no run {run_id}: not a run id (they look like 20261122T020000Z-1a2b3c)")
+    store = RunStore(config.output.data_dir, run_id)
+    if not store.run_manifest_path.exists():
+        raise RunNotFound(f"no run {run_id} under {config.output.data_dir / 'runs'}")
+    started = read_json(store.run_manifest_path)
+    recorded = started.get("collection")
+    if recorded is not None and read_seal(store) is None:
+        current = collection_settings(config)
+        differs = sorted(_differences(recorded, current))
+        if differs:
+            raise RunNotFound(f"--resume {run_id}: the configuration differs from the one the run started with "
+                              f"in {', '.join(differs)}; start a new run for it")
+    return store, started
+
+
+def _differences(before: object, after: object, prefix: str = "") -> list[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [d for key in sorted(before.keys() | after.keys())
+                for d in _differences(before.get(key), after.get(key), f"{prefix}{key}.")]
+    return [prefix.rstrip(".")] if before != after else []
+
+
+def seal_run(config: Config, store: RunStore, started: dict[str, object]) -> Seal:
+    """Seal the collected run: written once, never rewritten (DESIGN.md, "Sealed runs")."""
+    tenants = {c.tenant_id.lower(): (c.name, False) for c in config.customers}
+    if config.mssp.partner_tenant_id:
+        tenants[config.mssp.partner_tenant_id.lower()] = ("MSSP partner tenant", True)
+    seal = Seal(run_id=store.run_id, collected_at=datetime.fromisoformat(str(started["collected_at"])),
+                started_at=datetime.fromisoformat(str(started["started_at"])), sealed_at=datetime.now(UTC),
+                tool_version=tool_version(), config_sha256=str(started.get("config_sha256") or ""),
+                config=config.model_dump(mode="json"),
+                tenants={t: SealedTenant(name, sha256_file(store.manifest_path(t)), partner)
+                         for t, (name, partner) in tenants.items() if store.manifest_path(t).is_file()})
+    write_seal(store, seal)
+    write_json(store.run_manifest_path, {**started, "status": "sealed"})
+    return seal
+
+
+def load_tenant(store: RunStore, config: Config, tenant_id: str, seal: Seal | None = None) -> TenantData:
+    """The tenant's tables from its evidence; with `seal`, every file read is re-hashed against it
+    first (EvidenceChanged names the one that differs)."""
+    partner_id = config.mssp.partner_tenant_id.lower() if config.mssp.partner_tenant_id else None
+    if seal is not None:
+        for checked in (tenant_id, partner_id):
+            if checked is not None and (checked == tenant_id or checked in seal.tenants):
+                check_evidence(store, seal, checked)
     manifest = store.read_tenant_manifest(tenant_id)
     if manifest is None:
         raise RunNotFound(f"run {store.run_id} has no evidence for tenant {tenant_id}")
-    partner_id = config.mssp.partner_tenant_id
     partner = store.read_tenant_manifest(partner_id) if partner_id else None
     return normalize_tenant(store.tenant_dir(tenant_id), manifest,
                             partner_dir=store.tenant_dir(partner_id) if partner_id else None, partner=partner)
@@ -157,7 +212,10 @@ class StageFailed(Exception):
 
     def __init__(self, stage: str, cause: Exception) -> None:
         self.stage, self.cause = stage, cause
-        super().__init__(f"{stage} failed: {type(cause).__name__}: {str(cause)[:300]}")
+        if isinstance(cause, EvidenceChanged):     # not a defect: the evidence is not what was sealed
+            super().__init__(str(cause)[:400])
+        else:
+            super().__init__(f"{stage} failed: {type(cause).__name__}: {str(cause)[:300]}")
 
 
 @contextmanager
@@ -170,13 +228,13 @@ def _stage(name: str) -> Iterator[None]:
         raise StageFailed(name, exc) from exc
 
 
-def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
-                    as_of: datetime | None = None) -> tuple[TenantData, list[CheckResult]]:
+def evaluate_tenant(config: Config, store: RunStore, tenant_id: str, as_of: datetime | None = None,
+                    seal: Seal | None = None) -> tuple[TenantData, list[CheckResult]]:
     """Normalise and evaluate one tenant of a collected run; a failing stage raises `StageFailed`."""
     customer = next(c for c in config.customers if c.tenant_id.lower() == tenant_id.lower())
     with _stage("normalise"):
-        data = load_tenant(store, config, tenant_id)
-        write_normalized(store.tenant_dir(tenant_id), data)
+        data = load_tenant(store, config, tenant_id, seal)
+        write_normalized(store.output_dir(tenant_id), data)
     with _stage("evaluate"):
         # "Now" is the collection time from the manifest, never the wall clock (DESIGN.md, "Checks").
         context = Context(now=as_of or data.manifest.collected_at, config=config, customer=customer)
@@ -187,7 +245,7 @@ def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
 
 def _write_results(store: RunStore, customer: Customer, tenant_id: str, evaluated_at: datetime,
                    results: list[CheckResult], error: str = "") -> None:
-    write_json(store.tenant_dir(tenant_id) / "results.json", {
+    write_json(store.results_path(tenant_id), {
         "schema": RESULTS_SCHEMA, "run_id": store.run_id, "tenant_id": tenant_id, "customer": customer.name,
         "evaluated_at": evaluated_at.isoformat(), "score": score(results, SPECS),
         **({"error": error} if error else {}),
@@ -199,31 +257,69 @@ def tenant_drift(config: Config, store: RunStore, tenant_id: str, runs: list[Run
     """Changes since the previous complete run of this tenant, also kept in results.json."""
     previous = previous_run(runs if runs is not None else list_runs(config.output.data_dir), store.run_id, tenant_id)
     drift = compute_drift(previous.root, store.root, tenant_id, previous.run_id) if previous else Drift(None)
-    results_path = store.tenant_dir(tenant_id) / "results.json"
+    results_path = store.results_path(tenant_id)
     write_json(results_path, {**read_json(results_path), "drift": drift.to_json()})
     return drift
 
 
-def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None) -> RunOutcome:
+def sealed_run(store: RunStore) -> Seal:
+    """The run's seal, or SealError saying why the run cannot be evaluated."""
+    seal = read_seal(store)
+    if seal is None:
+        raise SealError(f"run {store.run_id} is not sealed: its collection did not finish; "
+                        f"finish it with `mssp-audit run --resume {store.run_id}`")
+    return seal
+
+
+def run_customers(config: Config, seal: Seal, only: set[str] | None = None) -> tuple[Customer, ...]:
+    """The customers the run collected, in the order it did: as the configuration describes them
+    today, or as the sealed configuration did for one no longer configured."""
+    current = {c.tenant_id.lower(): c for c in config.customers}
+    sealed = {c.tenant_id.lower(): c for c in sealed_config(seal).customers}
+    chosen = [current.get(t) or sealed[t] for t in seal.customers if t in current or t in sealed]
+    return tuple(c for c in chosen if only is None or c.tenant_id.lower() in only)
+
+
+def sealed_config(seal: Seal) -> Config:
+    """The configuration the run was collected under, as sealed."""
+    return Config.model_validate(seal.config)
+
+
+def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None,
+                        only: set[str] | None = None) -> RunOutcome:
+    """Evaluate a sealed run as a new evaluation record: the run's first writes beside the evidence,
+    every later one under evaluations/<id>/; nothing earlier is overwritten. `only`: tenant ids."""
+    seal = sealed_run(store)
+    seal_sha256 = sha256_file(store.seal_path)
+    evaluation_id, out = next_evaluation(store)
+    config = config.model_copy(update={"customers": run_customers(config, seal, only)})
     info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
-    reports_dir = store.reports_dir
+    reports_dir = out.reports_dir
     outcomes: list[CustomerOutcome] = []
     rows = _PortfolioRows()
     runs = list_runs(config.output.data_dir)       # read once: drift and trends look back through them
     with Renderer(reports_dir) as renderer:
         for customer in config.customers:
-            outcomes.append(_evaluate_customer(config, store, customer, info, renderer, rows, runs, as_of=as_of))
+            outcomes.append(_evaluate_customer(config, out, customer, info, renderer, rows, runs, as_of=as_of,
+                                               seal=seal))
     outcomes = [_rendered(outcome, renderer.failed) for outcome in outcomes]
     rows.summaries = [_rendered_row(row, reports_dir, renderer.failed) for row in rows.summaries]
-    collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
+    collected = seal.collected_at
     portfolio = write_portfolio_workbook(PortfolioReport(
         run_id=store.run_id, collected_at=collected, evaluated_at=as_of or collected, generated_at=info.generated_at,
         customers=tuple(rows.summaries), licences=tuple(rows.licences),
         expiry=tuple(sorted(rows.expiry, key=lambda e: (e.end is None, e.end or collected))),
         results=tuple(rows.results), errors=tuple(rows.errors)), reports_dir / "portfolio.xlsx")
     write_findings_csv([r for r in rows.results if r[2].status != Status.PASS.value], reports_dir / "findings.csv")
-    _finish_run_manifest(config, store, outcomes)
-    return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
+    tenants = {o.tenant_id: _tenant_summary(o) for o in outcomes}
+    write_evaluation(store, EvaluationRecord(
+        evaluation_id=evaluation_id, run_id=store.run_id, seal_sha256=seal_sha256, evaluated_at=info.generated_at,
+        as_of=as_of or collected, tool_version=info.tool_version, outputs=str(out.out_root.relative_to(store.root)),
+        files=output_files(out, [o.tenant_id for o in outcomes]), tenants=tenants))
+    if out.out_root == store.root:                 # the run's own evaluation: run.json shows it
+        _finish_run_manifest(store, evaluation_id, tenants)
+    return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio, evaluation=evaluation_id,
+                      outputs=out.out_root)
 
 
 NOT_RENDERED = "not rendered"
@@ -275,11 +371,11 @@ class CustomerView:
 
 
 def customer_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, runs: list[RunEntry], *,
-                  as_of: datetime | None = None) -> CustomerView:
+                  as_of: datetime | None = None, seal: Seal | None = None) -> CustomerView:
     """Evaluate one customer of a collected run and build its view-model, as the nightly run does.
     A stage that raises (normalise, evaluate, drift, view-model) raises `StageFailed` naming it."""
     tenant_id = customer.tenant_id.lower()
-    data, results = evaluate_tenant(config, store, tenant_id, as_of)
+    data, results = evaluate_tenant(config, store, tenant_id, as_of, seal)
     with _stage("drift"):
         drift = tenant_drift(config, store, tenant_id, runs)
     with _stage("view-model"):
@@ -297,7 +393,7 @@ def _report(config: Config, store: RunStore, customer: Customer, info: RunInfo, 
     manifest_path = store.manifest_path(tenant_id)
     manifest_bytes = manifest_path.read_bytes() if manifest_path.exists() else b""
     attachments = tuple((name, path.read_bytes()) for name, path in (
-        ("manifest.json", manifest_path), ("results.json", store.tenant_dir(tenant_id) / "results.json"))
+        ("manifest.json", manifest_path), ("results.json", store.results_path(tenant_id)))
         if path.exists())
     # Every row goes into the one view-model: the workbook shows them all, the PDF bounds its tables.
     return customer_report(customer, data, results, SPECS, score(results, SPECS),
@@ -326,7 +422,8 @@ def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunI
 
 
 def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
-                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None) -> CustomerOutcome:
+                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None,
+                       seal: Seal | None = None) -> CustomerOutcome:
     """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio.
 
     One customer's failure stays with it (DESIGN.md, "Nothing lost"): it is logged with the tenant id,
@@ -339,7 +436,7 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
     workbook = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx")
     error = ""
     try:
-        view = customer_view(config, store, customer, info, runs, as_of=as_of)
+        view = customer_view(config, store, customer, info, runs, as_of=as_of, seal=seal)
         with _stage("portfolio rows"):
             added = _portfolio_rows(config, customer, view, pdf, workbook)
     except StageFailed as failure:
@@ -459,18 +556,14 @@ def _log_delivery(d: Delivery, run_id: str) -> None:
                   extra=extra)
 
 
-def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[CustomerOutcome]) -> None:
+def _tenant_summary(o: CustomerOutcome) -> dict[str, object]:
+    return {"customer": o.name, "reachable": o.reachable, "reason": o.reason, "score": o.score, "counts": o.counts,
+            "unread": list(o.unread), "in_error": o.in_error, **({"error": o.error} if o.error else {})}
+
+
+def _finish_run_manifest(store: RunStore, evaluation_id: str, tenants: dict[str, dict[str, object]]) -> None:
     manifest = read_json(store.run_manifest_path)
-    tenant_ids = [o.tenant_id for o in outcomes]
-    if config.mssp.partner_tenant_id:
-        tenant_ids.append(config.mssp.partner_tenant_id.lower())
-    hashes = {t: sha256_file(store.manifest_path(t)) for t in tenant_ids if store.manifest_path(t).exists()}
-    manifest.update({
-        "status": "complete", "finished_at": datetime.now(UTC).isoformat(),
-        "tenant_manifests": hashes,
-        "tenants": {o.tenant_id: {"customer": o.name, "reachable": o.reachable, "reason": o.reason,
-                                  "score": o.score, "counts": o.counts, "unread": list(o.unread),
-                                  "in_error": o.in_error, **({"error": o.error} if o.error else {})}
-                    for o in outcomes},
-    })
+    manifest.pop("tenant_manifests", None)         # the seal holds them now
+    manifest.update({"status": "complete", "finished_at": datetime.now(UTC).isoformat(),
+                     "evaluation": evaluation_id, "tenants": tenants})
     write_json(store.run_manifest_path, manifest)

@@ -107,6 +107,29 @@ def write_json(path: Path, data: Any) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+def write_json_once(path: Path, data: Any) -> str:
+    """Like write_json, but a file already at `path` is never replaced: FileExistsError instead.
+    The complete file appears under its name at once (a hard link of the finished temp file)."""
+    blob = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_default).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if is_write_error(error, path, tmp):
+            raise StorageError.of(path, error) from error
+        raise
+    finally:
+        discard(tmp)
+    return hashlib.sha256(blob).hexdigest()
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -183,19 +206,44 @@ def is_run_id(run_id: str) -> bool:
 
 
 class RunStore:
-    """Paths and manifests of one run."""
+    """Paths and manifests of one run.
 
-    def __init__(self, data_dir: Path, run_id: str) -> None:
+    The evidence (manifests, raw files, the seal) is the run's own; what an evaluation writes
+    (normalised tables, results, reports) goes under `out_root`: the run directory for the run's
+    first evaluation, `evaluations/<id>/` for every later one, so nothing earlier is overwritten.
+    """
+
+    def __init__(self, data_dir: Path, run_id: str, out_root: Path | None = None) -> None:
         self.run_id = run_id
+        self.data_dir = data_dir
         self.root = data_dir / "runs" / run_id
+        self.out_root = out_root or self.root
+
+    def writing_to(self, out_root: Path) -> RunStore:
+        return RunStore(self.data_dir, self.run_id, out_root)
 
     @property
     def run_manifest_path(self) -> Path:
         return self.root / "run.json"
 
     @property
+    def seal_path(self) -> Path:
+        return self.root / "seal.json"
+
+    @property
+    def evaluations_dir(self) -> Path:
+        return self.root / "evaluations"
+
+    @property
     def reports_dir(self) -> Path:
-        return self.root / "reports"
+        return self.out_root / "reports"
+
+    def output_dir(self, tenant_id: str) -> Path:
+        """Where an evaluation writes this tenant's normalised tables and results.json."""
+        return self.out_root / self.tenant_dir(tenant_id).relative_to(self.root)
+
+    def results_path(self, tenant_id: str) -> Path:
+        return self.output_dir(tenant_id) / "results.json"
 
     def tenant_dir(self, tenant_id: str) -> Path:
         if not _TENANT_DIR.match(tenant_id):  # tenant ids come from config, but stay paranoid

@@ -1,5 +1,6 @@
-"""Re-hash a stored run: every raw file against its tenant manifest, every tenant manifest
-against the run manifest. Anything changed, missing or added after the run is reported.
+"""Re-hash a stored run along its chain (audit/snapshot/seal.py): raw files against their tenant
+manifest, tenant manifests against the seal, evaluated files against their evaluation record, the
+record against the seal. Anything changed, missing or added after it was written is reported.
 
 A file that cannot be read or parsed (truncated, not JSON, a directory where a file belongs) is a
 finding like any other: `verify` names it and goes on, it never crashes on what it was asked to judge.
@@ -8,11 +9,15 @@ finding like any other: `verify` names it and goes on, it never crashes on what 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from audit.snapshot.seal import EVALUATION_SCHEMA, SEAL_SCHEMA
 from audit.snapshot.store import RunStore, sha256_file
+
+_TENANT_ID = re.compile(r"^[0-9a-f-]{36}$")
 
 
 @dataclass(frozen=True)
@@ -131,24 +136,107 @@ def verify_tenant(walk: _Walk, tenant_dir: Path, expected_sha: object) -> None:
 
 
 def verify_run(store: RunStore) -> tuple[int, list[Finding]]:
-    """(files checked, problems). An empty problem list means the evidence is intact."""
+    """(files checked, problems) over the whole chain: raw pages → tenant manifests → seal →
+    evaluation records → normalised tables, results and reports; and run.json's scores against the
+    evaluation it names. An empty problem list means the run is intact and complete."""
     walk = _Walk(store.root)
-    run = walk.json_object(store.run_manifest_path, "run manifest") if walk.hash_of(
-        store.run_manifest_path, "run manifest") else None
-    if run is None:
-        return walk.checked, walk.problems
-    expected = run.get("tenant_manifests") or {}
-    if not isinstance(expected, dict) or not expected:
-        walk.add(store.run_manifest_path, "no tenant manifest hashes (the run did not finish)")
-        expected = {}
+    seal = _verify_seal(walk, store)
+    if seal is not None:
+        _verify_evaluations(walk, store, seal)
+    return walk.checked, walk.problems
+
+
+def _verify_seal(walk: _Walk, store: RunStore) -> dict[str, Any] | None:
+    if not store.seal_path.exists() and not store.seal_path.is_symlink():
+        walk.add(store.seal_path, "run not sealed: its collection did not finish")
+        return None
+    if walk.hash_of(store.seal_path, "seal") is None:
+        return None
+    seal = walk.json_object(store.seal_path, "seal")
+    tenants = seal.get("tenants") if seal is not None else None
+    if seal is None or seal.get("schema") != SEAL_SCHEMA or not isinstance(tenants, dict):
+        if seal is not None:
+            walk.add(store.seal_path, "seal is malformed: no schema or tenants")
+        return None
     tenants_dir = store.root / "tenants"
+    expected: dict[str, object] = {}
+    for tenant_id, entry in sorted(tenants.items()):
+        if not _TENANT_ID.fullmatch(tenant_id) or not isinstance(entry, dict):
+            walk.add(store.seal_path, f"not a tenant entry: {tenant_id[:60]!r}")
+            continue
+        expected[tenant_id] = entry.get("sha256")
     present = {p.name for p in tenants_dir.iterdir()} if tenants_dir.is_dir() else set()
     for extra in sorted(present - set(expected)):
-        if expected:
-            walk.add(tenants_dir / extra, "tenant directory not recorded in run.json")
-    for tenant_id, sha in sorted(expected.items()):
-        if not isinstance(tenant_id, str) or safe_relative(tenant_id) is None or "/" in tenant_id:
-            walk.add(store.run_manifest_path, f"not a tenant id: {tenant_id!r}")
-            continue
+        walk.add(tenants_dir / extra, "tenant directory not in the seal")
+    for tenant_id, sha in expected.items():
         verify_tenant(walk, tenants_dir / tenant_id, sha)
-    return walk.checked, walk.problems
+    return seal
+
+
+def _verify_evaluations(walk: _Walk, store: RunStore, seal: dict[str, Any]) -> None:
+    seal_sha256 = sha256_file(store.seal_path)
+    recorded: set[str] = set()
+    records: dict[str, dict[str, Any]] = {}
+    evaluations = store.evaluations_dir
+    paths = sorted(evaluations.glob("*.json")) if evaluations.is_dir() else []
+    for path in paths:
+        if walk.hash_of(path, "evaluation record") is None:
+            continue
+        record = walk.json_object(path, "evaluation record")
+        if record is None:
+            continue
+        files = record.get("files")
+        if record.get("schema") != EVALUATION_SCHEMA or not isinstance(files, dict) \
+                or record.get("evaluation_id") != path.stem:
+            walk.add(path, "evaluation record is malformed")
+            continue
+        records[path.stem] = record
+        if record.get("seal_sha256") != seal_sha256:
+            walk.add(path, "evaluated a different seal than the run's seal.json")
+        for name, sha in sorted(files.items()):
+            relative = safe_relative(name)
+            if relative is None:
+                walk.add(path, f"names a file outside the run: {str(name)[:80]!r}")
+                continue
+            recorded.add(str(relative))
+            walk.check(store.root / relative, sha, "evaluated file", "changed since its evaluation")
+    if not records and not paths:
+        walk.add(evaluations, "run never evaluated: no evaluation record")
+    for path in _evaluation_outputs(store, seal):
+        if walk.rel(path) not in recorded:
+            walk.add(path, "not recorded by any evaluation")
+    _verify_run_manifest(walk, store, records)
+
+
+def _evaluation_outputs(store: RunStore, seal: dict[str, Any]) -> list[Path]:
+    """Every file where an evaluation writes: results, tables and reports, of the run's first
+    evaluation and of the later ones under evaluations/<id>/."""
+    roots = [store.root] + ([p for p in sorted(store.evaluations_dir.iterdir()) if p.is_dir()]
+                            if store.evaluations_dir.is_dir() else [])
+    found: list[Path] = []
+    for root in roots:
+        candidates = list((root / "reports").rglob("*")) if (root / "reports").is_dir() else []
+        tenants = root / "tenants"
+        for tenant in sorted(tenants.iterdir()) if tenants.is_dir() else ():
+            candidates.append(tenant / "results.json")
+            if (tenant / "normalized").is_dir():
+                candidates += list((tenant / "normalized").rglob("*"))
+        found += [p for p in candidates if (p.exists() or p.is_symlink()) and not p.is_dir()
+                  and not p.name.endswith(".part")]
+    return sorted(found)
+
+
+def _verify_run_manifest(walk: _Walk, store: RunStore, records: dict[str, dict[str, Any]]) -> None:
+    """run.json is the run's working status; its scores must be those of the evaluation it names."""
+    if walk.hash_of(store.run_manifest_path, "run manifest") is None:
+        return
+    run = walk.json_object(store.run_manifest_path, "run manifest")
+    if run is None or "evaluation" not in run:
+        if run is not None:
+            walk.add(store.run_manifest_path, "run manifest names no evaluation (the run did not finish)")
+        return
+    record = records.get(str(run["evaluation"]))
+    if record is None:
+        walk.add(store.run_manifest_path, f"names evaluation {str(run['evaluation'])[:20]!r}, which has no record")
+    elif run.get("tenants") != record.get("tenants"):
+        walk.add(store.run_manifest_path, f"tenants' scores or counts differ from evaluation {run['evaluation']}")

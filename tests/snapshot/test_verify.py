@@ -141,3 +141,112 @@ def test_tampering_is_found_and_named(night: Night, tmp_path: Path, damage: Call
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"TAMPERED {expected}" in result.stdout.splitlines(), result.stdout
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def _manifest_fixed_by_hand(root: Path, tenant_id: str) -> str:
+    """The raw file edited and its hash in the manifest made to match: the seal still tells."""
+    import hashlib
+    raw = _raw(root, tenant_id)
+    before = hashlib.sha256(raw.read_bytes()).hexdigest()
+    _edit_raw(root, tenant_id)
+    manifest = root / "tenants" / tenant_id / "manifest.json"
+    manifest.write_text(manifest.read_text().replace(before, hashlib.sha256(raw.read_bytes()).hexdigest()))
+    return f"tenants/{tenant_id}/manifest.json: tenant manifest changed since the run"
+
+
+def _edit_results(root: Path, tenant_id: str) -> str:
+    results = root / "tenants" / tenant_id / "results.json"
+    results.write_text(results.read_text().replace('"FAIL"', '"PASS"'))
+    return f"tenants/{tenant_id}/results.json: changed since its evaluation"
+
+
+def _edit_parquet(root: Path, tenant_id: str) -> str:
+    table = root / "tenants" / tenant_id / "normalized" / "guests.parquet"
+    blob = bytearray(table.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    table.write_bytes(bytes(blob))
+    return f"tenants/{tenant_id}/normalized/guests.parquet: changed since its evaluation"
+
+
+def _edit_pdf(root: Path, tenant_id: str) -> str:
+    pdf = next(p for p in (root / "reports").glob("*.pdf") if tenant_id in p.name)
+    with pdf.open("ab") as handle:
+        handle.write(b"%")
+    return f"reports/{pdf.name}: changed since its evaluation"
+
+
+def _edit_run_score(root: Path, tenant_id: str) -> str:
+    run = json.loads((root / "run.json").read_text())
+    run["tenants"][tenant_id]["score"] = 100.0
+    (root / "run.json").write_text(json.dumps(run))
+    return "run.json: tenants' scores or counts differ from evaluation 001"
+
+
+def _add_report(root: Path, tenant_id: str) -> str:
+    (root / "reports" / "extra.pdf").write_bytes(b"%PDF-1.7")
+    return "reports/extra.pdf: not recorded by any evaluation"
+
+
+def _edit_seal(root: Path, tenant_id: str) -> str:
+    seal = root / "seal.json"
+    seal.write_text(seal.read_text().replace('"tool_version": "', '"tool_version": "9', 1))
+    return "evaluations/001.json: evaluated a different seal than the run's seal.json"
+
+
+def _delete_seal(root: Path, tenant_id: str) -> str:
+    (root / "seal.json").unlink()
+    return "seal.json: run not sealed: its collection did not finish"
+
+
+@pytest.mark.parametrize("damage", [_manifest_fixed_by_hand, _edit_results, _edit_parquet, _edit_pdf,
+                                    _edit_run_score, _add_report, _edit_seal, _delete_seal])
+def test_tampering_along_the_chain_is_found_and_named(night: Night, tmp_path: Path,
+                                                      damage: Callable[[Path, str], str]) -> None:
+    data, config = copy_of(night, tmp_path)
+    expected = damage(data / "runs" / night.run_id, night.tenant_id)
+    result = verify(config, night.run_id)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"TAMPERED {expected}" in result.stdout.splitlines(), result.stdout
+
+
+def test_evaluate_refuses_evidence_changed_since_collection(night: Night, tmp_path: Path) -> None:
+    data, config = copy_of(night, tmp_path)
+    _manifest_fixed_by_hand(data / "runs" / night.run_id, night.tenant_id)
+    result = cli("evaluate", "--config", str(config), "--run", night.run_id)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "evidence changed since collection" in result.stdout
+    evaluation = json.loads((data / "runs" / night.run_id / "evaluations" / "002.json").read_text())
+    results = json.loads((data / "runs" / night.run_id / "evaluations" / "002" / "tenants" / night.tenant_id
+                          / "results.json").read_text())
+    assert evaluation["tenants"][night.tenant_id]["error"].startswith("evidence changed since collection: ")
+    assert {r["status"] for r in results["results"]} == {"ERROR"}
+    assert all(r["reason"].startswith("evidence changed since collection") for r in results["results"])
+    others = [t for t in evaluation["tenants"] if t != night.tenant_id]
+    assert others and all("error" not in evaluation["tenants"][t] for t in others)
+
+
+def test_evaluations_are_new_records_and_results_are_byte_reproducible(night: Night, tmp_path: Path) -> None:
+    data, config = copy_of(night, tmp_path)
+    root = data / "runs" / night.run_id
+    nightly = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    for _ in range(2):
+        result = cli("evaluate", "--config", str(config), "--run", night.run_id, "--as-of", "2027-01-15")
+        assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert {p: p.read_bytes() for p in nightly} == nightly          # nothing earlier is overwritten
+    second, third = (json.loads((root / "evaluations" / f"{i}.json").read_text()) for i in ("002", "003"))
+    assert second["seal_sha256"] == third["seal_sha256"] == json.loads(
+        (root / "evaluations" / "001.json").read_text())["seal_sha256"]
+    assert second["as_of"] == third["as_of"] == "2027-01-15T00:00:00+00:00"
+    tenants = json.loads((root / "seal.json").read_text())["tenants"]
+    customers = [t for t, s in tenants.items() if not s["partner"]]
+    assert customers
+    for tenant_id in customers:
+        a = root / "evaluations" / "002" / "tenants" / tenant_id / "results.json"
+        b = root / "evaluations" / "003" / "tenants" / tenant_id / "results.json"
+        assert a.read_bytes() == b.read_bytes(), tenant_id
+        assert json.loads(a.read_text())["evaluated_at"] == "2027-01-15T00:00:00+00:00"
+    shown = cli("runs", "show", "--config", str(config), night.run_id)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.split()[0] for line in shown.stdout.splitlines() if line.startswith("  0")]
+    assert lines == ["001", "002", "003"], shown.stdout
+    assert verify(config, night.run_id).returncode == 0
