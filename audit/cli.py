@@ -80,6 +80,16 @@ def _check_data_dir(path: Path, where: str, *, create: bool = True) -> None:
         _fail(f"{where}: {exc}")
 
 
+def _check_group(group: str | None, where: str) -> None:
+    if group is None:
+        return
+    import grp
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        _fail(f"{where}: no group named {group!r} on this machine")
+
+
 def _run_of(path: Path, data_dir: Path) -> str | None:
     """The run a file belongs to, when that run was started (its run.json exists)."""
     try:
@@ -217,6 +227,7 @@ def run(
     except ConfigError as exc:
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'")
+    _check_group(cfg.output.group, f"{config}: key 'output.group'")
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline

@@ -36,7 +36,8 @@ from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRo
                                     PortfolioReport, ResourceView)
 from audit.snapshot.seal import (EvaluationRecord, EvidenceChanged, Seal, SealedTenant, SealError, check_evidence,
                                  next_evaluation, output_files, read_seal, write_evaluation, write_seal)
-from audit.snapshot.store import RunStore, is_run_id, read_json, sha256_file, write_json
+from audit.snapshot.store import (RunStore, is_run_id, make_run_dir, private_files, read_json, remove_partial_writes,
+                                  sha256_file, write_json)
 
 log = logging.getLogger("audit.pipeline")
 RESULTS_SCHEMA = "mssp-audit/results/1"
@@ -115,7 +116,17 @@ def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, r
         on_tenant: Callable[[TenantManifest], None] | None = None) -> RunOutcome:
     """Collect every tenant, seal the run, then evaluate and render. `resume` finishes an unsealed
     run; a sealed run's evidence is final, so resuming one only evaluates it (a new evaluation)."""
+    with private_files(config.output.group):
+        return _run(config, config_sha256=config_sha256, run_id=run_id, resume=resume, now=now, as_of=as_of,
+                    on_tenant=on_tenant)
+
+
+def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool, now: datetime | None,
+         as_of: datetime | None, on_tenant: Callable[[TenantManifest], None] | None) -> RunOutcome:
     now = now or datetime.now(UTC)
+    # Under the data directory's lock nothing of ours is writing: a temp file is what a killed write left.
+    for leftover in remove_partial_writes(config.output.data_dir / "runs"):
+        log.info("removed %s, left by an interrupted write", leftover)
     if resume:
         store, started = _resumed(config, run_id)
         now = datetime.fromisoformat(started["collected_at"])
@@ -123,6 +134,7 @@ def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, r
         store = RunStore(config.output.data_dir, run_id or new_run_id(now.isoformat()))
         if store.run_manifest_path.exists():
             raise FileExistsError(f"run {store.run_id} already exists; use --resume to finish it")
+        make_run_dir(store.root, config.output.group)
         started = {"schema": "mssp-audit/run/1", "run_id": store.run_id, "collected_at": now.isoformat(),
                    "started_at": datetime.now(UTC).isoformat(), "tool_version": tool_version(),
                    "config_sha256": config_sha256, "collection": collection_settings(config),
@@ -289,6 +301,12 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
                         only: set[str] | None = None) -> RunOutcome:
     """Evaluate a sealed run as a new evaluation record: the run's first writes beside the evidence,
     every later one under evaluations/<id>/; nothing earlier is overwritten. `only`: tenant ids."""
+    with private_files(config.output.group):
+        return _evaluate_and_render(config, store, as_of=as_of, only=only)
+
+
+def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None,
+                         only: set[str] | None) -> RunOutcome:
     seal = sealed_run(store)
     seal_sha256 = sha256_file(store.seal_path)
     evaluation_id, out = next_evaluation(store)
@@ -387,14 +405,17 @@ def customer_view(config: Config, store: RunStore, customer: Customer, info: Run
 
 def _report(config: Config, store: RunStore, customer: Customer, info: RunInfo, data: TenantData,
             results: list[CheckResult], *, drift: Drift | None = None,
-            history: tuple[tuple[str, float | None], ...] = (), evaluated_at: datetime | None = None) -> CustomerReport:
+            history: tuple[tuple[str, float | None], ...] = (), evaluated_at: datetime | None = None,
+            evidence: bool = True) -> CustomerReport:
+    """`evidence=False`: the tenant's manifest is not what was sealed, so the PDF neither carries
+    nor hashes it."""
     tenant_id = customer.tenant_id.lower()
     # One read of the manifest serves its hash and the PDF's attachment (PDF/A-3b).
     manifest_path = store.manifest_path(tenant_id)
-    manifest_bytes = manifest_path.read_bytes() if manifest_path.exists() else b""
+    manifest_bytes = manifest_path.read_bytes() if evidence and manifest_path.is_file() else b""
     attachments = tuple((name, path.read_bytes()) for name, path in (
         ("manifest.json", manifest_path), ("results.json", store.results_path(tenant_id)))
-        if path.exists())
+        if path.is_file() and (evidence or name != "manifest.json"))
     # Every row goes into the one view-model: the workbook shows them all, the PDF bounds its tables.
     return customer_report(customer, data, results, SPECS, score(results, SPECS),
                            hashlib.sha256(manifest_bytes).hexdigest() if manifest_bytes else "", info, drift=drift,
@@ -406,19 +427,21 @@ def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunI
     """A customer whose evaluation failed still gets its report: every check ERROR with the reason,
     beside what the manifest says was collected, and results.json says why."""
     tenant_id = customer.tenant_id.lower()
+    changed = isinstance(failure.cause, EvidenceChanged)    # then nothing of the tenant's evidence is read
     try:
-        manifest = store.read_tenant_manifest(tenant_id)
+        manifest = None if changed else store.read_tenant_manifest(tenant_id)
     except Exception:         # the manifest itself may be what failed to read
         manifest = None
     if manifest is None:      # no readable evidence for it in this run: the report says so
         collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
-        manifest = TenantManifest(tenant_id, customer.name, collected, False, str(failure))
+        # Evidence that changed was collected (the tenant was reached); it is just not what was sealed.
+        manifest = TenantManifest(tenant_id, customer.name, collected, changed, "" if changed else str(failure))
     data = TenantData(manifest, {}, {})
     results = [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), str(failure))
                for spec in SPECS.values()]
     _write_results(store, customer, tenant_id, as_of or manifest.collected_at, results, error=str(failure))
     return CustomerView(data, results, None, (), _report(config, store, customer, info, data, results,
-                                                          evaluated_at=as_of))
+                                                          evaluated_at=as_of, evidence=not changed))
 
 
 def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,

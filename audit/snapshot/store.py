@@ -52,6 +52,53 @@ class StorageError(Exception):
         return cls(path, error.strerror or str(error))
 
 
+# Private by default (DESIGN.md, "Sealed runs"): a run is 0700/0600, or 2750/0640 when the
+# configuration names a service group ([output] group) that may read it.
+_group_readable = False
+
+
+def file_mode() -> int:
+    return 0o640 if _group_readable else 0o600
+
+
+@contextmanager
+def private_files(group: str | None = None) -> Iterator[None]:
+    """Create every file and directory of the block owner-only (group-readable with `group`):
+    the umask narrows what reports and directories get, file_mode() what our temp files get."""
+    global _group_readable
+    previous_umask, previous = os.umask(0o027 if group else 0o077), _group_readable
+    _group_readable = group is not None
+    try:
+        yield
+    finally:
+        os.umask(previous_umask)
+        _group_readable = previous
+
+
+def make_run_dir(root: Path, group: str | None = None) -> None:
+    """The run directory, 0700; with `group`, owned by that group, 2750 (setgid: what is created in
+    it belongs to the group too). Raises KeyError for a group that does not exist."""
+    root.mkdir(parents=True, exist_ok=True)
+    if group is None:
+        os.chmod(root, 0o700)
+        return
+    import grp
+    os.chown(root, -1, grp.getgrnam(group).gr_gid)
+    os.chmod(root, 0o2750)
+
+
+def remove_partial_writes(root: Path) -> list[Path]:
+    """Delete the temp files (`.<name>.<random>.part`) an interrupted write left under `root`.
+    Only ever called under the data directory's lock, when no write of ours is in progress."""
+    removed = []
+    for path in sorted(root.rglob(".*.part")) if root.is_dir() else ():
+        if path.is_file() and not path.is_symlink():
+            with suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def is_write_error(error: OSError, path: Path, tmp: str | os.PathLike[str] | None) -> bool:
     """Whether an OSError raised while `path` was being written is about writing it: out of space,
     or about the file, its temp file or a directory above it, or with no file named (a write on an
@@ -84,6 +131,7 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
             handle.flush()
@@ -114,6 +162,7 @@ def write_json_once(path: Path, data: Any) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(blob)
             handle.flush()
@@ -152,6 +201,7 @@ class RawWriter:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, self._tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            os.fchmod(fd, file_mode())
         except OSError as error:
             raise StorageError.of(path, error) from error
         self._handle = os.fdopen(fd, "wb")
