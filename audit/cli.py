@@ -41,6 +41,11 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 
+OptionalConfig = Annotated[Path | None, typer.Option("--config", "-c", help="The TOML configuration file.",
+                                                    envvar="MSSP_AUDIT_CONFIG")]
+DataDirOption = Annotated[Path | None, typer.Option(
+    "--data-dir", metavar="DIR", help="The data directory holding runs/; instead of --config (the run's own "
+                                      "sealed record is used).")]
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML configuration file.",
                                             envvar="MSSP_AUDIT_CONFIG")]
 
@@ -228,6 +233,12 @@ def run(
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'")
     _check_group(cfg.output.group, f"{config}: key 'output.group'")
+    if cfg.output.signing_key is not None:
+        from audit.snapshot.signing import SigningError, load_private_key
+        try:
+            load_private_key(cfg.output.signing_key)
+        except SigningError as exc:
+            _fail(f"{config}: key 'output.signing_key': {exc}")
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
@@ -264,8 +275,9 @@ def _progress(cfg: Config, quiet: bool) -> Iterator[TenantProgress | None]:
 
 @app.command()
 def evaluate(
-    config: ConfigOption,
     run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run to evaluate again.")],
+    config: OptionalConfig = None,
+    data_dir: DataDirOption = None,
     as_of: Annotated[str | None, typer.Option(help="Evaluate as of this date (a what-if).")] = None,
     customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
         = None,
@@ -274,21 +286,26 @@ def evaluate(
 
     Every evidence file is re-hashed first: a tenant whose evidence changed since collection is
     ERROR "evidence changed since collection" (exit 1), never a result. Nothing earlier is
-    overwritten: the reports go under the run's evaluations/<id>/.
+    overwritten: the reports go under the run's evaluations/<id>/. With --data-dir and no --config,
+    the configuration sealed with the run is used.
     """
     _setup_logging(False)
-    try:
-        cfg = _load_config(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-    _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
+    root, cfg = _where(config, data_dir)
+    _check_data_dir(root, f"{config}: key 'output.data_dir'" if cfg is not None and data_dir is None else "--data-dir",
+                    create=False)
     from audit.deliver.lock import AlreadyRunning, run_lock
-    from audit.pipeline import RunNotFound, evaluate_and_render
-    from audit.snapshot.seal import SealError
+    from audit.pipeline import RunNotFound, evaluate_and_render, sealed_config
+    from audit.snapshot.seal import SealError, read_seal
     from audit.snapshot.store import StorageError
-    store = _stored_run(cfg.output.data_dir, run_id)
+    store = _stored_run(root, run_id)
     try:
-        with run_lock(cfg.output.data_dir):
+        if cfg is None:
+            seal = read_seal(store)
+            if seal is None:
+                raise SealError(f"run {run_id} is not sealed: its collection did not finish")
+            sealed = sealed_config(seal)
+            cfg = sealed.model_copy(update={"output": sealed.output.model_copy(update={"data_dir": root})})
+        with run_lock(root):
             outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of),
                                           only=_chosen_tenants(store, customers))
     except AlreadyRunning as exc:
@@ -300,6 +317,16 @@ def evaluate(
     code = _report(outcome)
     typer.echo(f"Evaluation {outcome.evaluation} of run {outcome.run_id}: {outcome.outputs}")
     raise typer.Exit(code)
+
+
+def _where(config: Path | None, data_dir: Path | None) -> tuple[Path, Config | None]:
+    """The data directory, from --data-dir, else from the configuration (also returned)."""
+    if data_dir is not None:
+        return data_dir, None
+    if config is None:
+        _fail("give --config or --data-dir")
+    cfg = _config_or_fail(config)
+    return cfg.output.data_dir, cfg
 
 
 def _chosen_tenants(store: RunStore, customers: str | None) -> set[str] | None:
@@ -322,27 +349,85 @@ def _chosen_tenants(store: RunStore, customers: str | None) -> set[str] | None:
 
 @app.command()
 def verify(
-    config: ConfigOption,
-    run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run to verify.")],
+    run_id: Annotated[str | None, typer.Option("--run", metavar="RUN_ID", help="The stored run to verify.")] = None,
+    config: OptionalConfig = None,
+    data_dir: DataDirOption = None,
+    bundle: Annotated[Path | None, typer.Option(metavar="ZIP", help="An auditor's bundle (mssp-audit export) "
+                                                                    "instead of a run: no configuration needed.")]
+        = None,
+    public_key: Annotated[Path | None, typer.Option(metavar="PEM", help="The MSSP's Ed25519 public key: the seal "
+                                                                        "and evaluation records must be signed.")]
+        = None,
 ) -> None:
-    """Re-hash a stored run's evidence and report anything changed since it was collected.
+    """Re-hash a stored run, or an auditor's bundle, along its chain of hashes.
+
+    The chain: raw pages, tenant manifests, seal, evaluation records, normalised tables, results,
+    reports (docs/results.md).
 
     Exit codes: 0 intact; 1 tampered or incomplete (each file named with what is wrong); 2 no such
-    run, or RUN_ID is not a run id.
+    run or bundle, RUN_ID is not a run id, or an unusable public key.
     """
+    from audit.snapshot.signing import SigningError, load_public_key
     try:
-        cfg = _load_config(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-    from audit.snapshot.verify import verify_run
-    store = _stored_run(cfg.output.data_dir, run_id)
-    checked, problems = verify_run(store)
+        key = load_public_key(public_key) if public_key is not None else None
+    except SigningError as exc:
+        _fail(f"--public-key: {exc}")
+    if bundle is not None:
+        from audit.snapshot.bundle import verify_bundle
+        if not bundle.is_file():
+            _fail(f"--bundle: no file {bundle}")
+        checked, problems = verify_bundle(bundle, key)
+        subject = f"Bundle {bundle.name}"
+    else:
+        if run_id is None:
+            _fail("give --run RUN_ID or --bundle ZIP")
+        from audit.snapshot.verify import verify_run
+        root, _ = _where(config, data_dir)
+        checked, problems = verify_run(_stored_run(root, run_id), key)
+        subject = f"Run {run_id}"
     for problem in problems:
         typer.echo(f"TAMPERED {problem.path}: {problem.problem}")
     if problems:
-        typer.echo(f"Run {run_id}: {len(problems)} problem(s) in {checked} file(s) checked.")
+        typer.echo(f"{subject}: {len(problems)} problem(s) in {checked} file(s) checked.")
         raise typer.Exit(1)
-    typer.echo(f"Run {run_id}: intact ({checked} files re-hashed).")
+    signed = ", signatures valid" if key is not None else ""
+    typer.echo(f"{subject}: intact ({checked} files re-hashed{signed}).")
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run.")],
+    customer: Annotated[str, typer.Option(metavar="NAME", help="The customer (name or tenant id).")],
+    out: Annotated[Path, typer.Option(metavar="ZIP", help="The bundle to write, e.g. bundle.zip.")],
+    config: OptionalConfig = None,
+    data_dir: DataDirOption = None,
+    evaluation: Annotated[str | None, typer.Option(metavar="ID", help="Which evaluation (default: the latest).")]
+        = None,
+) -> None:
+    """Write one customer's auditor bundle (a zip that verifies with no configuration).
+
+    It holds the PDF, workbook, results, tables, raw evidence, manifest, the seal and evaluation
+    record reduced to this customer, signatures, and a README. Another customer's data is never in
+    it. The run must verify first (exit 1 when it does not).
+    """
+    from audit.snapshot.bundle import ExportError, RunTampered, export_bundle
+    from audit.snapshot.seal import SealError, read_seal
+    from audit.snapshot.store import StorageError
+    root, _ = _where(config, data_dir)
+    store = _stored_run(root, run_id)
+    try:
+        seal = read_seal(store)
+        customers = seal.customers if seal is not None else {}
+        wanted = customer.strip().lower()
+        tenant_id = next((t for t, name in customers.items() if wanted in (t, name.lower())), None)
+        if tenant_id is None:
+            _fail(f"--customer: no customer {customer} in run {run_id}")
+        members = export_bundle(store, tenant_id, out, evaluation)
+    except (ExportError, SealError) as exc:
+        _fail(str(exc), Exit.TENANT_ERRORS if isinstance(exc, RunTampered) else Exit.CONFIG)
+    except StorageError as exc:
+        _fail(str(exc), Exit.STORAGE)
+    typer.echo(f"Bundle of {customers[tenant_id]} ({tenant_id}), run {run_id}: {out} ({len(members)} files).")
 
 
 def _stored_run(data_dir: Path, run_id: str) -> RunStore:
@@ -398,26 +483,27 @@ def _config_or_fail(config: Path) -> Config:
 
 
 @runs_app.command("list")
-def runs_list(config: ConfigOption) -> None:
+def runs_list(config: OptionalConfig = None, data_dir: DataDirOption = None) -> None:
     """Every stored run, oldest first: id, status, collection time, tenants."""
     from audit.history import list_runs
-    cfg = _config_or_fail(config)
-    entries = list_runs(cfg.output.data_dir)
+    root, _ = _where(config, data_dir)
+    entries = list_runs(root)
     if not entries:
-        typer.echo(f"No runs under {cfg.output.data_dir / 'runs'}.")
+        typer.echo(f"No runs under {root / 'runs'}.")
     for entry in entries:
         typer.echo(f"{entry.run_id}  {entry.status:<10}  {entry.collected_at:%Y-%m-%d %H:%M} UTC  "
                    f"{len(entry.tenants)} tenant(s)")
 
 
 @runs_app.command("show")
-def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metavar="RUN")]) -> None:
+def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN")], config: OptionalConfig = None,
+              data_dir: DataDirOption = None) -> None:
     """One run: per customer its score, counts and where its reports are, then its seal and every
     evaluation of it."""
     from audit.snapshot.seal import SealError, read_evaluations, read_seal
     from audit.snapshot.store import read_json
-    cfg = _config_or_fail(config)
-    store = _stored_run(cfg.output.data_dir, run_id)
+    root, _ = _where(config, data_dir)
+    store = _stored_run(root, run_id)
     from audit.models import Status, tenant_errors
     try:
         manifest = read_json(store.run_manifest_path)

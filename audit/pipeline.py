@@ -35,7 +35,9 @@ from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     PortfolioReport, ResourceView)
 from audit.snapshot.seal import (EvaluationRecord, EvidenceChanged, Seal, SealedTenant, SealError, check_evidence,
-                                 next_evaluation, output_files, read_seal, write_evaluation, write_seal)
+                                 next_evaluation, read_seal, shared_output_files, tenant_output_files,
+                                 write_evaluation, write_seal)
+from audit.snapshot.signing import sign_record
 from audit.snapshot.store import (RunStore, is_run_id, make_run_dir, private_files, read_json, remove_partial_writes,
                                   sha256_file, write_json)
 
@@ -199,6 +201,7 @@ def seal_run(config: Config, store: RunStore, started: dict[str, object]) -> Sea
                 tenants={t: SealedTenant(name, sha256_file(store.manifest_path(t)), partner)
                          for t, (name, partner) in tenants.items() if store.manifest_path(t).is_file()})
     write_seal(store, seal)
+    sign_record(config.output.signing_key, store.seal_path, seal.digest)
     write_json(store.run_manifest_path, {**started, "status": "sealed"})
     return seal
 
@@ -308,10 +311,9 @@ def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | No
 def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None,
                          only: set[str] | None) -> RunOutcome:
     seal = sealed_run(store)
-    seal_sha256 = sha256_file(store.seal_path)
     evaluation_id, out = next_evaluation(store)
     config = config.model_copy(update={"customers": run_customers(config, seal, only)})
-    info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
+    info = RunInfo(store.run_id, datetime.now(UTC), tool_version(), evaluation_id, seal.digest)
     reports_dir = out.reports_dir
     outcomes: list[CustomerOutcome] = []
     rows = _PortfolioRows()
@@ -329,11 +331,16 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
         expiry=tuple(sorted(rows.expiry, key=lambda e: (e.end is None, e.end or collected))),
         results=tuple(rows.results), errors=tuple(rows.errors)), reports_dir / "portfolio.xlsx")
     write_findings_csv([r for r in rows.results if r[2].status != Status.PASS.value], reports_dir / "findings.csv")
-    tenants = {o.tenant_id: _tenant_summary(o) for o in outcomes}
-    write_evaluation(store, EvaluationRecord(
-        evaluation_id=evaluation_id, run_id=store.run_id, seal_sha256=seal_sha256, evaluated_at=info.generated_at,
+    parts = {o.tenant_id: {"summary": _tenant_summary(o),
+                           "files": tenant_output_files(out, o.tenant_id, [p for p in (o.pdf, o.workbook) if p])}
+             for o in outcomes}
+    tenants = {t: part["summary"] for t, part in parts.items()}
+    record = EvaluationRecord(
+        evaluation_id=evaluation_id, run_id=store.run_id, seal_digest=seal.digest, evaluated_at=info.generated_at,
         as_of=as_of or collected, tool_version=info.tool_version, outputs=str(out.out_root.relative_to(store.root)),
-        files=output_files(out, [o.tenant_id for o in outcomes]), tenants=tenants))
+        tenants=parts, shared=shared_output_files(out, [part["files"] for part in parts.values()]))
+    write_evaluation(store, record)
+    sign_record(config.output.signing_key, store.evaluations_dir / f"{evaluation_id}.json", record.digest)
     if out.out_root == store.root:                 # the run's own evaluation: run.json shows it
         _finish_run_manifest(store, evaluation_id, tenants)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio, evaluation=evaluation_id,

@@ -156,9 +156,15 @@ def write_json(path: Path, data: Any) -> str:
 
 
 def write_json_once(path: Path, data: Any) -> str:
-    """Like write_json, but a file already at `path` is never replaced: FileExistsError instead.
-    The complete file appears under its name at once (a hard link of the finished temp file)."""
+    """Like write_json, but a file already at `path` is never replaced: FileExistsError instead."""
     blob = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_default).encode()
+    write_bytes_once(path, blob)
+    return hashlib.sha256(blob).hexdigest()
+
+
+def write_bytes_once(path: Path, blob: bytes) -> None:
+    """Create `path` holding `blob`, never replacing a file already there (FileExistsError). The
+    complete file appears under its name at once: a hard link of the finished temp file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -176,7 +182,6 @@ def write_json_once(path: Path, data: Any) -> str:
         raise
     finally:
         discard(tmp)
-    return hashlib.sha256(blob).hexdigest()
 
 
 def read_json(path: Path) -> Any:
@@ -268,6 +273,13 @@ class RunStore:
         self.data_dir = data_dir
         self.root = data_dir / "runs" / run_id
         self.out_root = out_root or self.root
+
+    @classmethod
+    def at(cls, root: Path) -> RunStore:
+        """The run whose directory is `root`, wherever it is (e.g. an unpacked bundle)."""
+        store = cls(root.parent, root.name)
+        store.root = store.out_root = root
+        return store
 
     def writing_to(self, out_root: Path) -> RunStore:
         return RunStore(self.data_dir, self.run_id, out_root)

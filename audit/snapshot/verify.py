@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from audit.snapshot.seal import EVALUATION_SCHEMA, SEAL_SCHEMA
+from audit.snapshot.seal import check_evaluation_json, check_seal_json
+from audit.snapshot.signing import signature_path, signature_valid
 from audit.snapshot.store import RunStore, sha256_file
 
 _TENANT_ID = re.compile(r"^[0-9a-f-]{36}$")
@@ -135,80 +136,132 @@ def verify_tenant(walk: _Walk, tenant_dir: Path, expected_sha: object) -> None:
                 walk.add(path, "raw file not recorded in the manifest")
 
 
-def verify_run(store: RunStore) -> tuple[int, list[Finding]]:
+def verify_run(store: RunStore, public_key: Any = None) -> tuple[int, list[Finding]]:
     """(files checked, problems) over the whole chain: raw pages → tenant manifests → seal →
     evaluation records → normalised tables, results and reports; and run.json's scores against the
-    evaluation it names. An empty problem list means the run is intact and complete."""
-    walk = _Walk(store.root)
-    seal = _verify_seal(walk, store)
-    if seal is not None:
-        _verify_evaluations(walk, store, seal)
+    evaluation it names. With `public_key`, the seal and every record must carry a valid signature.
+    An empty problem list means the run is intact and complete."""
+    return verify_tree(store.root, public_key=public_key)
+
+
+def verify_tree(root: Path, *, bundle: bool = False, public_key: Any = None) -> tuple[int, list[Finding]]:
+    """A run directory, or an auditor's bundle unpacked (`bundle`: one customer's part of the
+    seal and of its evaluation, no run.json, and every file in it accounted for)."""
+    walk = _Walk(root)
+    store = RunStore.at(root)
+    sealed = _verify_seal(walk, store, bundle, public_key)
+    if sealed is not None:
+        accounted = _verify_evaluations(walk, store, sealed, bundle, public_key)
+        if bundle:
+            _verify_nothing_else(walk, root, accounted)
+        else:
+            _verify_run_manifest(walk, store, accounted.records)
     return walk.checked, walk.problems
 
 
-def _verify_seal(walk: _Walk, store: RunStore) -> dict[str, Any] | None:
+def _verify_signature(walk: _Walk, record: Path, digest: str, public_key: Any) -> None:
+    if public_key is None:
+        return
+    signature = signature_path(record)
+    if not signature.is_file():
+        walk.add(signature, "signature missing")
+    elif not signature_valid(public_key, digest, signature.read_bytes()):
+        walk.add(signature, f"signature does not verify with the public key: {walk.rel(record)} was changed, "
+                            "or it was signed with another key")
+    else:
+        walk.checked += 1
+
+
+@dataclass
+class _Accounted:
+    files: set[str]
+    records: dict[str, dict[str, Any]]
+
+
+def _verify_seal(walk: _Walk, store: RunStore, bundle: bool, public_key: Any) -> str | None:
+    """The seal's digest when seal.json is there and readable (its problems are findings)."""
     if not store.seal_path.exists() and not store.seal_path.is_symlink():
-        walk.add(store.seal_path, "run not sealed: its collection did not finish")
+        walk.add(store.seal_path, "seal missing" if bundle else "run not sealed: its collection did not finish")
         return None
     if walk.hash_of(store.seal_path, "seal") is None:
         return None
-    seal = walk.json_object(store.seal_path, "seal")
-    tenants = seal.get("tenants") if seal is not None else None
-    if seal is None or seal.get("schema") != SEAL_SCHEMA or not isinstance(tenants, dict):
-        if seal is not None:
-            walk.add(store.seal_path, "seal is malformed: no schema or tenants")
+    data = walk.json_object(store.seal_path, "seal")
+    if data is None:
         return None
+    sealed, disclosed, problems = check_seal_json(data)
+    for problem in problems:
+        walk.add(store.seal_path, problem)
+    if sealed is None:
+        return None
+    _verify_signature(walk, store.seal_path, sealed, public_key)
+    leaves = data["core"]["tenants"]
+    if not bundle and len(disclosed) != len(leaves):
+        walk.add(store.seal_path, f"the core vouches for {len(leaves)} tenant(s), {len(disclosed)} are listed")
+    if bundle and not disclosed:
+        walk.add(store.seal_path, "the bundle discloses no tenant")
     tenants_dir = store.root / "tenants"
-    expected: dict[str, object] = {}
-    for tenant_id, entry in sorted(tenants.items()):
-        if not _TENANT_ID.fullmatch(tenant_id) or not isinstance(entry, dict):
-            walk.add(store.seal_path, f"not a tenant entry: {tenant_id[:60]!r}")
-            continue
-        expected[tenant_id] = entry.get("sha256")
     present = {p.name for p in tenants_dir.iterdir()} if tenants_dir.is_dir() else set()
-    for extra in sorted(present - set(expected)):
+    for extra in sorted(present - set(disclosed)):
         walk.add(tenants_dir / extra, "tenant directory not in the seal")
-    for tenant_id, sha in expected.items():
-        verify_tenant(walk, tenants_dir / tenant_id, sha)
-    return seal
+    for tenant_id, entry in disclosed.items():
+        if not _TENANT_ID.fullmatch(tenant_id):
+            walk.add(store.seal_path, f"not a tenant id: {tenant_id[:60]!r}")
+            continue
+        verify_tenant(walk, tenants_dir / tenant_id, entry.get("sha256"))
+    return sealed
 
 
-def _verify_evaluations(walk: _Walk, store: RunStore, seal: dict[str, Any]) -> None:
-    seal_sha256 = sha256_file(store.seal_path)
-    recorded: set[str] = set()
-    records: dict[str, dict[str, Any]] = {}
+def _verify_evaluations(walk: _Walk, store: RunStore, sealed: str, bundle: bool, public_key: Any) -> _Accounted:
+    accounted = _Accounted(set(), {})
     evaluations = store.evaluations_dir
-    paths = sorted(evaluations.glob("*.json")) if evaluations.is_dir() else []
+    paths = sorted(p for p in evaluations.glob("*.json")) if evaluations.is_dir() else []
     for path in paths:
         if walk.hash_of(path, "evaluation record") is None:
             continue
-        record = walk.json_object(path, "evaluation record")
-        if record is None:
+        data = walk.json_object(path, "evaluation record")
+        if data is None:
             continue
-        files = record.get("files")
-        if record.get("schema") != EVALUATION_SCHEMA or not isinstance(files, dict) \
-                or record.get("evaluation_id") != path.stem:
-            walk.add(path, "evaluation record is malformed")
+        core, files, problems = check_evaluation_json(data)
+        for problem in problems:
+            walk.add(path, problem)
+        if core is None:
             continue
-        records[path.stem] = record
-        if record.get("seal_sha256") != seal_sha256:
+        if core.get("evaluation_id") != path.stem:
+            walk.add(path, f"names itself evaluation {str(core.get('evaluation_id'))[:20]!r}")
+        accounted.records[path.stem] = data
+        if core.get("seal_digest") != sealed:
             walk.add(path, "evaluated a different seal than the run's seal.json")
+        _verify_signature(walk, path, str(data.get("digest")), public_key)
         for name, sha in sorted(files.items()):
             relative = safe_relative(name)
             if relative is None:
                 walk.add(path, f"names a file outside the run: {str(name)[:80]!r}")
                 continue
-            recorded.add(str(relative))
+            accounted.files.add(str(relative))
             walk.check(store.root / relative, sha, "evaluated file", "changed since its evaluation")
-    if not records and not paths:
-        walk.add(evaluations, "run never evaluated: no evaluation record")
-    for path in _evaluation_outputs(store, seal):
-        if walk.rel(path) not in recorded:
-            walk.add(path, "not recorded by any evaluation")
-    _verify_run_manifest(walk, store, records)
+    if not paths:
+        walk.add(evaluations, "no evaluation record" if bundle else "run never evaluated: no evaluation record")
+    if not bundle:
+        for path in _evaluation_outputs(store):
+            if walk.rel(path) not in accounted.files:
+                walk.add(path, "not recorded by any evaluation")
+    return accounted
 
 
-def _evaluation_outputs(store: RunStore, seal: dict[str, Any]) -> list[Path]:
+def _verify_nothing_else(walk: _Walk, root: Path, accounted: _Accounted) -> None:
+    """Every file of a bundle is part of the sealed record (or its README)."""
+    known = set(accounted.files) | {"README.txt", "seal.json", "seal.json.sig"}
+    for path in sorted(root.rglob("*")):
+        rel = walk.rel(path)
+        if path.is_dir() or rel in known or _EVIDENCE_OR_RECORD.fullmatch(rel):
+            continue        # manifests and raw files: verify_tenant names any the manifest does not record
+        walk.add(path, "not part of the sealed record")
+
+
+_EVIDENCE_OR_RECORD = re.compile(r"tenants/[^/]+/(manifest\.json|raw/[^/]+)|evaluations/\d+\.json(\.sig)?")
+
+
+def _evaluation_outputs(store: RunStore) -> list[Path]:
     """Every file where an evaluation writes: results, tables and reports, of the run's first
     evaluation and of the later ones under evaluations/<id>/."""
     roots = [store.root] + ([p for p in sorted(store.evaluations_dir.iterdir()) if p.is_dir()]
@@ -238,5 +291,5 @@ def _verify_run_manifest(walk: _Walk, store: RunStore, records: dict[str, dict[s
     record = records.get(str(run["evaluation"]))
     if record is None:
         walk.add(store.run_manifest_path, f"names evaluation {str(run['evaluation'])[:20]!r}, which has no record")
-    elif run.get("tenants") != record.get("tenants"):
+    elif run.get("tenants") != {t: p.get("summary") for t, p in (record.get("tenants") or {}).items()}:
         walk.add(store.run_manifest_path, f"tenants' scores or counts differ from evaluation {run['evaluation']}")

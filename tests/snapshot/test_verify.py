@@ -41,6 +41,7 @@ class Night:
     data: Path
     run_id: str
     tenant_id: str        # a customer whose tenant was read
+    public_key: Path      # of the key that signed the seal and the evaluation records
 
     @property
     def root(self) -> Path:
@@ -50,13 +51,26 @@ class Night:
 @pytest.fixture(scope="module")
 def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
     out = tmp_path_factory.mktemp("sealed")
+    signing_key, public_key = _key_pair(out / "signing.pem", out / "public.pem")
     with demo_environment(now=NOW, customers=2, seed=7, include_broken_tenant=False) as env:
-        config = demo_config(env.estate, env.server, env.certificate_path, out / "data")
+        config = demo_config(env.estate, env.server, env.certificate_path, out / "data",
+                             output={"signing_key": str(signing_key)})
         result = cli("run", "--config", str(write_config(config, out / "data", out / "c.toml")))
     assert result.returncode in (0, 1), result.stderr[-2000:]
     summary = json.loads((out / "data" / "last-run.json").read_text())
     tenant_id = next(c["tenant_id"] for c in summary["customers"] if c["reachable"]).lower()
-    yield Night(config, out / "data", summary["run_id"], tenant_id)
+    yield Night(config, out / "data", summary["run_id"], tenant_id, public_key)
+
+
+def _key_pair(private: Path, public: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    key = Ed25519PrivateKey.generate()
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
 
 
 def copy_of(night: Night, tmp: Path) -> tuple[Path, Path]:
@@ -218,11 +232,20 @@ def test_evaluate_refuses_evidence_changed_since_collection(night: Night, tmp_pa
     evaluation = json.loads((data / "runs" / night.run_id / "evaluations" / "002.json").read_text())
     results = json.loads((data / "runs" / night.run_id / "evaluations" / "002" / "tenants" / night.tenant_id
                           / "results.json").read_text())
-    assert evaluation["tenants"][night.tenant_id]["error"].startswith("evidence changed since collection: ")
+    assert evaluation["tenants"][night.tenant_id]["summary"]["error"].startswith("evidence changed since collection: ")
     assert {r["status"] for r in results["results"]} == {"ERROR"}
     assert all(r["reason"].startswith("evidence changed since collection") for r in results["results"])
     others = [t for t in evaluation["tenants"] if t != night.tenant_id]
-    assert others and all("error" not in evaluation["tenants"][t] for t in others)
+    assert others and all("error" not in evaluation["tenants"][t]["summary"] for t in others)
+    # The PDF names the evaluation it came from and the seal, and carries no manifest that is not the sealed one.
+    from pypdf import PdfReader
+    seal_digest = json.loads((data / "runs" / night.run_id / "seal.json").read_text())["digest"]
+    pdf = next(p for p in (data / "runs" / night.run_id / "evaluations" / "002" / "reports").glob("*.pdf")
+               if night.tenant_id in p.name)
+    reader = PdfReader(pdf)
+    text = " ".join((page.extract_text() or "") for page in reader.pages)
+    assert "Evaluation 002" in " ".join(text.split()) and seal_digest[:16] in text.replace("\n", "")
+    assert "manifest.json" not in (reader.attachments or {})
 
 
 def test_evaluations_are_new_records_and_results_are_byte_reproducible(night: Night, tmp_path: Path) -> None:
@@ -234,9 +257,9 @@ def test_evaluations_are_new_records_and_results_are_byte_reproducible(night: Ni
         assert result.returncode in (0, 1), result.stderr[-2000:]
     assert {p: p.read_bytes() for p in nightly} == nightly          # nothing earlier is overwritten
     second, third = (json.loads((root / "evaluations" / f"{i}.json").read_text()) for i in ("002", "003"))
-    assert second["seal_sha256"] == third["seal_sha256"] == json.loads(
-        (root / "evaluations" / "001.json").read_text())["seal_sha256"]
-    assert second["as_of"] == third["as_of"] == "2027-01-15T00:00:00+00:00"
+    assert second["core"]["seal_digest"] == third["core"]["seal_digest"] == json.loads(
+        (root / "seal.json").read_text())["digest"]
+    assert second["core"]["as_of"] == third["core"]["as_of"] == "2027-01-15T00:00:00+00:00"
     tenants = json.loads((root / "seal.json").read_text())["tenants"]
     customers = [t for t, s in tenants.items() if not s["partner"]]
     assert customers
@@ -250,3 +273,129 @@ def test_evaluations_are_new_records_and_results_are_byte_reproducible(night: Ni
     lines = [line.split()[0] for line in shown.stdout.splitlines() if line.startswith("  0")]
     assert lines == ["001", "002", "003"], shown.stdout
     assert verify(config, night.run_id).returncode == 0
+
+
+def test_runs_are_private_by_default(night: Night) -> None:
+    import stat
+    assert stat.S_IMODE(night.root.stat().st_mode) == 0o700
+    for path in night.root.rglob("*"):
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode & 0o077 == 0, (path, oct(mode))
+
+
+def test_a_resume_removes_what_an_interrupted_write_left(night: Night, tmp_path: Path) -> None:
+    data, config = copy_of(night, tmp_path)
+    left = data / "runs" / night.run_id / "tenants" / night.tenant_id / "raw" / ".guests.jsonl.k2j3h4.part"
+    left.write_bytes(b'{"page": {"value": [')
+    result = cli("run", "--config", str(config), "--resume", night.run_id)
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert not left.exists()
+    assert verify(config, night.run_id).returncode == 0
+
+
+# --- signatures ------------------------------------------------------------------------------------------------------
+
+def test_signatures_verify_with_the_public_key(night: Night, tmp_path: Path) -> None:
+    result = verify(write_config(night.config, night.data, tmp_path / "c.toml"), night.run_id,
+                    "--public-key", str(night.public_key))
+    assert result.returncode == 0, result.stdout
+    assert "signatures valid" in result.stdout
+
+
+def test_a_wrong_public_key_fails(night: Night, tmp_path: Path) -> None:
+    _, other = _key_pair(tmp_path / "other.pem", tmp_path / "other.pub.pem")
+    result = cli("verify", "--data-dir", str(night.data), "--run", night.run_id, "--public-key", str(other))
+    assert result.returncode == 1, result.stdout
+    assert "TAMPERED seal.json.sig: signature does not verify with the public key" in result.stdout
+    assert "TAMPERED evaluations/001.json.sig: signature does not verify" in result.stdout
+
+
+def test_a_modified_seal_fails_its_signature(night: Night, tmp_path: Path) -> None:
+    data, config = copy_of(night, tmp_path)
+    seal_path = data / "runs" / night.run_id / "seal.json"
+    seal = json.loads(seal_path.read_text())
+    seal["core"]["collected_at"] = "2026-11-21T02:00:00+00:00"        # an earlier night, consistently re-hashed
+    from audit.snapshot.seal import digest
+    seal["digest"] = digest(seal["core"])
+    seal_path.write_text(json.dumps(seal))
+    result = verify(config, night.run_id, "--public-key", str(night.public_key))
+    assert result.returncode == 1
+    assert "TAMPERED seal.json.sig: signature does not verify with the public key: seal.json was changed, " \
+           "or it was signed with another key" in result.stdout.splitlines()
+
+
+# --- the auditor's bundle --------------------------------------------------------------------------------------------
+
+def test_a_bundle_round_trip_finds_every_flipped_byte(night: Night, tmp_path: Path) -> None:
+    import zipfile
+    bundle = tmp_path / "bundle.zip"
+    customer = json.loads((night.root / "seal.json").read_text())["tenants"][night.tenant_id]["customer"]
+    exported = cli("export", "--data-dir", str(night.data), "--run", night.run_id, "--customer", customer,
+                   "--out", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(bundle) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    # One customer only: no other tenant id, no portfolio, no configuration.
+    others = [t for t in json.loads((night.root / "seal.json").read_text())["tenants"] if t != night.tenant_id]
+    assert others
+    for name, blob in members.items():
+        assert not any(t in name or t.encode() in blob for t in others), name
+    assert not any("portfolio" in n or "findings.csv" in n for n in members)
+    assert {"README.txt", "seal.json", "seal.json.sig", "evaluations/001.json", "evaluations/001.json.sig",
+            f"tenants/{night.tenant_id}/manifest.json", f"tenants/{night.tenant_id}/results.json"} <= members.keys()
+    assert any(n.endswith(".pdf") for n in members) and any(n.endswith(".xlsx") for n in members)
+    intact = cli("verify", "--bundle", str(bundle), "--public-key", str(night.public_key))
+    assert intact.returncode == 0, intact.stdout
+    for name, blob in members.items():
+        flipped = tmp_path / "flipped.zip"
+        with zipfile.ZipFile(flipped, "w") as z:
+            for other, content in members.items():
+                if other == name:
+                    content = bytearray(content)
+                    content[len(content) // 2] ^= 0x01
+                z.writestr(other, bytes(content))
+        result = cli("verify", "--bundle", str(flipped), "--public-key", str(night.public_key))
+        assert result.returncode == 1, (name, result.stdout)
+        assert "TAMPERED " in result.stdout and "not a plain file" not in result.stdout, name
+        assert "TAMPERED README.txt" in result.stdout if name == "README.txt" else name in result.stdout or \
+            name.removesuffix(".sig") in result.stdout or "TAMPERED seal.json" in result.stdout, (name, result.stdout)
+
+
+def test_a_bundle_with_an_added_file_or_an_unsafe_path_is_tampered(night: Night, tmp_path: Path) -> None:
+    import zipfile
+    bundle = tmp_path / "bundle.zip"
+    assert cli("export", "--data-dir", str(night.data), "--run", night.run_id, "--customer", night.tenant_id,
+               "--out", str(bundle)).returncode == 0
+    with zipfile.ZipFile(bundle, "a") as z:
+        z.writestr("../escape.txt", b"x")
+        z.writestr(f"tenants/{night.tenant_id}/raw/extra.jsonl", b"{}\n")
+    result = cli("verify", "--bundle", str(bundle))
+    assert result.returncode == 1
+    assert "TAMPERED ../escape.txt: not a plain file at a safe path, or twice" in result.stdout
+    assert f"TAMPERED tenants/{night.tenant_id}/raw/extra.jsonl: raw file not recorded in the manifest" in result.stdout
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_export_refuses_a_run_that_does_not_verify(night: Night, tmp_path: Path) -> None:
+    data, _ = copy_of(night, tmp_path)
+    _edit_raw(data / "runs" / night.run_id, night.tenant_id)
+    result = cli("export", "--data-dir", str(data), "--run", night.run_id, "--customer", night.tenant_id,
+                 "--out", str(tmp_path / "b.zip"))
+    assert result.returncode == 1 and "does not verify" in result.stderr
+    assert not (tmp_path / "b.zip").exists()
+
+
+# --- without the configuration ---------------------------------------------------------------------------------------
+
+def test_runs_show_and_evaluate_need_only_the_data_directory(night: Night, tmp_path: Path) -> None:
+    data, _ = copy_of(night, tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "MSSP_AUDIT_CONFIG"}
+    evaluated = subprocess.run([sys.executable, "-m", "audit", "evaluate", "--data-dir", str(data), "--run",
+                                night.run_id, "--customers", night.tenant_id], capture_output=True, text=True,
+                               cwd=ROOT, timeout=600, env=env)
+    assert evaluated.returncode in (0, 1), evaluated.stderr[-2000:]
+    record = json.loads((data / "runs" / night.run_id / "evaluations" / "002.json").read_text())
+    assert list(record["tenants"]) == [night.tenant_id]          # --customers among the run's own tenants
+    shown = cli("runs", "show", "--data-dir", str(data), night.run_id)
+    assert shown.returncode == 0 and "  002  evaluated" in shown.stdout, shown.stdout
+    assert cli("verify", "--data-dir", str(data), "--run", night.run_id).returncode == 0
