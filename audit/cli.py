@@ -294,7 +294,8 @@ def evaluate(
     _check_data_dir(root, f"{config}: key 'output.data_dir'" if cfg is not None and data_dir is None else "--data-dir",
                     create=False)
     from audit.deliver.lock import AlreadyRunning, run_lock
-    from audit.pipeline import RunNotFound, evaluate_and_render, sealed_config
+    from audit.pipeline import RunNotFound, evaluate_and_render
+    from audit.snapshot.lifecycle import sealed_config
     from audit.snapshot.seal import SealError, read_seal
     from audit.snapshot.store import StorageError
     store = _stored_run(root, run_id)

@@ -34,12 +34,12 @@ from audit.render.filenames import report_filename
 from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     PortfolioReport, ResourceView)
-from audit.snapshot.seal import (EvaluationRecord, EvidenceChanged, Seal, SealedTenant, SealError, check_evidence,
-                                 next_evaluation, read_seal, shared_output_files, tenant_output_files,
-                                 write_evaluation, write_seal)
+from audit.snapshot.lifecycle import RunNotFound, collection_settings, resumed_run, run_customers, seal_run, sealed_run
+from audit.snapshot.seal import (EvaluationRecord, EvidenceChanged, Seal, check_evidence, next_evaluation, read_seal,
+                                 shared_output_files, tenant_output_files, write_evaluation)
 from audit.snapshot.signing import sign_record
-from audit.snapshot.store import (RunStore, is_run_id, make_run_dir, private_files, read_json, remove_partial_writes,
-                                  sha256_file, write_json)
+from audit.snapshot.store import (RunStore, make_run_dir, private_files, read_json, remove_partial_writes,
+                                  write_json)
 
 log = logging.getLogger("audit.pipeline")
 RESULTS_SCHEMA = "mssp-audit/results/1"
@@ -52,10 +52,6 @@ def tool_version() -> str:
         return version("mssp-audit")
     except PackageNotFoundError:
         return "0+checkout"
-
-
-class RunNotFound(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -130,7 +126,7 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
     for leftover in remove_partial_writes(config.output.data_dir / "runs"):
         log.info("removed %s, left by an interrupted write", leftover)
     if resume:
-        store, started = _resumed(config, run_id)
+        store, started = resumed_run(config, run_id)
         now = datetime.fromisoformat(started["collected_at"])
     else:
         store = RunStore(config.output.data_dir, run_id or new_run_id(now.isoformat()))
@@ -146,7 +142,7 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
         credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint,
                                      config.app.client_secret_env)
         asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
-        seal_run(config, store, started)
+        seal_run(config, store, started, tool_version())
     outcome = evaluate_and_render(config, store, as_of=as_of)
     deliver(config, store, outcome)
     removed = apply_retention(config.output.data_dir, keep_runs=config.retention.keep_runs,
@@ -154,56 +150,6 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
     if removed:
         log.info("retention removed %d old run(s): %s", len(removed), ", ".join(removed))
     return outcome
-
-
-def collection_settings(config: Config) -> dict[str, object]:
-    """What decides which evidence a run collects: resuming under other settings would mix two."""
-    return {"cloud": config.cloud.model_dump(mode="json"), "app": config.app.model_dump(mode="json"),
-            "partner_tenant_id": (config.mssp.partner_tenant_id or "").lower() or None,
-            "tenants": sorted(c.tenant_id.lower() for c in config.customers)}
-
-
-def _resumed(config: Config, run_id: str | None) -> tuple[RunStore, dict[str, object]]:
-    if run_id is None:
-        raise RunNotFound("--resume needs a run id")
-    if not is_run_id(run_id):
-        raise RunNotFound(f"no run {run_id}: not a run id (they look like 20261122T020000Z-1a2b3c)")
-    store = RunStore(config.output.data_dir, run_id)
-    if not store.run_manifest_path.exists():
-        raise RunNotFound(f"no run {run_id} under {config.output.data_dir / 'runs'}")
-    started = read_json(store.run_manifest_path)
-    recorded = started.get("collection")
-    if recorded is not None and read_seal(store) is None:
-        current = collection_settings(config)
-        differs = sorted(_differences(recorded, current))
-        if differs:
-            raise RunNotFound(f"--resume {run_id}: the configuration differs from the one the run started with "
-                              f"in {', '.join(differs)}; start a new run for it")
-    return store, started
-
-
-def _differences(before: object, after: object, prefix: str = "") -> list[str]:
-    if isinstance(before, dict) and isinstance(after, dict):
-        return [d for key in sorted(before.keys() | after.keys())
-                for d in _differences(before.get(key), after.get(key), f"{prefix}{key}.")]
-    return [prefix.rstrip(".")] if before != after else []
-
-
-def seal_run(config: Config, store: RunStore, started: dict[str, object]) -> Seal:
-    """Seal the collected run: written once, never rewritten (DESIGN.md, "Sealed runs")."""
-    tenants = {c.tenant_id.lower(): (c.name, False) for c in config.customers}
-    if config.mssp.partner_tenant_id:
-        tenants[config.mssp.partner_tenant_id.lower()] = ("MSSP partner tenant", True)
-    seal = Seal(run_id=store.run_id, collected_at=datetime.fromisoformat(str(started["collected_at"])),
-                started_at=datetime.fromisoformat(str(started["started_at"])), sealed_at=datetime.now(UTC),
-                tool_version=tool_version(), config_sha256=str(started.get("config_sha256") or ""),
-                config=config.model_dump(mode="json"),
-                tenants={t: SealedTenant(name, sha256_file(store.manifest_path(t)), partner)
-                         for t, (name, partner) in tenants.items() if store.manifest_path(t).is_file()})
-    write_seal(store, seal)
-    sign_record(config.output.signing_key, store.seal_path, seal.digest)
-    write_json(store.run_manifest_path, {**started, "status": "sealed"})
-    return seal
 
 
 def load_tenant(store: RunStore, config: Config, tenant_id: str, seal: Seal | None = None) -> TenantData:
@@ -275,29 +221,6 @@ def tenant_drift(config: Config, store: RunStore, tenant_id: str, runs: list[Run
     results_path = store.results_path(tenant_id)
     write_json(results_path, {**read_json(results_path), "drift": drift.to_json()})
     return drift
-
-
-def sealed_run(store: RunStore) -> Seal:
-    """The run's seal, or SealError saying why the run cannot be evaluated."""
-    seal = read_seal(store)
-    if seal is None:
-        raise SealError(f"run {store.run_id} is not sealed: its collection did not finish; "
-                        f"finish it with `mssp-audit run --resume {store.run_id}`")
-    return seal
-
-
-def run_customers(config: Config, seal: Seal, only: set[str] | None = None) -> tuple[Customer, ...]:
-    """The customers the run collected, in the order it did: as the configuration describes them
-    today, or as the sealed configuration did for one no longer configured."""
-    current = {c.tenant_id.lower(): c for c in config.customers}
-    sealed = {c.tenant_id.lower(): c for c in sealed_config(seal).customers}
-    chosen = [current.get(t) or sealed[t] for t in seal.customers if t in current or t in sealed]
-    return tuple(c for c in chosen if only is None or c.tenant_id.lower() in only)
-
-
-def sealed_config(seal: Seal) -> Config:
-    """The configuration the run was collected under, as sealed."""
-    return Config.model_validate(seal.config)
 
 
 def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None,
