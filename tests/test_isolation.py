@@ -124,8 +124,8 @@ def test_a_damaged_manifest_stops_only_its_customer(night: Night, tmp_path: Path
     for customer in night.config.customers:
         assert (reports / report_filename(customer.name, customer.tenant_id, suffix=".pdf")).exists(), customer.name
     record = json.loads((evaluation.parent / "002.json").read_text())
-    assert record["tenants"][tenant_id]["error"] == changed
-    assert not [t for t, s in record["tenants"].items() if t != tenant_id and "error" in s]
+    assert record["tenants"][tenant_id]["summary"]["error"] == changed
+    assert not [t for t, part in record["tenants"].items() if t != tenant_id and "error" in part["summary"]]
     book = openpyxl.load_workbook(reports / "portfolio.xlsx", read_only=True)
     errors = [row for row in book["Errors"].iter_rows(values_only=True) if row[0] == victim.name]
     assert any(row[2] == "evaluation" and changed in str(row[5]) for row in errors)
@@ -151,8 +151,8 @@ def test_a_render_failure_stops_only_its_customers_file(night: Night, tmp_path: 
         if customer.tenant_id != victim.tenant_id:
             assert (reports / report_filename(customer.name, customer.tenant_id, suffix=".pdf")).stat().st_size > 0
     record = json.loads((reports.parent.parent / "002.json").read_text())
-    assert "PDF rendering failed" in record["tenants"][victim.tenant_id.lower()]["error"]
-    assert f"evaluations/002/reports/{pdf_name}" not in record["files"]
+    assert "PDF rendering failed" in record["tenants"][victim.tenant_id.lower()]["summary"]["error"]
+    assert f"evaluations/002/reports/{pdf_name}" not in record["tenants"][victim.tenant_id.lower()]["files"]
     book = openpyxl.load_workbook(reports / "portfolio.xlsx", read_only=True)
     rows = {row[0]: row for row in book["Summary"].iter_rows(values_only=True) if row}
     assert "not rendered" in rows[victim.name]

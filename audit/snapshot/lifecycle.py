@@ -78,8 +78,8 @@ def run_customers(config: Config, seal: Seal, only: set[str] | None = None) -> t
     """The customers the run collected, in the order it did: as the configuration describes them
     today, or as the sealed configuration did for one no longer configured."""
     current = {c.tenant_id.lower(): c for c in config.customers}
-    sealed = {c.tenant_id.lower(): c for c in sealed_config(seal).customers}
-    chosen = [current.get(t) or sealed[t] for t in seal.customers if t in current or t in sealed]
+    chosen = [current.get(c.tenant_id.lower(), c) for c in sealed_config(seal).customers
+              if c.tenant_id.lower() in seal.customers]
     return tuple(c for c in chosen if only is None or c.tenant_id.lower() in only)
 
 
