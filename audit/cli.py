@@ -545,17 +545,26 @@ def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN")], config: Opt
 
 
 @runs_app.command("diff")
-def runs_diff(config: ConfigOption, run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
-              run_b: Annotated[str, typer.Argument(metavar="RUN_B")]) -> None:
+def runs_diff(run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
+              run_b: Annotated[str, typer.Argument(metavar="RUN_B")], config: OptionalConfig = None,
+              data_dir: DataDirOption = None) -> None:
     """What changed per customer from RUN_A to RUN_B: guests, assignments, settings, check results, and
     what either run could not observe."""
     from audit.history import compute_drift
-    cfg = _config_or_fail(config)
-    a, b = _stored_run(cfg.output.data_dir, run_a), _stored_run(cfg.output.data_dir, run_b)
-    for customer in cfg.customers:
-        drift = compute_drift(a.root, b.root, customer.tenant_id.lower(), run_a)
+    from audit.snapshot.seal import SealError, read_seal
+    root, cfg = _where(config, data_dir)
+    a, b = _stored_run(root, run_a), _stored_run(root, run_b)
+    try:
+        seal = read_seal(b)
+    except SealError:
+        seal = None
+    # The customers RUN_B collected, as its seal names them; the configuration's for an unsealed run.
+    customers = list(seal.customers.items()) if seal is not None else \
+        [(c.tenant_id.lower(), c.name) for c in (cfg.customers if cfg is not None else ())]
+    for tenant_id, name in customers:
+        drift = compute_drift(a.root, b.root, tenant_id, run_a)
         # "row", not "change": a finding still open, or what a run did not observe, is no change.
-        typer.echo(f"{customer.name} ({customer.tenant_id}): {len(drift.changes)} row(s)")
+        typer.echo(f"{name} ({tenant_id}): {len(drift.changes)} row(s)")
         for change in drift.changes:        # every row counted is printed
             typer.echo(f"  {change.kind:<22} {change.subject}  {change.detail}".rstrip())
 

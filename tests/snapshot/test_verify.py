@@ -399,3 +399,15 @@ def test_runs_show_and_evaluate_need_only_the_data_directory(night: Night, tmp_p
     shown = cli("runs", "show", "--data-dir", str(data), night.run_id)
     assert shown.returncode == 0 and "  002  evaluated" in shown.stdout, shown.stdout
     assert cli("verify", "--data-dir", str(data), "--run", night.run_id).returncode == 0
+
+
+def test_resume_refuses_an_unsealed_run_under_other_collection_settings(night: Night, tmp_path: Path) -> None:
+    data, config = copy_of(night, tmp_path)
+    (data / "runs" / night.run_id / "seal.json").unlink()          # as if collection had been interrupted
+    fewer = night.config.model_copy(update={"customers": night.config.customers[:1]})
+    result = cli("run", "--config", str(write_config(fewer, data, tmp_path / "fewer.toml")), "--resume", night.run_id)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"mssp-audit: --resume {night.run_id}: the configuration differs from the one the run started with in "
+        "tenants; start a new run for it"]
+    assert not (data / "runs" / night.run_id / "seal.json").exists()
