@@ -123,10 +123,13 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
          as_of: datetime | None, on_tenant: Callable[[TenantManifest], None] | None) -> RunOutcome:
     now = now or datetime.now(UTC)
     # Under the data directory's lock nothing of ours is writing: a temp file is what a killed write left.
-    for leftover in remove_partial_writes(config.output.data_dir / "runs"):
-        log.info("removed %s, left by an interrupted write", leftover)
+    for unfinished in _unfinished_runs(config.output.data_dir):
+        for leftover in remove_partial_writes(unfinished):
+            log.info("removed %s, left by an interrupted write", leftover)
     if resume:
         store, started = resumed_run(config, run_id)
+        for leftover in remove_partial_writes(store.root):
+            log.info("removed %s, left by an interrupted write", leftover)
         now = datetime.fromisoformat(started["collected_at"])
     else:
         store = RunStore(config.output.data_dir, run_id or new_run_id(now.isoformat()))
@@ -150,6 +153,20 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
     if removed:
         log.info("retention removed %d old run(s): %s", len(removed), ", ".join(removed))
     return outcome
+
+
+def _unfinished_runs(data_dir: Path) -> list[Path]:
+    """Runs whose run.json does not say complete: only these can hold what a killed write left
+    (a complete run's every write finished), and a night need not walk years of finished runs."""
+    unfinished = []
+    for root in sorted((data_dir / "runs").iterdir()) if (data_dir / "runs").is_dir() else ():
+        try:
+            complete = read_json(root / "run.json").get("status") == "complete"
+        except (OSError, ValueError, AttributeError):
+            complete = False
+        if root.is_dir() and not complete:
+            unfinished.append(root)
+    return unfinished
 
 
 def load_tenant(store: RunStore, config: Config, tenant_id: str, seal: Seal | None = None) -> TenantData:
