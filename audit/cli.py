@@ -20,6 +20,7 @@ from audit.config import Config, ConfigError, config_hash, load_config
 
 if TYPE_CHECKING:
     from audit.progress import TenantProgress
+    from audit.snapshot.store import RunStore
 
 
 class Exit(enum.IntEnum):
@@ -40,6 +41,11 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
 )
 
+OptionalConfig = Annotated[Path | None, typer.Option("--config", "-c", help="The TOML configuration file.",
+                                                    envvar="MSSP_AUDIT_CONFIG")]
+DataDirOption = Annotated[Path | None, typer.Option(
+    "--data-dir", metavar="DIR", help="The data directory holding runs/; instead of --config (the run's own "
+                                      "sealed record is used).")]
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML configuration file.",
                                             envvar="MSSP_AUDIT_CONFIG")]
 
@@ -77,6 +83,16 @@ def _check_data_dir(path: Path, where: str, *, create: bool = True) -> None:
         prepare_data_dir(path, create=create)
     except DataDirError as exc:
         _fail(f"{where}: {exc}")
+
+
+def _check_group(group: str | None, where: str) -> None:
+    if group is None:
+        return
+    import grp
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        _fail(f"{where}: no group named {group!r} on this machine")
 
 
 def _run_of(path: Path, data_dir: Path) -> str | None:
@@ -216,9 +232,17 @@ def run(
     except ConfigError as exc:
         _fail(str(exc))
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'")
+    _check_group(cfg.output.group, f"{config}: key 'output.group'")
+    if cfg.output.signing_key is not None:
+        from audit.snapshot.signing import SigningError, load_private_key
+        try:
+            load_private_key(cfg.output.signing_key)
+        except SigningError as exc:
+            _fail(f"{config}: key 'output.signing_key': {exc}")
     from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.graph.auth import CredentialError
     from audit.pipeline import RunNotFound, run as run_pipeline
+    from audit.snapshot.seal import SealError
     from audit.snapshot.store import StorageError
     try:
         with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
@@ -232,7 +256,7 @@ def run(
         _fail_logged(f"{exc}; what was collected is kept: free space, then finish the run with "
                      f"`mssp-audit run --resume {run_id}`" if run_id else f"{exc}; nothing was collected",
                      Exit.STORAGE)
-    except (CredentialError, RunNotFound, FileExistsError) as exc:
+    except (CredentialError, RunNotFound, FileExistsError, SealError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
     raise typer.Exit(_report(outcome, quiet=quiet))
 
@@ -251,51 +275,172 @@ def _progress(cfg: Config, quiet: bool) -> Iterator[TenantProgress | None]:
 
 @app.command()
 def evaluate(
-    config: ConfigOption,
     run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run to evaluate again.")],
+    config: OptionalConfig = None,
+    data_dir: DataDirOption = None,
     as_of: Annotated[str | None, typer.Option(help="Evaluate as of this date (a what-if).")] = None,
+    customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
+        = None,
 ) -> None:
-    """Re-evaluate and re-render a stored run offline, from its evidence alone."""
+    """Evaluate a stored run again, offline, from its evidence alone, as a new evaluation record.
+
+    Every evidence file is re-hashed first: a tenant whose evidence changed since collection is
+    ERROR "evidence changed since collection" (exit 1), never a result. Nothing earlier is
+    overwritten: the reports go under the run's evaluations/<id>/. With --data-dir and no --config,
+    the configuration sealed with the run is used.
+    """
     _setup_logging(False)
-    try:
-        cfg = _load_config(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-    _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
+    root, cfg = _where(config, data_dir)
+    _check_data_dir(root, f"{config}: key 'output.data_dir'" if cfg is not None and data_dir is None else "--data-dir",
+                    create=False)
+    from audit.deliver.lock import AlreadyRunning, run_lock
     from audit.pipeline import RunNotFound, evaluate_and_render
-    from audit.snapshot.store import RunStore, StorageError
-    store = RunStore(cfg.output.data_dir, run_id)
-    if not store.run_manifest_path.exists():
-        _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
+    from audit.snapshot.lifecycle import sealed_config
+    from audit.snapshot.seal import SealError, read_seal
+    from audit.snapshot.store import StorageError
+    store = _stored_run(root, run_id)
     try:
-        outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of))
-    except RunNotFound as exc:
+        if cfg is None:
+            seal = read_seal(store)
+            if seal is None:
+                raise SealError(f"run {run_id} is not sealed: its collection did not finish")
+            sealed = sealed_config(seal)
+            cfg = sealed.model_copy(update={"output": sealed.output.model_copy(update={"data_dir": root})})
+        with run_lock(root):
+            outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of),
+                                          only=_chosen_tenants(store, customers))
+    except AlreadyRunning as exc:
+        _fail_logged(str(exc), Exit.LOCKED)
+    except (RunNotFound, SealError) as exc:
         _fail(str(exc))
     except StorageError as exc:
         _fail_logged(f"{exc}; the run's evidence is untouched: free space, then evaluate it again", Exit.STORAGE)
-    raise typer.Exit(_report(outcome))
+    code = _report(outcome)
+    typer.echo(f"Evaluation {outcome.evaluation} of run {outcome.run_id}: {outcome.outputs}")
+    raise typer.Exit(code)
+
+
+def _where(config: Path | None, data_dir: Path | None) -> tuple[Path, Config | None]:
+    """The data directory, from --data-dir, else from the configuration (also returned)."""
+    if data_dir is not None:
+        return data_dir, None
+    if config is None:
+        _fail("give --config or --data-dir")
+    cfg = _config_or_fail(config)
+    return cfg.output.data_dir, cfg
+
+
+def _chosen_tenants(store: RunStore, customers: str | None) -> set[str] | None:
+    """`--customers a,b` among the run's own tenants (names or tenant ids, as the seal records them)."""
+    if not customers:
+        return None
+    from audit.snapshot.seal import SealError, read_seal
+    try:
+        seal = read_seal(store)
+    except SealError as exc:
+        _fail(str(exc))
+    run_customers = seal.customers if seal is not None else {}
+    wanted = {w.strip().lower() for w in customers.split(",") if w.strip()}
+    chosen = {t for t, name in run_customers.items() if t in wanted or name.lower() in wanted}
+    unknown = wanted - chosen - {run_customers[t].lower() for t in chosen}
+    if unknown:
+        _fail(f"--customers: no customer named {', '.join(sorted(unknown))} in run {store.run_id}")
+    return chosen
 
 
 @app.command()
 def verify(
-    config: ConfigOption,
-    run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run to verify.")],
+    run_id: Annotated[str | None, typer.Option("--run", metavar="RUN_ID", help="The stored run to verify.")] = None,
+    config: OptionalConfig = None,
+    data_dir: DataDirOption = None,
+    bundle: Annotated[Path | None, typer.Option(metavar="ZIP", help="An auditor's bundle (mssp-audit export) "
+                                                                    "instead of a run: no configuration needed.")]
+        = None,
+    public_key: Annotated[Path | None, typer.Option(metavar="PEM", help="The MSSP's Ed25519 public key: the seal "
+                                                                        "and evaluation records must be signed.")]
+        = None,
 ) -> None:
-    """Re-hash a stored run's evidence and report anything changed since it was collected (exit 1)."""
+    """Re-hash a stored run, or an auditor's bundle, along its chain of hashes.
+
+    The chain: raw pages, tenant manifests, seal, evaluation records, normalised tables, results,
+    reports (docs/results.md).
+
+    Exit codes: 0 intact; 1 tampered or incomplete (each file named with what is wrong); 2 no such
+    run or bundle, RUN_ID is not a run id, or an unusable public key.
+    """
+    from audit.snapshot.signing import SigningError, load_public_key
     try:
-        cfg = _load_config(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-    from audit.snapshot.store import RunStore
-    from audit.snapshot.verify import verify_run
-    store = RunStore(cfg.output.data_dir, run_id)
-    checked, problems = verify_run(store)
+        key = load_public_key(public_key) if public_key is not None else None
+    except SigningError as exc:
+        _fail(f"--public-key: {exc}")
+    if bundle is not None:
+        from audit.snapshot.bundle import verify_bundle
+        if not bundle.is_file():
+            _fail(f"--bundle: no file {bundle}")
+        checked, problems = verify_bundle(bundle, key)
+        subject = f"Bundle {bundle.name}"
+    else:
+        if run_id is None:
+            _fail("give --run RUN_ID or --bundle ZIP")
+        from audit.snapshot.verify import verify_run
+        root, _ = _where(config, data_dir)
+        checked, problems = verify_run(_stored_run(root, run_id), key)
+        subject = f"Run {run_id}"
     for problem in problems:
         typer.echo(f"TAMPERED {problem.path}: {problem.problem}")
     if problems:
-        typer.echo(f"Run {run_id}: {len(problems)} problem(s) in {checked} file(s) checked.")
+        typer.echo(f"{subject}: {len(problems)} problem(s) in {checked} file(s) checked.")
         raise typer.Exit(1)
-    typer.echo(f"Run {run_id}: intact ({checked} files re-hashed).")
+    signed = ", signatures valid" if key is not None else ""
+    typer.echo(f"{subject}: intact ({checked} files re-hashed{signed}).")
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Option("--run", metavar="RUN_ID", help="The stored run.")],
+    customer: Annotated[str, typer.Option(metavar="NAME", help="The customer (name or tenant id).")],
+    out: Annotated[Path, typer.Option(metavar="ZIP", help="The bundle to write, e.g. bundle.zip.")],
+    config: OptionalConfig = None,
+    data_dir: DataDirOption = None,
+    evaluation: Annotated[str | None, typer.Option(metavar="ID", help="Which evaluation (default: the latest).")]
+        = None,
+) -> None:
+    """Write one customer's auditor bundle (a zip that verifies with no configuration).
+
+    It holds the PDF, workbook, results, tables, raw evidence, manifest, the seal and evaluation
+    record reduced to this customer, signatures, and a README. Another customer's data is never in
+    it. The run must verify first (exit 1 when it does not).
+    """
+    from audit.snapshot.bundle import ExportError, RunTampered, export_bundle
+    from audit.snapshot.seal import SealError, read_seal
+    from audit.snapshot.store import StorageError
+    root, _ = _where(config, data_dir)
+    store = _stored_run(root, run_id)
+    try:
+        seal = read_seal(store)
+        customers = seal.customers if seal is not None else {}
+        wanted = customer.strip().lower()
+        tenant_id = next((t for t, name in customers.items() if wanted in (t, name.lower())), None)
+        if tenant_id is None:
+            _fail(f"--customer: no customer {customer} in run {run_id}")
+        members = export_bundle(store, tenant_id, out, evaluation)
+    except (ExportError, SealError) as exc:
+        _fail(str(exc), Exit.TENANT_ERRORS if isinstance(exc, RunTampered) else Exit.CONFIG)
+    except StorageError as exc:
+        _fail(str(exc), Exit.STORAGE)
+    typer.echo(f"Bundle of {customers[tenant_id]} ({tenant_id}), run {run_id}: {out} ({len(members)} files).")
+
+
+def _stored_run(data_dir: Path, run_id: str) -> RunStore:
+    """The run RUN_ID under the data directory; exit 2 when the id is not a run id (never a path)
+    or no such run was started."""
+    from audit.snapshot.store import RunStore, is_run_id
+    if not is_run_id(run_id):
+        _fail(f"no run {run_id}: not a run id (they look like 20261122T020000Z-1a2b3c)")
+    store = RunStore(data_dir, run_id)
+    if not store.root.is_dir():
+        _fail(f"no run {run_id} under {data_dir / 'runs'}")
+    return store
 
 
 @app.command()
@@ -339,28 +484,32 @@ def _config_or_fail(config: Path) -> Config:
 
 
 @runs_app.command("list")
-def runs_list(config: ConfigOption) -> None:
+def runs_list(config: OptionalConfig = None, data_dir: DataDirOption = None) -> None:
     """Every stored run, oldest first: id, status, collection time, tenants."""
     from audit.history import list_runs
-    cfg = _config_or_fail(config)
-    entries = list_runs(cfg.output.data_dir)
+    root, _ = _where(config, data_dir)
+    entries = list_runs(root)
     if not entries:
-        typer.echo(f"No runs under {cfg.output.data_dir / 'runs'}.")
+        typer.echo(f"No runs under {root / 'runs'}.")
     for entry in entries:
         typer.echo(f"{entry.run_id}  {entry.status:<10}  {entry.collected_at:%Y-%m-%d %H:%M} UTC  "
                    f"{len(entry.tenants)} tenant(s)")
 
 
 @runs_app.command("show")
-def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metavar="RUN")]) -> None:
-    """One run: per customer its score, counts and where its reports are."""
-    from audit.snapshot.store import RunStore, read_json
-    cfg = _config_or_fail(config)
-    store = RunStore(cfg.output.data_dir, run_id)
-    if not store.run_manifest_path.exists():
-        _fail(f"no run {run_id} under {cfg.output.data_dir / 'runs'}")
+def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN")], config: OptionalConfig = None,
+              data_dir: DataDirOption = None) -> None:
+    """One run: per customer its score, counts and where its reports are, then its seal and every
+    evaluation of it."""
+    from audit.snapshot.seal import SealError, read_evaluations, read_seal
+    from audit.snapshot.store import read_json
+    root, _ = _where(config, data_dir)
+    store = _stored_run(root, run_id)
     from audit.models import Status, tenant_errors
-    manifest = read_json(store.run_manifest_path)
+    try:
+        manifest = read_json(store.run_manifest_path)
+    except (OSError, ValueError) as exc:
+        _fail(f"run {run_id}: run.json is unreadable ({type(exc).__name__}); `mssp-audit verify` says more")
     typer.echo(f"Run {run_id}: {manifest.get('status')}, collected {manifest.get('collected_at')}, "
                f"tool {manifest.get('tool_version')}")
     tenants = manifest.get("tenants") or {}
@@ -376,24 +525,46 @@ def runs_show(config: ConfigOption, run_id: Annotated[str, typer.Argument(metava
                    + _state(reachable, reason, errors))
     if tenants:
         typer.echo(f"Run {run_id}: {len(tenants)} customers, {in_error} with errors.")
+    try:
+        seal = read_seal(store)
+    except SealError as exc:
+        seal = None
+        typer.echo(f"Seal: {exc}")
+    if seal is not None:
+        typer.echo(f"Seal: sealed {seal.sealed_at:%Y-%m-%d %H:%M:%S} UTC, {len(seal.tenants)} tenant manifest(s), "
+                   f"tool {seal.tool_version}")
+    elif store.seal_path.exists() is False:
+        typer.echo("Seal: none (collection did not finish)")
+    evaluations = read_evaluations(store)
+    typer.echo(f"Evaluations: {len(evaluations)}")
+    for record in evaluations:
+        shown_in_run = " (shown above)" if record.evaluation_id == manifest.get("evaluation") else ""
+        typer.echo(f"  {record.evaluation_id}  evaluated {record.evaluated_at:%Y-%m-%d %H:%M:%S} UTC  as of "
+                   f"{record.as_of:%Y-%m-%d %H:%M} UTC  tool {record.tool_version}  {len(record.files)} file(s)  "
+                   f"in {record.outputs}{shown_in_run}")
 
 
 @runs_app.command("diff")
-def runs_diff(config: ConfigOption, run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
-              run_b: Annotated[str, typer.Argument(metavar="RUN_B")]) -> None:
+def runs_diff(run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
+              run_b: Annotated[str, typer.Argument(metavar="RUN_B")], config: OptionalConfig = None,
+              data_dir: DataDirOption = None) -> None:
     """What changed per customer from RUN_A to RUN_B: guests, assignments, settings, check results, and
     what either run could not observe."""
     from audit.history import compute_drift
-    from audit.snapshot.store import RunStore
-    cfg = _config_or_fail(config)
-    a, b = RunStore(cfg.output.data_dir, run_a), RunStore(cfg.output.data_dir, run_b)
-    for store in (a, b):
-        if not store.run_manifest_path.exists():
-            _fail(f"no run {store.run_id} under {cfg.output.data_dir / 'runs'}")
-    for customer in cfg.customers:
-        drift = compute_drift(a.root, b.root, customer.tenant_id.lower(), run_a)
+    from audit.snapshot.seal import SealError, read_seal
+    root, cfg = _where(config, data_dir)
+    a, b = _stored_run(root, run_a), _stored_run(root, run_b)
+    try:
+        seal = read_seal(b)
+    except SealError:
+        seal = None
+    # The customers RUN_B collected, as its seal names them; the configuration's for an unsealed run.
+    customers = list(seal.customers.items()) if seal is not None else \
+        [(c.tenant_id.lower(), c.name) for c in (cfg.customers if cfg is not None else ())]
+    for tenant_id, name in customers:
+        drift = compute_drift(a.root, b.root, tenant_id, run_a)
         # "row", not "change": a finding still open, or what a run did not observe, is no change.
-        typer.echo(f"{customer.name} ({customer.tenant_id}): {len(drift.changes)} row(s)")
+        typer.echo(f"{name} ({tenant_id}): {len(drift.changes)} row(s)")
         for change in drift.changes:        # every row counted is printed
             typer.echo(f"  {change.kind:<22} {change.subject}  {change.detail}".rstrip())
 

@@ -165,6 +165,10 @@ class OutputSettings(_Strict):
     # The PDF shows each finding's first rows and lists the evidence tables; the workbook has every row.
     pdf_evidence_rows: int = Field(10, ge=0, le=500)
     pdf_appendix_rows: int = Field(0, ge=0, le=1000)  # > 0 adds a landscape appendix: this many rows per table
+    # Runs are private (0700/0600); a service group named here may read them (2750/0640).
+    group: str | None = None
+    # An Ed25519 private key (PEM, unencrypted PKCS#8): signs the seal and each evaluation record.
+    signing_key: Path | None = None
 
 
 class DeliverySettings(_Strict):

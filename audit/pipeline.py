@@ -34,7 +34,12 @@ from audit.render.filenames import report_filename
 from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
                                     PortfolioReport, ResourceView)
-from audit.snapshot.store import RunStore, read_json, sha256_file, write_json
+from audit.snapshot.lifecycle import RunNotFound, collection_settings, resumed_run, run_customers, seal_run, sealed_run
+from audit.snapshot.seal import (EvaluationRecord, EvidenceChanged, Seal, check_evidence, next_evaluation, read_seal,
+                                 shared_output_files, tenant_output_files, write_evaluation)
+from audit.snapshot.signing import sign_record
+from audit.snapshot.store import (RunStore, make_run_dir, private_files, read_json, remove_partial_writes,
+                                  write_json)
 
 log = logging.getLogger("audit.pipeline")
 RESULTS_SCHEMA = "mssp-audit/results/1"
@@ -47,10 +52,6 @@ def tool_version() -> str:
         return version("mssp-audit")
     except PackageNotFoundError:
         return "0+checkout"
-
-
-class RunNotFound(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class RunOutcome:
     customers: tuple[CustomerOutcome, ...]
     portfolio: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    evaluation: str = ""                 # the evaluation record this outcome is (evaluations/<id>.json)
+    outputs: Path | None = None          # where that evaluation wrote its tables, results and reports
 
     @property
     def tenants_in_error(self) -> int:
@@ -110,28 +113,40 @@ class RunOutcome:
 def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, resume: bool = False,
         now: datetime | None = None, as_of: datetime | None = None,
         on_tenant: Callable[[TenantManifest], None] | None = None) -> RunOutcome:
-    """Collect every tenant, then evaluate and render. `resume` finishes an interrupted run."""
+    """Collect every tenant, seal the run, then evaluate and render. `resume` finishes an unsealed
+    run; a sealed run's evidence is final, so resuming one only evaluates it (a new evaluation)."""
+    with private_files(config.output.group):
+        return _run(config, config_sha256=config_sha256, run_id=run_id, resume=resume, now=now, as_of=as_of,
+                    on_tenant=on_tenant)
+
+
+def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool, now: datetime | None,
+         as_of: datetime | None, on_tenant: Callable[[TenantManifest], None] | None) -> RunOutcome:
     now = now or datetime.now(UTC)
+    # Under the data directory's lock nothing of ours is writing: a temp file is what a killed write left.
+    for unfinished in _unfinished_runs(config.output.data_dir):
+        for leftover in remove_partial_writes(unfinished):
+            log.info("removed %s, left by an interrupted write", leftover)
     if resume:
-        if run_id is None:
-            raise RunNotFound("--resume needs a run id")
-        store = RunStore(config.output.data_dir, run_id)
-        if not store.run_manifest_path.exists():
-            raise RunNotFound(f"no run {run_id} under {config.output.data_dir / 'runs'}")
-        started = read_json(store.run_manifest_path)
+        store, started = resumed_run(config, run_id)
+        for leftover in remove_partial_writes(store.root):
+            log.info("removed %s, left by an interrupted write", leftover)
         now = datetime.fromisoformat(started["collected_at"])
     else:
         store = RunStore(config.output.data_dir, run_id or new_run_id(now.isoformat()))
         if store.run_manifest_path.exists():
             raise FileExistsError(f"run {store.run_id} already exists; use --resume to finish it")
+        make_run_dir(store.root, config.output.group)
         started = {"schema": "mssp-audit/run/1", "run_id": store.run_id, "collected_at": now.isoformat(),
                    "started_at": datetime.now(UTC).isoformat(), "tool_version": tool_version(),
-                   "config_sha256": config_sha256, "status": "collecting"}
+                   "config_sha256": config_sha256, "collection": collection_settings(config),
+                   "status": "collecting"}
         write_json(store.run_manifest_path, started)
-    credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint,
-                                 config.app.client_secret_env)
-    asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
-    write_json(store.run_manifest_path, {**started, "status": "collected"})
+    if read_seal(store) is None:
+        credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint,
+                                     config.app.client_secret_env)
+        asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
+        seal_run(config, store, started, tool_version())
     outcome = evaluate_and_render(config, store, as_of=as_of)
     deliver(config, store, outcome)
     removed = apply_retention(config.output.data_dir, keep_runs=config.retention.keep_runs,
@@ -141,11 +156,31 @@ def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, r
     return outcome
 
 
-def load_tenant(store: RunStore, config: Config, tenant_id: str) -> TenantData:
+def _unfinished_runs(data_dir: Path) -> list[Path]:
+    """Runs whose run.json does not say complete: only these can hold what a killed write left
+    (a complete run's every write finished), and a night need not walk years of finished runs."""
+    unfinished = []
+    for root in sorted((data_dir / "runs").iterdir()) if (data_dir / "runs").is_dir() else ():
+        try:
+            complete = read_json(root / "run.json").get("status") == "complete"
+        except (OSError, ValueError, AttributeError):
+            complete = False
+        if root.is_dir() and not complete:
+            unfinished.append(root)
+    return unfinished
+
+
+def load_tenant(store: RunStore, config: Config, tenant_id: str, seal: Seal | None = None) -> TenantData:
+    """The tenant's tables from its evidence; with `seal`, every file read is re-hashed against it
+    first (EvidenceChanged names the one that differs)."""
+    partner_id = config.mssp.partner_tenant_id.lower() if config.mssp.partner_tenant_id else None
+    if seal is not None:
+        for checked in (tenant_id, partner_id):
+            if checked is not None and (checked == tenant_id or checked in seal.tenants):
+                check_evidence(store, seal, checked)
     manifest = store.read_tenant_manifest(tenant_id)
     if manifest is None:
         raise RunNotFound(f"run {store.run_id} has no evidence for tenant {tenant_id}")
-    partner_id = config.mssp.partner_tenant_id
     partner = store.read_tenant_manifest(partner_id) if partner_id else None
     return normalize_tenant(store.tenant_dir(tenant_id), manifest,
                             partner_dir=store.tenant_dir(partner_id) if partner_id else None, partner=partner)
@@ -156,7 +191,10 @@ class StageFailed(Exception):
 
     def __init__(self, stage: str, cause: Exception) -> None:
         self.stage, self.cause = stage, cause
-        super().__init__(f"{stage} failed: {type(cause).__name__}: {str(cause)[:300]}")
+        if isinstance(cause, EvidenceChanged):     # not a defect: the evidence is not what was sealed
+            super().__init__(str(cause)[:400])
+        else:
+            super().__init__(f"{stage} failed: {type(cause).__name__}: {str(cause)[:300]}")
 
 
 @contextmanager
@@ -169,13 +207,13 @@ def _stage(name: str) -> Iterator[None]:
         raise StageFailed(name, exc) from exc
 
 
-def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
-                    as_of: datetime | None = None) -> tuple[TenantData, list[CheckResult]]:
+def evaluate_tenant(config: Config, store: RunStore, tenant_id: str, as_of: datetime | None = None,
+                    seal: Seal | None = None) -> tuple[TenantData, list[CheckResult]]:
     """Normalise and evaluate one tenant of a collected run; a failing stage raises `StageFailed`."""
     customer = next(c for c in config.customers if c.tenant_id.lower() == tenant_id.lower())
     with _stage("normalise"):
-        data = load_tenant(store, config, tenant_id)
-        write_normalized(store.tenant_dir(tenant_id), data)
+        data = load_tenant(store, config, tenant_id, seal)
+        write_normalized(store.output_dir(tenant_id), data)
     with _stage("evaluate"):
         # "Now" is the collection time from the manifest, never the wall clock (DESIGN.md, "Checks").
         context = Context(now=as_of or data.manifest.collected_at, config=config, customer=customer)
@@ -186,7 +224,7 @@ def evaluate_tenant(config: Config, store: RunStore, tenant_id: str,
 
 def _write_results(store: RunStore, customer: Customer, tenant_id: str, evaluated_at: datetime,
                    results: list[CheckResult], error: str = "") -> None:
-    write_json(store.tenant_dir(tenant_id) / "results.json", {
+    write_json(store.results_path(tenant_id), {
         "schema": RESULTS_SCHEMA, "run_id": store.run_id, "tenant_id": tenant_id, "customer": customer.name,
         "evaluated_at": evaluated_at.isoformat(), "score": score(results, SPECS),
         **({"error": error} if error else {}),
@@ -198,31 +236,56 @@ def tenant_drift(config: Config, store: RunStore, tenant_id: str, runs: list[Run
     """Changes since the previous complete run of this tenant, also kept in results.json."""
     previous = previous_run(runs if runs is not None else list_runs(config.output.data_dir), store.run_id, tenant_id)
     drift = compute_drift(previous.root, store.root, tenant_id, previous.run_id) if previous else Drift(None)
-    results_path = store.tenant_dir(tenant_id) / "results.json"
+    results_path = store.results_path(tenant_id)
     write_json(results_path, {**read_json(results_path), "drift": drift.to_json()})
     return drift
 
 
-def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None) -> RunOutcome:
-    info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
-    reports_dir = store.reports_dir
+def evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None = None,
+                        only: set[str] | None = None) -> RunOutcome:
+    """Evaluate a sealed run as a new evaluation record: the run's first writes beside the evidence,
+    every later one under evaluations/<id>/; nothing earlier is overwritten. `only`: tenant ids."""
+    with private_files(config.output.group):
+        return _evaluate_and_render(config, store, as_of=as_of, only=only)
+
+
+def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | None,
+                         only: set[str] | None) -> RunOutcome:
+    seal = sealed_run(store)
+    evaluation_id, out = next_evaluation(store)
+    config = config.model_copy(update={"customers": run_customers(config, seal, only)})
+    info = RunInfo(store.run_id, datetime.now(UTC), tool_version(), evaluation_id, seal.digest)
+    reports_dir = out.reports_dir
     outcomes: list[CustomerOutcome] = []
     rows = _PortfolioRows()
     runs = list_runs(config.output.data_dir)       # read once: drift and trends look back through them
     with Renderer(reports_dir) as renderer:
         for customer in config.customers:
-            outcomes.append(_evaluate_customer(config, store, customer, info, renderer, rows, runs, as_of=as_of))
+            outcomes.append(_evaluate_customer(config, out, customer, info, renderer, rows, runs, as_of=as_of,
+                                               seal=seal))
     outcomes = [_rendered(outcome, renderer.failed) for outcome in outcomes]
     rows.summaries = [_rendered_row(row, reports_dir, renderer.failed) for row in rows.summaries]
-    collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
+    collected = seal.collected_at
     portfolio = write_portfolio_workbook(PortfolioReport(
         run_id=store.run_id, collected_at=collected, evaluated_at=as_of or collected, generated_at=info.generated_at,
         customers=tuple(rows.summaries), licences=tuple(rows.licences),
         expiry=tuple(sorted(rows.expiry, key=lambda e: (e.end is None, e.end or collected))),
         results=tuple(rows.results), errors=tuple(rows.errors)), reports_dir / "portfolio.xlsx")
     write_findings_csv([r for r in rows.results if r[2].status != Status.PASS.value], reports_dir / "findings.csv")
-    _finish_run_manifest(config, store, outcomes)
-    return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio)
+    parts = {o.tenant_id: {"summary": _tenant_summary(o),
+                           "files": tenant_output_files(out, o.tenant_id, [p for p in (o.pdf, o.workbook) if p])}
+             for o in outcomes}
+    tenants = {t: part["summary"] for t, part in parts.items()}
+    record = EvaluationRecord(
+        evaluation_id=evaluation_id, run_id=store.run_id, seal_digest=seal.digest, evaluated_at=info.generated_at,
+        as_of=as_of or collected, tool_version=info.tool_version, outputs=str(out.out_root.relative_to(store.root)),
+        tenants=parts, shared=shared_output_files(out, [part["files"] for part in parts.values()]))
+    write_evaluation(store, record)
+    sign_record(config.output.signing_key, store.evaluations_dir / f"{evaluation_id}.json", record.digest)
+    if out.out_root == store.root:                 # the run's own evaluation: run.json shows it
+        _finish_run_manifest(store, evaluation_id, tenants)
+    return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio, evaluation=evaluation_id,
+                      outputs=out.out_root)
 
 
 NOT_RENDERED = "not rendered"
@@ -274,11 +337,11 @@ class CustomerView:
 
 
 def customer_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, runs: list[RunEntry], *,
-                  as_of: datetime | None = None) -> CustomerView:
+                  as_of: datetime | None = None, seal: Seal | None = None) -> CustomerView:
     """Evaluate one customer of a collected run and build its view-model, as the nightly run does.
     A stage that raises (normalise, evaluate, drift, view-model) raises `StageFailed` naming it."""
     tenant_id = customer.tenant_id.lower()
-    data, results = evaluate_tenant(config, store, tenant_id, as_of)
+    data, results = evaluate_tenant(config, store, tenant_id, as_of, seal)
     with _stage("drift"):
         drift = tenant_drift(config, store, tenant_id, runs)
     with _stage("view-model"):
@@ -290,14 +353,17 @@ def customer_view(config: Config, store: RunStore, customer: Customer, info: Run
 
 def _report(config: Config, store: RunStore, customer: Customer, info: RunInfo, data: TenantData,
             results: list[CheckResult], *, drift: Drift | None = None,
-            history: tuple[tuple[str, float | None], ...] = (), evaluated_at: datetime | None = None) -> CustomerReport:
+            history: tuple[tuple[str, float | None], ...] = (), evaluated_at: datetime | None = None,
+            evidence: bool = True) -> CustomerReport:
+    """`evidence=False`: the tenant's manifest is not what was sealed, so the PDF neither carries
+    nor hashes it."""
     tenant_id = customer.tenant_id.lower()
     # One read of the manifest serves its hash and the PDF's attachment (PDF/A-3b).
     manifest_path = store.manifest_path(tenant_id)
-    manifest_bytes = manifest_path.read_bytes() if manifest_path.exists() else b""
+    manifest_bytes = manifest_path.read_bytes() if evidence and manifest_path.is_file() else b""
     attachments = tuple((name, path.read_bytes()) for name, path in (
-        ("manifest.json", manifest_path), ("results.json", store.tenant_dir(tenant_id) / "results.json"))
-        if path.exists())
+        ("manifest.json", manifest_path), ("results.json", store.results_path(tenant_id)))
+        if path.is_file() and (evidence or name != "manifest.json"))
     # Every row goes into the one view-model: the workbook shows them all, the PDF bounds its tables.
     return customer_report(customer, data, results, SPECS, score(results, SPECS),
                            hashlib.sha256(manifest_bytes).hexdigest() if manifest_bytes else "", info, drift=drift,
@@ -309,23 +375,26 @@ def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunI
     """A customer whose evaluation failed still gets its report: every check ERROR with the reason,
     beside what the manifest says was collected, and results.json says why."""
     tenant_id = customer.tenant_id.lower()
+    changed = isinstance(failure.cause, EvidenceChanged)    # then nothing of the tenant's evidence is read
     try:
-        manifest = store.read_tenant_manifest(tenant_id)
+        manifest = None if changed else store.read_tenant_manifest(tenant_id)
     except Exception:         # the manifest itself may be what failed to read
         manifest = None
     if manifest is None:      # no readable evidence for it in this run: the report says so
         collected = datetime.fromisoformat(read_json(store.run_manifest_path)["collected_at"])
-        manifest = TenantManifest(tenant_id, customer.name, collected, False, str(failure))
+        # Evidence that changed was collected (the tenant was reached); it is just not what was sealed.
+        manifest = TenantManifest(tenant_id, customer.name, collected, changed, "" if changed else str(failure))
     data = TenantData(manifest, {}, {})
     results = [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), str(failure))
                for spec in SPECS.values()]
     _write_results(store, customer, tenant_id, as_of or manifest.collected_at, results, error=str(failure))
     return CustomerView(data, results, None, (), _report(config, store, customer, info, data, results,
-                                                          evaluated_at=as_of))
+                                                          evaluated_at=as_of, evidence=not changed))
 
 
 def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
-                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None) -> CustomerOutcome:
+                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None,
+                       seal: Seal | None = None) -> CustomerOutcome:
     """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio.
 
     One customer's failure stays with it (DESIGN.md, "Nothing lost"): it is logged with the tenant id,
@@ -338,7 +407,7 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
     workbook = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx")
     error = ""
     try:
-        view = customer_view(config, store, customer, info, runs, as_of=as_of)
+        view = customer_view(config, store, customer, info, runs, as_of=as_of, seal=seal)
         with _stage("portfolio rows"):
             added = _portfolio_rows(config, customer, view, pdf, workbook)
     except StageFailed as failure:
@@ -458,18 +527,14 @@ def _log_delivery(d: Delivery, run_id: str) -> None:
                   extra=extra)
 
 
-def _finish_run_manifest(config: Config, store: RunStore, outcomes: list[CustomerOutcome]) -> None:
+def _tenant_summary(o: CustomerOutcome) -> dict[str, object]:
+    return {"customer": o.name, "reachable": o.reachable, "reason": o.reason, "score": o.score, "counts": o.counts,
+            "unread": list(o.unread), "in_error": o.in_error, **({"error": o.error} if o.error else {})}
+
+
+def _finish_run_manifest(store: RunStore, evaluation_id: str, tenants: dict[str, dict[str, object]]) -> None:
     manifest = read_json(store.run_manifest_path)
-    tenant_ids = [o.tenant_id for o in outcomes]
-    if config.mssp.partner_tenant_id:
-        tenant_ids.append(config.mssp.partner_tenant_id.lower())
-    hashes = {t: sha256_file(store.manifest_path(t)) for t in tenant_ids if store.manifest_path(t).exists()}
-    manifest.update({
-        "status": "complete", "finished_at": datetime.now(UTC).isoformat(),
-        "tenant_manifests": hashes,
-        "tenants": {o.tenant_id: {"customer": o.name, "reachable": o.reachable, "reason": o.reason,
-                                  "score": o.score, "counts": o.counts, "unread": list(o.unread),
-                                  "in_error": o.in_error, **({"error": o.error} if o.error else {})}
-                    for o in outcomes},
-    })
+    manifest.pop("tenant_manifests", None)         # the seal holds them now
+    manifest.update({"status": "complete", "finished_at": datetime.now(UTC).isoformat(),
+                     "evaluation": evaluation_id, "tenants": tenants})
     write_json(store.run_manifest_path, manifest)

@@ -60,6 +60,7 @@ from audit.emulator._gen_common import ANALYST_DOMAIN, CORPORATE_DOMAIN
 from audit.graph.auth import load_credential
 from audit.models import ResourceStatus
 from audit.pipeline import tool_version
+from audit.snapshot.lifecycle import seal_run
 from audit.snapshot.store import RunStore, read_json, write_json
 
 STAGES = ("collect", "evaluate", "render")
@@ -206,7 +207,8 @@ def stage_collect(config: Config, store: RunStore, emulator: Emulator, profile: 
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     emulator_cpu_after = emulator.cpu()
-    write_json(store.run_manifest_path, {**read_json(store.run_manifest_path), "status": "collected"})
+    # Sealed as the nightly run seals it: evaluate_and_render evaluates only a sealed run.
+    seal_run(config, store, read_json(store.run_manifest_path), tool_version())
     return {
         "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak_rss_mib(), "emulator_cpu_s": (emulator_cpu_after - emulator_cpu) if emulator_cpu is not None and emulator_cpu_after
         is not None else None,

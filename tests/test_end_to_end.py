@@ -98,9 +98,12 @@ def test_manifests_hash_the_evidence(demo) -> None:
     outcome, *_ = demo
     run_manifest = read_json(outcome.root / "run.json")
     assert run_manifest["status"] == "complete"
-    for tenant_id, sha in run_manifest["tenant_manifests"].items():
+    sealed = read_json(outcome.root / "seal.json")["tenants"]        # the seal holds the manifests' hashes
+    assert set(sealed) == {p.name for p in (outcome.root / "tenants").iterdir()}
+    assert {c.tenant_id for c in outcome.customers} < set(sealed)          # and the partner tenant
+    for tenant_id, entry in sealed.items():
         manifest_path = outcome.root / "tenants" / tenant_id / "manifest.json"
-        assert sha256_file(manifest_path) == sha
+        assert sha256_file(manifest_path) == entry["sha256"]
         for record in read_json(manifest_path)["resources"].values():
             if record["status"] == "ok" and record["sha256"]:
                 assert sha256_file(manifest_path.parent / record["file"]) == record["sha256"]

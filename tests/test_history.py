@@ -176,16 +176,19 @@ def test_accepted_and_unevaluated_findings_in_a_drift(tmp_path: Path) -> None:
                                               ("finding resolved", "RV-001", "WARN → PASS")]
 
 
+R1, R2 = "20261101T020000Z-aaaaaa", "20261102T020000Z-bbbbbb"   # run ids: never paths
+
+
 def test_runs_diff_prints_every_row_it_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant = tb.good_tenant()
     fewer = copy.deepcopy(tenant)
     fewer["guests"] = fewer["guests"][1:]
-    before, after = night(tmp_path, "r1", tenant), night(tmp_path, "r2", fewer)
-    changes = compute_drift(before, after, tb.TENANT, "r1").changes
+    before, after = night(tmp_path, R1, tenant), night(tmp_path, R2, fewer)
+    changes = compute_drift(before, after, tb.TENANT, R1).changes
     assert Change("finding still open", "GS-001", "FAIL") in changes
     config = tb.config(output={"data_dir": str(tmp_path)})
     monkeypatch.setattr(cli, "load_config", lambda _: config)
-    printed = CliRunner().invoke(cli.app, ["runs", "diff", "r1", "r2", "--config", "unused.toml"])
+    printed = CliRunner().invoke(cli.app, ["runs", "diff", R1, R2, "--config", "unused.toml"])
     assert printed.exit_code == 0, printed.output
     lines = printed.output.splitlines()
     assert lines[0] == f"Contoso ({tb.TENANT}): {len(changes)} row(s)"

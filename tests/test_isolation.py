@@ -109,22 +109,26 @@ def test_a_damaged_manifest_stops_only_its_customer(night: Night, tmp_path: Path
 
     result, data = evaluate_copy(night, tmp_path, damage)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert f"{victim.name}: score n/a" in result.stdout and "normalise failed: JSONDecodeError" in result.stdout
+    changed = f"evidence changed since collection: tenants/{tenant_id}/manifest.json differs from the seal"
+    assert f"{victim.name}: score n/a" in result.stdout and changed in result.stdout
     # Logged against the tenant, in one line, and the run went on.
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
-    assert any(line.get("tenant") == tenant_id and "normalise failed" in line["message"] for line in lines), lines
+    assert any(line.get("tenant") == tenant_id and changed in line["message"] for line in lines), lines
     # Its results.json says why; every check is ERROR with the reason; the others are evaluated.
-    own = results_of(data, night.run_id, tenant_id)
-    assert own["error"].startswith("normalise failed: JSONDecodeError")
+    # A later evaluation is a record of its own, written under evaluations/<id>/ (002: the night was 001).
+    evaluation = data / "runs" / night.run_id / "evaluations" / "002"
+    own = json.loads((evaluation / "tenants" / tenant_id / "results.json").read_text())
+    assert own["error"] == changed
     assert {r["status"] for r in own["results"]} == {"ERROR"} and len(own["results"]) == len(SPECS)
-    reports = data / "runs" / night.run_id / "reports"
+    reports = evaluation / "reports"
     for customer in night.config.customers:
         assert (reports / report_filename(customer.name, customer.tenant_id, suffix=".pdf")).exists(), customer.name
-    run_manifest = json.loads((data / "runs" / night.run_id / "run.json").read_text())
-    assert run_manifest["tenants"][tenant_id]["error"].startswith("normalise failed")
+    record = json.loads((evaluation.parent / "002.json").read_text())
+    assert record["tenants"][tenant_id]["summary"]["error"] == changed
+    assert not [t for t, part in record["tenants"].items() if t != tenant_id and "error" in part["summary"]]
     book = openpyxl.load_workbook(reports / "portfolio.xlsx", read_only=True)
     errors = [row for row in book["Errors"].iter_rows(values_only=True) if row[0] == victim.name]
-    assert any(row[2] == "evaluation" and "normalise failed" in str(row[5]) for row in errors)
+    assert any(row[2] == "evaluation" and changed in str(row[5]) for row in errors)
 
 
 def test_a_render_failure_stops_only_its_customers_file(night: Night, tmp_path: Path) -> None:
@@ -132,24 +136,23 @@ def test_a_render_failure_stops_only_its_customers_file(night: Night, tmp_path: 
     pdf_name = report_filename(victim.name, victim.tenant_id, suffix=".pdf")
 
     def damage(root: Path) -> None:
-        # A directory where the PDF goes: rendering it fails for real, in the worker, at the rename.
-        pdf = root / "reports" / pdf_name
-        pdf.unlink()
+        # A directory where the PDF of the next evaluation (002) goes: rendering it fails for real,
+        # in the worker, at the rename.
+        pdf = root / "evaluations" / "002" / "reports" / pdf_name
         (pdf / "in-the-way").mkdir(parents=True)
-        # The others must be drawn again too, so that they are rendered beside the failure.
-        (root / "reports" / ".render-cache.json").unlink()
 
     result, data = evaluate_copy(night, tmp_path, damage)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert "PDF rendering failed" in result.stdout
-    reports = data / "runs" / night.run_id / "reports"
+    reports = data / "runs" / night.run_id / "evaluations" / "002" / "reports"
     assert (reports / pdf_name).is_dir()                                  # not claimed, not replaced
     assert (reports / report_filename(victim.name, victim.tenant_id, suffix=".xlsx")).exists()   # its workbook still written
     for customer in night.config.customers:
         if customer.tenant_id != victim.tenant_id:
             assert (reports / report_filename(customer.name, customer.tenant_id, suffix=".pdf")).stat().st_size > 0
-    run_manifest = json.loads((data / "runs" / night.run_id / "run.json").read_text())
-    assert "PDF rendering failed" in run_manifest["tenants"][victim.tenant_id.lower()]["error"]
+    record = json.loads((reports.parent.parent / "002.json").read_text())
+    assert "PDF rendering failed" in record["tenants"][victim.tenant_id.lower()]["summary"]["error"]
+    assert f"evaluations/002/reports/{pdf_name}" not in record["tenants"][victim.tenant_id.lower()]["files"]
     book = openpyxl.load_workbook(reports / "portfolio.xlsx", read_only=True)
     rows = {row[0]: row for row in book["Summary"].iter_rows(values_only=True) if row}
     assert "not rendered" in rows[victim.name]

@@ -32,6 +32,8 @@ class RunInfo:
     run_id: str
     generated_at: datetime
     tool_version: str
+    evaluation: str = ""             # the evaluation record the reports come from (evaluations/<id>.json)
+    seal_digest: str = ""            # the seal that evaluation evaluated
 
 
 def evidence_table(rows: Sequence[Mapping[str, Any]], limit: int | None = None) -> Table:
@@ -181,6 +183,7 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
             failing[specs[r.check_id].severity.value] += 1
     return CustomerReport(
         customer=customer.name, tenant_id=customer.tenant_id, run_id=run.run_id,
+        evaluation=run.evaluation, seal_digest=run.seal_digest,
         collected_at=data.manifest.collected_at, evaluated_at=now, generated_at=run.generated_at,
         tool_version=run.tool_version,
         score=score, status_counts=counts, failed_by_severity=failing,

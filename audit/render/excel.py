@@ -75,6 +75,8 @@ def _summary_sheet(writer: TableSheetWriter, report: CustomerReport) -> None:
         ("Customer", report.customer),
         ("Tenant ID", report.tenant_id),
         ("Run ID", report.run_id),
+        ("Evaluation", report.evaluation),
+        ("Seal digest (SHA-256)", report.seal_digest),
         ("Results evaluated at (UTC)", report.evaluated_at),
         ("Evidence collected (UTC)", report.collected_at),
         ("Days left counted from (UTC)", report.evaluated_at),

@@ -125,6 +125,8 @@ class CustomerReport:
     requests_between: tuple[datetime, datetime] | None = None
     # Resources whose evidence should have been read and was not (audit.models.is_collection_error).
     unread: tuple[str, ...] = ()
+    evaluation: str = ""             # the evaluation record these reports come from (evaluations/<id>.json)
+    seal_digest: str = ""            # the digest of the seal that evaluation evaluated
 
 
 @dataclass(frozen=True)

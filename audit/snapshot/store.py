@@ -30,6 +30,8 @@ from typing import IO, Any
 from audit.models import ResourceRecord, TenantManifest
 
 _TENANT_DIR = re.compile(r"^[0-9a-fA-F-]{36}$")
+# What audit.config.new_run_id makes: a run id is a name, never a path.
+RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 # Out of space, out of quota, past RLIMIT_FSIZE: the disk's state, never the file's content.
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -48,6 +50,53 @@ class StorageError(Exception):
     @classmethod
     def of(cls, path: Path, error: OSError) -> StorageError:
         return cls(path, error.strerror or str(error))
+
+
+# Private by default (DESIGN.md, "Sealed runs"): a run is 0700/0600, or 2750/0640 when the
+# configuration names a service group ([output] group) that may read it.
+_group_readable = False
+
+
+def file_mode() -> int:
+    return 0o640 if _group_readable else 0o600
+
+
+@contextmanager
+def private_files(group: str | None = None) -> Iterator[None]:
+    """Create every file and directory of the block owner-only (group-readable with `group`):
+    the umask narrows what reports and directories get, file_mode() what our temp files get."""
+    global _group_readable
+    previous_umask, previous = os.umask(0o027 if group else 0o077), _group_readable
+    _group_readable = group is not None
+    try:
+        yield
+    finally:
+        os.umask(previous_umask)
+        _group_readable = previous
+
+
+def make_run_dir(root: Path, group: str | None = None) -> None:
+    """The run directory, 0700; with `group`, owned by that group, 2750 (setgid: what is created in
+    it belongs to the group too). Raises KeyError for a group that does not exist."""
+    root.mkdir(parents=True, exist_ok=True)
+    if group is None:
+        os.chmod(root, 0o700)
+        return
+    import grp
+    os.chown(root, -1, grp.getgrnam(group).gr_gid)
+    os.chmod(root, 0o2750)
+
+
+def remove_partial_writes(root: Path) -> list[Path]:
+    """Delete the temp files (`.<name>.<random>.part`) an interrupted write left under `root`.
+    Only ever called under the data directory's lock, when no write of ours is in progress."""
+    removed = []
+    for path in sorted(root.rglob(".*.part")) if root.is_dir() else ():
+        if path.is_file() and not path.is_symlink():
+            with suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def is_write_error(error: OSError, path: Path, tmp: str | os.PathLike[str] | None) -> bool:
@@ -82,6 +131,7 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
             handle.flush()
@@ -103,6 +153,35 @@ def write_json(path: Path, data: Any) -> str:
     with atomic_open(path, "wb") as handle:
         handle.write(blob)
     return hashlib.sha256(blob).hexdigest()
+
+
+def write_json_once(path: Path, data: Any) -> str:
+    """Like write_json, but a file already at `path` is never replaced: FileExistsError instead."""
+    blob = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_default).encode()
+    write_bytes_once(path, blob)
+    return hashlib.sha256(blob).hexdigest()
+
+
+def write_bytes_once(path: Path, blob: bytes) -> None:
+    """Create `path` holding `blob`, never replacing a file already there (FileExistsError). The
+    complete file appears under its name at once: a hard link of the finished temp file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        if is_write_error(error, path, tmp):
+            raise StorageError.of(path, error) from error
+        raise
+    finally:
+        discard(tmp)
 
 
 def read_json(path: Path) -> Any:
@@ -127,6 +206,7 @@ class RawWriter:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, self._tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            os.fchmod(fd, file_mode())
         except OSError as error:
             raise StorageError.of(path, error) from error
         self._handle = os.fdopen(fd, "wb")
@@ -176,20 +256,56 @@ def iter_raw(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-class RunStore:
-    """Paths and manifests of one run."""
+def is_run_id(run_id: str) -> bool:
+    return bool(RUN_ID.fullmatch(run_id))
 
-    def __init__(self, data_dir: Path, run_id: str) -> None:
+
+class RunStore:
+    """Paths and manifests of one run.
+
+    The evidence (manifests, raw files, the seal) is the run's own; what an evaluation writes
+    (normalised tables, results, reports) goes under `out_root`: the run directory for the run's
+    first evaluation, `evaluations/<id>/` for every later one, so nothing earlier is overwritten.
+    """
+
+    def __init__(self, data_dir: Path, run_id: str, out_root: Path | None = None) -> None:
         self.run_id = run_id
+        self.data_dir = data_dir
         self.root = data_dir / "runs" / run_id
+        self.out_root = out_root or self.root
+
+    @classmethod
+    def at(cls, root: Path) -> RunStore:
+        """The run whose directory is `root`, wherever it is (e.g. an unpacked bundle)."""
+        store = cls(root.parent, root.name)
+        store.root = store.out_root = root
+        return store
+
+    def writing_to(self, out_root: Path) -> RunStore:
+        return RunStore(self.data_dir, self.run_id, out_root)
 
     @property
     def run_manifest_path(self) -> Path:
         return self.root / "run.json"
 
     @property
+    def seal_path(self) -> Path:
+        return self.root / "seal.json"
+
+    @property
+    def evaluations_dir(self) -> Path:
+        return self.root / "evaluations"
+
+    @property
     def reports_dir(self) -> Path:
-        return self.root / "reports"
+        return self.out_root / "reports"
+
+    def output_dir(self, tenant_id: str) -> Path:
+        """Where an evaluation writes this tenant's normalised tables and results.json."""
+        return self.out_root / self.tenant_dir(tenant_id).relative_to(self.root)
+
+    def results_path(self, tenant_id: str) -> Path:
+        return self.output_dir(tenant_id) / "results.json"
 
     def tenant_dir(self, tenant_id: str) -> Path:
         if not _TENANT_DIR.match(tenant_id):  # tenant ids come from config, but stay paranoid

@@ -116,7 +116,8 @@ def sheet_rows(path: Path, name: str, header_row: int = 1) -> list[dict[str, Any
 
 
 def results_of(night: Night, customer: CustomerOutcome) -> dict[str, Any]:
-    return read_json(night.root / "tenants" / customer.tenant_id / "results.json")
+    # A later evaluation writes under evaluations/<id>/ (outputs); the night's own beside the evidence.
+    return read_json((night.outcome.outputs or night.root) / "tenants" / customer.tenant_id / "results.json")
 
 
 def summary_page(customer: CustomerOutcome) -> str:
