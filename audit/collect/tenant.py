@@ -74,6 +74,10 @@ class TenantCollector:
         self._previous = previous
         self._roles: tuple[str, ...] = previous.granted_roles if previous else ()
         self._lock = asyncio.Lock()
+        # One probe per optional part (signInActivity): the users queries that carry it ask one at a
+        # time, and once Graph refused it in this tenant the others go straight to their reduced form.
+        self._probes: dict[str, asyncio.Lock] = {}
+        self._probe_refusals: dict[str, tuple[GraphError, str]] = {}
         self._have_token = bool(self.records)   # evidence already read was read with a token
         # Manifest writes happen in threads; a slow older write must never land after a newer one.
         self._write_lock = threading.Lock()
@@ -229,24 +233,42 @@ class TenantCollector:
                          refused: _Refused) -> tuple[int, int]:
         """The full request, or its reduced form when Graph refuses the optional part (the guests
         without signInActivity); `refused` says which. One query serves both needs when allowed; the
-        facet's own record says which case it was. Returns (items, the page size of the chain read)."""
+        facet's own record says which case it was. Returns (items, the page size of the chain read).
+
+        The resources that carry the same optional part ask for it one at a time: once Graph refused
+        it in this tenant, the next one sends its reduced form at once (its facet record says so), so
+        a tenant without Entra ID P1/P2 pays for one refusal, not one per users query."""
         assert spec.reduced is not None
         facet = resource(spec.reduced.without)
-        try:
-            items = await self._pages(spec.path, None, writer, tally)
-        except GraphError as error:
-            # 403 only: a 401 was already retried with a fresh token and is an authentication failure.
-            if error.status != 403 or writer.lines:
-                raise
-            status, reason = classify(error, facet)
-            refused.endpoint, refused.reason, refused.instead = spec.path, reason, spec.reduced.path
-            await self._record(ResourceRecord(facet.name, spec.path, status, reason=reason,
-                                              http_status=error.status, error_code=error.code, requests=1))
-            items = await self._pages(spec.reduced.path, None, writer, tally)
-            return items, spec.reduced.page_size
-        await self._record(ResourceRecord(facet.name, spec.path, ResourceStatus.OK, items=items,
-                                          file=f"raw/{spec.name}.jsonl", reason=f"collected with {spec.name}"))
-        return items, spec.page_size
+        part = spec.reduced.leaves_out
+        async with self._probes.setdefault(part, asyncio.Lock()):
+            known = self._probe_refusals.get(part)
+            if known is None:
+                try:
+                    items = await self._pages(spec.path, None, writer, tally)
+                except GraphError as error:
+                    # 403 only: a 401 was already retried with a fresh token and is an authentication failure.
+                    if error.status != 403 or writer.lines:
+                        raise
+                    status, reason = classify(error, facet)
+                    self._probe_refusals[part] = (error, spec.path)
+                    refused.endpoint, refused.reason, refused.instead = spec.path, reason, spec.reduced.path
+                    await self._record(ResourceRecord(facet.name, spec.path, status, reason=reason,
+                                                      http_status=error.status, error_code=error.code, requests=1))
+                else:
+                    await self._record(ResourceRecord(facet.name, spec.path, ResourceStatus.OK, items=items,
+                                                      file=f"raw/{spec.name}.jsonl",
+                                                      reason=f"collected with {spec.name}"))
+                    return items, spec.page_size
+            else:
+                error, first = known
+                status, reason = classify(error, facet)
+                refused.instead = spec.reduced.path
+                await self._record(ResourceRecord(
+                    facet.name, spec.path, status, http_status=error.status, error_code=error.code, requests=0,
+                    reason=f"{reason}; not asked again: Graph refused {part} on {first} in this run"))
+        items = await self._pages(spec.reduced.path, None, writer, tally)
+        return items, spec.reduced.page_size
 
     async def _fanout(self, spec: GraphResource, writer: RawWriter, tally: Tally) -> tuple[int, int]:
         assert spec.parent

@@ -23,7 +23,8 @@ from audit.snapshot.store import RunStore
 from tests.checks import tenant_builder as tb
 
 GUESTS = resource("guests")
-assert GUESTS.reduced is not None
+EXTERNAL = resource("external_members")
+assert GUESTS.reduced is not None and EXTERNAL.reduced is not None
 REFUSED = {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}
 
 
@@ -34,7 +35,8 @@ class _Tokens:
         return "token"
 
 
-def _collect(tmp_path: Path, *, sign_ins_allowed: bool) -> tuple[TenantManifest, list[str]]:
+def _collect(tmp_path: Path, *, sign_ins_allowed: bool,
+             specs: tuple[Any, ...] = (GUESTS,)) -> tuple[TenantManifest, list[str]]:
     selects: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -49,7 +51,7 @@ def _collect(tmp_path: Path, *, sign_ins_allowed: bool) -> tuple[TenantManifest,
             tokens: Any = _Tokens()
             client = GraphClient(base_url="https://graph.example/v1.0", tokens=tokens, http=http)
             collector = TenantCollector(store=RunStore(tmp_path, "run"), tenant_id=tb.TENANT, customer="Contoso",
-                                        specs=(GUESTS,), client=client, tokens=tokens, collected_at=tb.NOW)
+                                        specs=specs, client=client, tokens=tokens, collected_at=tb.NOW)
             return await collector.run()
 
     return asyncio.run(collect()), selects
@@ -99,3 +101,28 @@ def test_the_pdf_provenance_names_the_request_that_produced_the_evidence(tmp_pat
     assert (f"<code>{escape(view.endpoint)}</code><div class=\"reason\">Reduced request: Graph first refused "
             f"<code>{escape(view.refused_endpoint)}</code> — missing permission AuditLog.Read.All (Graph said 403 "
             "Authorization_RequestDenied); re-read without signInActivity.</div>") in html
+
+
+def test_a_refusal_is_asked_once_per_tenant_not_once_per_users_query(tmp_path: Path) -> None:
+    """Guests and member-type B2B users both ask for signInActivity; a tenant without P1/P2 refuses
+    it for both. The second query goes straight to its reduced form and its facet says why."""
+    manifest, selects = _collect(tmp_path, sign_ins_allowed=False, specs=(GUESTS, EXTERNAL))
+    assert sum("signInActivity" in s for s in selects) == 1, selects
+    assert len(selects) == 3                     # one refusal, two reduced chains
+    refused_first = next(n for n in ("guests", "external_members") if manifest.resources[n].refused_endpoint)
+    other = "external_members" if refused_first == "guests" else "guests"
+    second = manifest.resources[other]
+    assert second.status is ResourceStatus.OK and second.endpoint == resource(other).reduced.path  # type: ignore[union-attr]
+    assert second.refused_endpoint == "", "the reduced request was the only one sent: nothing was refused for it"
+    facet = manifest.resources[resource(other).reduced.without]  # type: ignore[union-attr]
+    first_path = resource(refused_first).path
+    assert facet.status is ResourceStatus.FORBIDDEN and facet.requests == 0
+    assert facet.reason.endswith(f"not asked again: Graph refused signInActivity on {first_path} in this run")
+    assert second.requests == second.lower_bound == 1
+
+
+def test_an_allowed_part_is_asked_by_every_users_query(tmp_path: Path) -> None:
+    manifest, selects = _collect(tmp_path, sign_ins_allowed=True, specs=(GUESTS, EXTERNAL))
+    assert sum("signInActivity" in s for s in selects) == 2
+    for facet in ("guest_sign_ins", "external_member_sign_ins"):
+        assert manifest.resources[facet].status is ResourceStatus.OK
