@@ -73,6 +73,7 @@ class SheetNames:
 
 
 _TRAILING = " -–—,;:.&(/'"
+_DANGLING = frozenset({"a", "an", "the", "of", "and", "or", "to", "for", "with", "by", "in", "on", "per", "from"})
 
 
 def cut_at_word(text: str, limit: int) -> str:
@@ -85,9 +86,13 @@ def cut_at_word(text: str, limit: int) -> str:
     if text[limit].isspace():
         return head.rstrip(_TRAILING) or head
     space = head.rfind(" ")
-    if space >= limit // 2:
-        return head[:space].rstrip(_TRAILING) or head[:space]
-    return head.rstrip()
+    if space < limit // 2:
+        return head.rstrip()
+    words = head[:space].rstrip(_TRAILING).split(" ")
+    # "Members of groups holding a privileged role" → "Members of groups holding", not "… holding a".
+    while len(words) > 1 and words[-1].casefold() in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(_TRAILING) or head[:space]
 
 
 def table_headers(names: Iterable[str]) -> list[str]:
