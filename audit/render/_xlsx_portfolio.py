@@ -158,7 +158,7 @@ LICENCE_COLUMNS = (
     Column("P2 expiring (grace period)", 11, _VALUE),
     Column("P2 suspended or locked out", 11, _VALUE),
     Column("Gap (owned - needed)", 12, _CALC_INT),
-    Column("Status", 11, _CALC_TEXT),
+    Column("Status", 20, _CALC_TEXT),     # wide enough for the total row's "12 short, 12 to renew"
     Column("Active guests, 30 days (MAU model)", 16, _VALUE),
 )
 
