@@ -162,7 +162,10 @@ def _report(outcome: object, *, quiet: bool = False) -> int:
     from audit.pipeline import RunOutcome
     assert isinstance(outcome, RunOutcome)
     errors = outcome.tenants_in_error
-    if quiet:
+    if quiet:     # still names every tenant in error: the morning's first question is which
+        for c in outcome.customers:
+            if c.errors:
+                typer.echo(f"  {c.name}: {_state(c.reachable, c.reason, c.errors)}")
         typer.echo(f"Run {outcome.run_id}: {len(outcome.customers)} customers, {errors} with errors.")
         return outcome.exit_code
     for c in outcome.customers:
@@ -183,7 +186,7 @@ def demo(
         = Path("demo-output"),
     customers: Annotated[int, typer.Option(min=1, max=2000, help="How many synthetic customers.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic estate (same seed, same estate).")] = 7,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run the whole audit against the built-in Graph emulator: no tenant needed.
 
@@ -218,7 +221,8 @@ def run(
     shard: Annotated[str | None, typer.Option(metavar="K/N", help="Only shard K of N (a stable split by tenant id).")]
         = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final line.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Only errors, the tenants in error and the final line.")] = False,
 ) -> None:
     """Collect every customer tenant, evaluate the checks, write the reports (the nightly job).
 
@@ -497,7 +501,8 @@ def runs_list(config: OptionalConfig = None, data_dir: DataDirOption = None) -> 
 
 
 @runs_app.command("show")
-def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN")], config: OptionalConfig = None,
+def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run id, e.g. 20261122T020000Z-1a2b3c.")],
+              config: OptionalConfig = None,
               data_dir: DataDirOption = None) -> None:
     """One run: per customer its score, counts and where its reports are, then its seal and every
     evaluation of it."""
@@ -545,8 +550,8 @@ def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN")], config: Opt
 
 
 @runs_app.command("diff")
-def runs_diff(run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
-              run_b: Annotated[str, typer.Argument(metavar="RUN_B")], config: OptionalConfig = None,
+def runs_diff(run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="The earlier run id.")],
+              run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The later run id.")], config: OptionalConfig = None,
               data_dir: DataDirOption = None) -> None:
     """What changed per customer from RUN_A to RUN_B: guests, assignments, settings, check results, and
     what either run could not observe."""

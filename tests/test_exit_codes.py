@@ -79,6 +79,8 @@ def test_exit_1_when_a_tenant_cannot_be_reached(estate) -> None:
     result = run_cli(config, "--customers", "Wingtip Legal", "--quiet")
     assert result.returncode == 1
     assert result.stdout.strip().endswith("1 with errors.")
+    named = [line for line in result.stdout.splitlines() if line.strip().startswith("Wingtip Legal:")]
+    assert len(named) == 1 and "NOT REACHED" in named[0], result.stdout     # -q still names the tenant
 
 
 MINIMAL_CONFIG = """

@@ -26,6 +26,7 @@ from audit.render._xlsx_safe import (
     NOTE_STYLE,
     TITLE_STYLE,
     CellStyle,
+    file_link_cell,
     font,
     formula_cell,
     text_cell,
@@ -54,6 +55,7 @@ _CALC_TEXT = CellStyle(named="Calculation")
 _VALUE = CellStyle(number_format="#,##0", alignment=Alignment(vertical="top"))
 _TOTAL = CellStyle(font=font(bold=True), border=Border(top=Side(style="thin"), bottom=Side(style="double")),
                    number_format="#,##0.##")
+_LINK = CellStyle(named="Hyperlink", alignment=Alignment(vertical="top"))
 _NOTE_WRAP = CellStyle(font=font(italic=True, color="475467"), alignment=Alignment(wrap_text=True, vertical="top"))
 
 LICENCE_HIGHLIGHTS = (
@@ -102,8 +104,8 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
         Column("Why", 40, TOP),
         Column("Evaluated at (UTC)", 18, TOP),
         Column("Evidence collected (UTC)", 18, TOP),
-        Column("PDF", 40, TOP),
-        Column("Workbook", 40, TOP),
+        Column("PDF", 40, _LINK),        # links to the customer's files beside portfolio.xlsx
+        Column("Workbook", 40, _LINK),
     ]
     errors_column = 6 + len(statuses)
 
@@ -112,7 +114,7 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
 
     writer = TableSheetWriter(wb, names, "Summary", columns, decorate=decorate)
     for row in portfolio.customers:
-        writer.append([
+        values = [
             row.customer,
             row.tenant_id,
             row.score,
@@ -124,8 +126,11 @@ def _summary(wb: Workbook, names: SheetNames, portfolio: PortfolioReport) -> Non
             "; ".join(row.errors) or None,
             row.evaluated_at,
             row.collected_at,
-            row.pdf,
-            row.workbook,
+        ]
+        writer.append_built(lambda ws, _r, values=values, row=row: [
+            *(value_cell(ws, v, c.style) for v, c in zip(values, columns, strict=False)),
+            file_link_cell(ws, row.pdf, _LINK, TOP),
+            file_link_cell(ws, row.workbook, _LINK, TOP),
         ])
     ws = writer.close()[-1]
     ws.append([])
@@ -153,7 +158,7 @@ LICENCE_COLUMNS = (
     Column("P2 expiring (grace period)", 11, _VALUE),
     Column("P2 suspended or locked out", 11, _VALUE),
     Column("Gap (owned - needed)", 12, _CALC_INT),
-    Column("Status", 11, _CALC_TEXT),
+    Column("Status", 20, _CALC_TEXT),     # wide enough for the total row's "12 short, 12 to renew"
     Column("Active guests, 30 days (MAU model)", 16, _VALUE),
 )
 

@@ -153,6 +153,21 @@ def _string_cell(ws: WriteOnlyWorksheet, text: str, style: CellStyle | None) -> 
     return cell
 
 
+_LINKABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def file_link_cell(ws: WriteOnlyWorksheet, name: str, style: CellStyle | None = None,
+                   plain: CellStyle | None = None) -> Any:
+    """The file name `name` as a link to that file beside the workbook (a relative target, so the
+    reports folder can be moved or mailed whole). Only a plain file name of our own making is ever a
+    link: anything else (a path, "not rendered", tenant text) stays an inert string cell, in `plain`."""
+    if not _LINKABLE.fullmatch(name) or ".." in name:
+        return text_cell(ws, name, plain)
+    cell = _string_cell(ws, name, style or _PLAIN)
+    cell.hyperlink = name
+    return cell
+
+
 def formula_cell(ws: WriteOnlyWorksheet, formula: str, style: CellStyle | None = None) -> WriteOnlyCell:
     """One of our own formulas; never called with tenant text."""
     if not formula.startswith("="):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from audit.render._xlsx_safe import HEADER_STYLE, NOTE_STYLE, TITLE_STYLE, CellStyle, text_cell, value_cell
@@ -30,6 +33,10 @@ _RESERVED_SHEET_NAMES = frozenset({"history"})
 HEADER_MAX = 255
 TABLE_STYLE = "TableStyleLight9"
 LINE_HEIGHT_PT = 15
+# Excel's tallest row is 409 pt: a longer text is read in the cell's edit box, not by scrolling the row.
+MAX_ROW_LINES = 27
+# Calibri 11 fits about 1.1 average characters per unit of column width (one unit is one digit's width).
+CHARS_PER_WIDTH = 1.1
 
 Decorate = Callable[[WriteOnlyWorksheet, int, int], None]
 
@@ -52,17 +59,40 @@ class SheetNames:
         base = " ".join(base.split()).strip("'") or "Sheet"
         if base.casefold() in _RESERVED_SHEET_NAMES:
             base = f"{base} sheet"
-        name, n = base[:SHEET_NAME_MAX].strip(), 1
+        name, n = cut_at_word(base, SHEET_NAME_MAX), 1
         while name.casefold() in self._taken:
             n += 1
             tag = f" ({n})"
-            name = base[: SHEET_NAME_MAX - len(tag)].rstrip() + tag
+            name = cut_at_word(base, SHEET_NAME_MAX - len(tag)) + tag
         self._taken.add(name.casefold())
         return name
 
     def continuation(self, base: str, part: int) -> str:
         tag = f" ({part})"
-        return self.claim(base[: SHEET_NAME_MAX - len(tag)].rstrip() + tag)
+        return self.claim(cut_at_word(base, SHEET_NAME_MAX - len(tag)) + tag)
+
+
+_TRAILING = " -–—,;:.&(/'"
+_DANGLING = frozenset({"a", "an", "the", "of", "and", "or", "to", "for", "with", "by", "in", "on", "per", "from"})
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut at the last word boundary that keeps at least half
+    of them ("Conditional Access policies" → "Conditional Access", never "Conditional Acc"); a
+    single long word is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    if text[limit].isspace():
+        return head.rstrip(_TRAILING) or head
+    space = head.rfind(" ")
+    if space < limit // 2:
+        return head.rstrip()
+    words = head[:space].rstrip(_TRAILING).split(" ")
+    # "Members of groups holding a privileged role" → "Members of groups holding", not "… holding a".
+    while len(words) > 1 and words[-1].casefold() in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(_TRAILING) or head[:space]
 
 
 def table_headers(names: Iterable[str]) -> list[str]:
@@ -141,6 +171,8 @@ class TableSheetWriter:
         ref = f"A{self.header_row}:{get_column_letter(len(self.columns))}{max(last, first)}"
         table = Table(displayName=f"tbl{_table_counter(self.workbook)}", ref=ref)
         table.tableStyleInfo = TableStyleInfo(name=TABLE_STYLE, showRowStripes=True)
+        # The filter drop-downs on the header: openpyxl adds them only to tables whose columns it names itself.
+        table.autoFilter = AutoFilter(ref=ref)
         # Write-only sheets cannot be read back, so name the columns here or openpyxl guesses "Column1".
         table.tableColumns = [TableColumn(id=i, name=h) for i, h in enumerate(self._headers, 1)]
         with warnings.catch_warnings():
@@ -173,9 +205,29 @@ class TableSheetWriter:
         """Append the cells `build(sheet, row number)` returns: for rows whose formulas name their row."""
         ws = self._ready()
         row = self._rows_in_part + 1
-        ws.append(list(build(ws, row)))
+        cells = list(build(ws, row))
+        lines = self._lines(cells)
+        if lines > 1:
+            # Excel does not grow a row to its wrapped text on open: the height is written with the row,
+            # and dropped once written so that a long sheet keeps no per-row state.
+            ws.row_dimensions[row].height = LINE_HEIGHT_PT * lines + 3
+        ws.append(cells)
+        if lines > 1:
+            del ws.row_dimensions[row]
         self._rows_in_part = row
         return row
+
+    def _lines(self, cells: Sequence[Any]) -> int:
+        """The most lines any wrapped cell of the row takes at its column's width."""
+        most = 1
+        for cell, column in zip(cells, self.columns, strict=False):
+            alignment = column.style.alignment if column.style is not None else None
+            if alignment is None or not alignment.wrap_text:
+                continue
+            value = getattr(cell, "value", cell)
+            if isinstance(value, str) and value:
+                most = max(most, wrapped_lines(value, int(column.width * CHARS_PER_WIDTH)))
+        return min(most, MAX_ROW_LINES)
 
     def close(self) -> list[WriteOnlyWorksheet]:
         """Add the table of the last part; that sheet still takes rows below the table."""
@@ -216,6 +268,14 @@ def _discard(wb: Workbook) -> None:
 def _table_counter(workbook: Workbook) -> int:
     """Table names are unique per workbook; count the tables already added."""
     return 1 + sum(len(ws.tables) for ws in workbook.worksheets)
+
+
+@lru_cache(maxsize=8192)    # requirement, remediation and title texts repeat across customers
+def wrapped_lines(text: str, chars: int) -> int:
+    """How many lines `text` takes wrapped at word boundaries in `chars` characters."""
+    chars = max(chars, 1)
+    return sum(max(1, len(textwrap.wrap(line, chars, break_on_hyphens=False)))
+               if len(line) > chars else 1 for line in text.splitlines() or [""])
 
 
 def widths_for(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, low: float = 8,
