@@ -497,13 +497,20 @@ def runs_list(config: OptionalConfig = None, data_dir: DataDirOption = None) -> 
 
 
 @runs_app.command("show")
-def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN")], config: OptionalConfig = None,
-              data_dir: DataDirOption = None) -> None:
+def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id, or `latest` for the most "
+                                                                          "recently collected run.")],
+              config: OptionalConfig = None, data_dir: DataDirOption = None) -> None:
     """One run: per customer its score, counts and where its reports are, then its seal and every
     evaluation of it."""
     from audit.snapshot.seal import SealError, read_evaluations, read_seal
     from audit.snapshot.store import read_json
     root, _ = _where(config, data_dir)
+    if run_id == "latest":
+        from audit.history import list_runs
+        entries = list_runs(root)      # ordered by collection time, then id: the last is the latest
+        if not entries:
+            _fail(f"no run under {root / 'runs'} yet: `latest` names none")
+        run_id = entries[-1].run_id
     store = _stored_run(root, run_id)
     from audit.models import Status, tenant_errors
     try:
@@ -586,6 +593,19 @@ def checks(fmt: Annotated[Format, typer.Option("--format", "-f", help="table, ma
         typer.echo(catalogue_markdown())
     else:
         catalogue_table()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from audit.pipeline import tool_version
+        typer.echo(f"mssp-audit {tool_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _top(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                              help="Print the installed version and exit.")] = False) -> None:
+    """Audit an MSSP's delegated access into its customers' Microsoft Entra and Defender tenants."""
 
 
 def main() -> None:
