@@ -472,6 +472,37 @@ def permissions(
                    f"?client_id={cfg.app.client_id}")
 
 
+cert_app = typer.Typer(help="The app registration's certificate.", no_args_is_help=True)
+app.add_typer(cert_app, name="cert")
+
+
+@cert_app.command("new")
+def cert_new(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory for mssp-audit.key (kept here, "
+                                                                "mode 0600) and mssp-audit.crt (uploaded).")],
+    name: Annotated[str, typer.Option("--name", help="The certificate's common name.")] = "mssp-audit",
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days it is valid.")] = 730,
+) -> None:
+    """Make a self-signed certificate for the app registration and print what to upload."""
+    from audit.graph.certificate import new_certificate
+    try:
+        made = new_certificate(out.absolute(), common_name=name, days=days)
+    except FileExistsError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{out}: cannot write the certificate ({exc.strerror})", Exit.STORAGE)
+    typer.echo(f"Private key:  {made.key_path}  (stays on this machine; readable by the audit account only)")
+    typer.echo(f"Certificate:  {made.certificate_path}")
+    typer.echo(f"Thumbprint:   {made.thumbprint}  (SHA-1; the portal shows it after the upload)")
+    typer.echo(f"Valid:        {made.not_before:%Y-%m-%d} to {made.not_after:%Y-%m-%d} UTC")
+    typer.echo("")
+    typer.echo(f"Upload {made.certificate_path.name} to the app registration: Entra admin center > App "
+               "registrations > the app > Certificates & secrets > Certificates > Upload certificate.")
+    typer.echo("Then put in the [app] section of the configuration:")
+    typer.echo(f'  certificate_path = "{made.certificate_path}"')
+    typer.echo(f'  private_key_path = "{made.key_path}"')
+
+
 runs_app = typer.Typer(help="The history of runs kept under the data directory.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
