@@ -626,6 +626,40 @@ def checks(fmt: Annotated[Format, typer.Option("--format", "-f", help="table, ma
         catalogue_table()
 
 
+@app.command()
+def doctor(
+    config: ConfigOption,
+    customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
+        = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+) -> None:
+    """Check every tenant before the first night: token, each required permission, licences.
+
+    Read-only (GET only), all tenants in parallel. Exit codes: 0 every tenant ready; 1 some tenant
+    not ready (its admin-consent URL is printed when consent fixes it); 2 configuration error.
+    """
+    import asyncio
+    _setup_logging(False, quiet=True)
+    try:
+        cfg = _load_config(config)
+        if customers:
+            cfg = select_customers(cfg, customers, None)
+    except ConfigError as exc:
+        _fail(str(exc))
+    from audit.doctor import diagnose, render_json, render_table
+    from audit.graph.auth import CredentialError, app_credential
+    try:
+        credential = app_credential(cfg)
+    except CredentialError as exc:
+        _fail(f"{config}: {exc}")
+    reports = asyncio.run(diagnose(cfg, credential))
+    if fmt is Format.json:
+        typer.echo(json.dumps(render_json(cfg, reports), indent=2))
+    else:
+        typer.echo(render_table(cfg, reports))
+    raise typer.Exit(0 if all(r.ready for r in reports) else 1)
+
+
 def _version(value: bool) -> None:
     if value:
         from audit.pipeline import tool_version
