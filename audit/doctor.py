@@ -238,6 +238,15 @@ def _cell(probe: Probe, answer: Any, licence: LicenceState | None) -> Cell:
     return Cell(ERROR, detail)
 
 
+# A doctor check sends at most one request per permission: far lighter than a tenant's collection,
+# so more tenants are checked at once than collect.tenant_concurrency lets a night collect.
+DOCTOR_TENANT_CONCURRENCY = 32
+
+
+def tenant_concurrency(config: Config) -> int:
+    return max(config.collect.tenant_concurrency, DOCTOR_TENANT_CONCURRENCY)
+
+
 def targets(config: Config) -> list[TenantReport]:
     out = [TenantReport(c.name, c.tenant_id.lower(), False) for c in config.customers]
     if config.mssp.partner_tenant_id:
@@ -250,7 +259,7 @@ async def diagnose(config: Config, credential: Credential) -> list[TenantReport]
     from audit.collect.run import http_client, tls_context
     reports = targets(config)
     sides = {False: probes(config, partner=False), True: probes(config, partner=True)}
-    gate = asyncio.Semaphore(config.collect.tenant_concurrency)
+    gate = asyncio.Semaphore(tenant_concurrency(config))
     context = tls_context(config)
 
     async def one(report: TenantReport) -> None:
