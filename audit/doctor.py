@@ -64,6 +64,7 @@ class Probe:
     path: str                # relative to the Graph base
     feature: Feature | None  # the licence-gated feature the read belongs to, if any
     absent_ok: bool = False  # 404 is an answer (none configured), so the permission is granted
+    needs: str | None = None  # a part of another request (signInActivity): that request's permission first
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def probes(config: Config, *, partner: bool) -> tuple[Probe, ...]:
                 continue
             if r.kind == "facet":
                 parent = bound[r.parent or ""]
-                found.append(Probe(permission, r.name, _one_item(parent.path), RESOURCE_FEATURES.get(r.name)))
+                found.append(Probe(permission, r.name, _one_item(parent.path), RESOURCE_FEATURES.get(r.name),
+                                   needs=parent.permission))
             else:
                 path = r.reduced.path if r.reduced else r.path
                 found.append(Probe(permission, r.name, _one_item(path), RESOURCE_FEATURES.get(r.name), r.absent_ok))
@@ -184,7 +186,12 @@ async def _check(config: Config, credential: Credential, report: TenantReport, s
             if not isinstance(body, GraphError):
                 report.licence = _licence(body)
         for probe in side:
-            report.cells[probe.permission] = _cell(probe, by_permission[probe.permission], report.licence)
+            if probe.needs is not None and isinstance(by_permission.get(probe.needs), GraphError):
+                # Graph refuses the whole request for want of the other permission: this one is unknown.
+                report.cells[probe.permission] = Cell(NOT_CHECKED, f"needs {probe.needs} first")
+                continue
+            report.cells[probe.permission] = _cell(probe, by_permission[probe.permission], report.licence,
+                                                   tokens.roles)
         if any(c.state == MISSING for c in report.cells.values()):
             report.consent_url = consent_url(config, report.tenant_id)
     finally:
@@ -223,7 +230,7 @@ def _licence(body: Any) -> LicenceState | None:
         return None
 
 
-def _cell(probe: Probe, answer: Any, licence: LicenceState | None) -> Cell:
+def _cell(probe: Probe, answer: Any, licence: LicenceState | None, roles: Sequence[str]) -> Cell:
     if not isinstance(answer, GraphError):
         return Cell(GRANTED)
     detail = clean(f"{answer.status or 'network'} {answer.code}")
@@ -232,8 +239,11 @@ def _cell(probe: Probe, answer: Any, licence: LicenceState | None) -> Cell:
     if answer.status == 403:
         if answer.code in LICENCE_ERRORS:
             return Cell(NOT_LICENSED, detail)
-        if probe.feature is not None and licence is not None and licence.lacks(probe.feature):
-            return Cell(NOT_LICENSED, clean(licence.lacks(probe.feature)))
+        # Graph does not always name the licence; the SKUs decide (licences.py), but only when the
+        # token holds the permission (its API's, e.g. AccessReview.*): else consent is what is missing.
+        held = any(r.split(".")[0] == probe.permission.split(".")[0] for r in roles)
+        if probe.feature is not None and licence is not None and held and (why := licence.lacks(probe.feature)):
+            return Cell(NOT_LICENSED, clean(why))
         return Cell(MISSING, detail)
     return Cell(ERROR, detail)
 

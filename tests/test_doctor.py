@@ -1,7 +1,8 @@
 """`mssp-audit doctor` through the real command line against the emulator over HTTPS, on a mixed
 estate: consented (Contoso), consent revoked (Wingtip, AADSTS7000229), one permission missing
 (Adatum, no AuditLog.Read.All), no P1/P2 (Tailspin: signInActivity not licensed), a tenant id that
-does not exist (AADSTS90002), and the MSSP partner tenant. Only GET reaches Graph."""
+does not exist (AADSTS90002), one without User.Read.All (Litware, taken away here: then whether
+AuditLog.Read.All is granted cannot be seen), and the MSSP partner tenant. Only GET reaches Graph."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ class Estate:
 def estate(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("doctor")
     with demo_environment(now=NOW, customers=8, seed=7) as env:
+        litware = next(c.tenant_id for c in env.estate.customers if c.name == "Litware Energy")
+        env.estate.tenants[litware].granted_roles.remove("User.Read.All")
         config = demo_config(env.estate, env.server, env.certificate_path, tmp / "data")
         data = config.model_dump(mode="json", exclude_none=True)
         data["customers"].append({"name": "Typo Corp", "tenant_id": UNKNOWN})
@@ -115,6 +118,11 @@ def test_every_cell_of_the_mixed_estate(doctor_json, estate: Estate) -> None:
     assert typo["token"]["code"] == "AADSTS90002" and typo["token"]["meaning"].startswith("unknown tenant")
     assert typo["consent_url"] is None and not typo["ready"]
 
+    litware = tenants["Litware Energy"]
+    assert litware["permissions"]["User.Read.All"]["state"] == "missing"
+    assert litware["permissions"]["AuditLog.Read.All"] == {"state": "not checked", "detail": "needs User.Read.All first"}
+    assert litware["permissions"]["Policy.Read.All"]["state"] == "granted" and litware["consent_url"]
+
     partner = tenants["MSSP partner tenant"]
     assert partner["partner"] and partner["ready"] and partner["tenant_id"] == estate.partner.lower()
     assert {p: c["state"] for p, c in partner["permissions"].items()} == \
@@ -139,7 +147,7 @@ def test_table_names_each_problem_and_its_fix(estate: Estate) -> None:
     assert "missing" in rows["Adatum Logistics"] and "not licensed" in rows["Tailspin Toys"]
     assert "AADSTS7000229: not consented" in out and "AADSTS90002: unknown tenant" in out
     assert f"admin consent: {estate.authority}/{estate.tenants['Adatum Logistics']}/adminconsent" in out
-    assert out.rstrip().endswith("7 of 10 tenant(s) ready.")   # Adatum, Wingtip, Typo Corp are not
+    assert out.rstrip().endswith("6 of 10 tenant(s) ready.")   # not Adatum, Litware, Wingtip, Typo
 
 
 def split_forms(estate: Estate) -> dict[str, dict[str, str]]:
@@ -187,3 +195,19 @@ def test_a_credential_that_cannot_load_is_exit_2(estate: Estate) -> None:
     result = cli("doctor", "--config", str(config), env={PASSWORD_ENV: ""})
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert f"{PASSWORD_ENV} (app.certificate_password_env) is empty or unset" in result.stderr
+
+
+def test_what_graph_says_is_cleaned_before_it_reaches_a_terminal() -> None:
+    from audit.doctor import MISSING, NOT_LICENSED, Probe, _cell
+    from audit.graph.client import GraphError
+    from audit.normalize.licences import Feature, LicenceState
+    probe = Probe("AuditLog.Read.All", "guest_sign_ins", "users?$top=1", Feature.SIGN_IN_ACTIVITY)
+    hostile = GraphError(403, "Authorization_RequestDenied\x1b[2J\x1b]0;pwned\x07", "Insufficient privileges")
+    cell = _cell(probe, hostile, None, ())
+    assert cell.state == MISSING and "\x1b" not in cell.detail and "\x07" not in cell.detail
+    # No SKU grants P1 (subscribedSkus lists none): a plain 403 is "not licensed" when the token holds
+    # the permission, and "missing" when it does not — consent is then what is needed.
+    unlicensed = LicenceState(())
+    assert _cell(probe, hostile, unlicensed, ("AuditLog.Read.All",)).state == NOT_LICENSED
+    assert _cell(probe, hostile, unlicensed, ("User.Read.All",)).state == MISSING
+    assert _cell(probe, GraphError(503, "ServiceUnavailable", ""), unlicensed, ()).state == "error"
