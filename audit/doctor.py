@@ -20,7 +20,7 @@ from audit.config import Config
 from audit.graph.auth import Credential, TokenError, TokenProvider
 from audit.graph.client import GraphClient, GraphError, Tally
 from audit.normalize.licences import RESOURCE_FEATURES, Feature, LicenceState, licence_from_skus
-from audit.resources import GraphResource, bind, permissions
+from audit.resources import bind, opt_in_flags, permissions
 
 
 GRANTED, MISSING, NOT_LICENSED, ERROR, NOT_CHECKED = "granted", "missing", "not licensed", "error", "not checked"
@@ -110,7 +110,7 @@ def probes(config: Config, *, partner: bool) -> tuple[Probe, ...]:
     request when an optional part is refused is probed with the reduced one (its own permission only);
     the optional part's permission (signInActivity: AuditLog.Read.All) with the full request."""
     m = config.mssp
-    opted = [flag for flag in _opt_in_flags() if getattr(config.expectations, flag, False)]
+    opted = [flag for flag in opt_in_flags() if getattr(config.expectations, flag, False)]
     bound = {r.name: r for r in bind(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group))}
     found: list[Probe] = []
     for permission in permissions(partner=partner, opted_in=opted):
@@ -128,11 +128,6 @@ def probes(config: Config, *, partner: bool) -> tuple[Probe, ...]:
         else:   # pragma: no cover - permissions() derives from the same catalogue
             raise AssertionError(f"no resource reads {permission}")
     return tuple(found)
-
-
-def _opt_in_flags() -> tuple[str, ...]:
-    from audit.resources import opt_in_flags
-    return opt_in_flags()
 
 
 def _one_item(path: str) -> str:
