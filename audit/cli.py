@@ -626,12 +626,17 @@ def checks(fmt: Annotated[Format, typer.Option("--format", "-f", help="table, ma
         catalogue_table()
 
 
+class DoctorFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
 @app.command()
 def doctor(
     config: ConfigOption,
     customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
         = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: Annotated[DoctorFormat, typer.Option("--format", "-f", help="table or json.")] = DoctorFormat.table,
 ) -> None:
     """Check every tenant before the first night: token, each required permission, licences.
 
@@ -653,7 +658,7 @@ def doctor(
     except CredentialError as exc:
         _fail(f"{config}: {exc}")
     reports = asyncio.run(diagnose(cfg, credential))
-    if fmt is Format.json:
+    if fmt is DoctorFormat.json:
         typer.echo(json.dumps(render_json(cfg, reports), indent=2))
     else:
         typer.echo(render_table(cfg, reports))
