@@ -20,7 +20,7 @@ from audit.config import Config
 from audit.graph.auth import Credential, TokenError, TokenProvider
 from audit.graph.client import GraphClient, GraphError, Tally
 from audit.normalize.licences import RESOURCE_FEATURES, Feature, LicenceState, licence_from_skus
-from audit.resources import bind, opt_in_flags, permissions
+from audit.resources import bind, permissions
 
 
 GRANTED, MISSING, NOT_LICENSED, ERROR, NOT_CHECKED = "granted", "missing", "not licensed", "error", "not checked"
@@ -110,7 +110,8 @@ def probes(config: Config, *, partner: bool) -> tuple[Probe, ...]:
     request when an optional part is refused is probed with the reduced one (its own permission only);
     the optional part's permission (signInActivity: AuditLog.Read.All) with the full request."""
     m = config.mssp
-    opted = [flag for flag in opt_in_flags() if getattr(config.expectations, flag, False)]
+    from audit.checks.app_permissions import opted_in    # the same opt-ins the permission check counts
+    opted = opted_in(config.expectations)
     bound = {r.name: r for r in bind(m.analyst_tenant_id, (m.tier1_group, m.tier2_group, m.approvers_group))}
     found: list[Probe] = []
     for permission in permissions(partner=partner, opted_in=opted):
