@@ -476,6 +476,37 @@ def permissions(
                    f"?client_id={cfg.app.client_id}")
 
 
+cert_app = typer.Typer(help="The app registration's certificate.", no_args_is_help=True)
+app.add_typer(cert_app, name="cert")
+
+
+@cert_app.command("new")
+def cert_new(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory for mssp-audit.key (kept here, "
+                                                                "mode 0600) and mssp-audit.crt (uploaded).")],
+    name: Annotated[str, typer.Option("--name", help="The certificate's common name.")] = "mssp-audit",
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days it is valid.")] = 730,
+) -> None:
+    """Make a self-signed certificate for the app registration and print what to upload."""
+    from audit.graph.certificate import new_certificate
+    try:
+        made = new_certificate(out.absolute(), common_name=name, days=days)
+    except FileExistsError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{out}: cannot write the certificate ({exc.strerror})", Exit.STORAGE)
+    typer.echo(f"Private key:  {made.key_path}  (stays on this machine; readable by the audit account only)")
+    typer.echo(f"Certificate:  {made.certificate_path}")
+    typer.echo(f"Thumbprint:   {made.thumbprint}  (SHA-1; the portal shows it after the upload)")
+    typer.echo(f"Valid:        {made.not_before:%Y-%m-%d} to {made.not_after:%Y-%m-%d} UTC")
+    typer.echo("")
+    typer.echo(f"Upload {made.certificate_path.name} to the app registration: Entra admin center > App "
+               "registrations > the app > Certificates & secrets > Certificates > Upload certificate.")
+    typer.echo("Then put in the [app] section of the configuration:")
+    typer.echo(f'  certificate_path = "{made.certificate_path}"')
+    typer.echo(f'  private_key_path = "{made.key_path}"')
+
+
 runs_app = typer.Typer(help="The history of runs kept under the data directory.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
@@ -501,14 +532,20 @@ def runs_list(config: OptionalConfig = None, data_dir: DataDirOption = None) -> 
 
 
 @runs_app.command("show")
-def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run id, e.g. 20261122T020000Z-1a2b3c.")],
-              config: OptionalConfig = None,
-              data_dir: DataDirOption = None) -> None:
+def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (e.g. 20261122T020000Z-1a2b3c), or `latest` for the most "
+                                                                          "recently collected run.")],
+              config: OptionalConfig = None, data_dir: DataDirOption = None) -> None:
     """One run: per customer its score, counts and where its reports are, then its seal and every
     evaluation of it."""
     from audit.snapshot.seal import SealError, read_evaluations, read_seal
     from audit.snapshot.store import read_json
     root, _ = _where(config, data_dir)
+    if run_id == "latest":
+        from audit.history import list_runs
+        entries = list_runs(root)      # ordered by collection time, then id: the last is the latest
+        if not entries:
+            _fail(f"no run under {root / 'runs'} yet: `latest` names none")
+        run_id = entries[-1].run_id
     store = _stored_run(root, run_id)
     from audit.models import Status, tenant_errors
     try:
@@ -591,6 +628,58 @@ def checks(fmt: Annotated[Format, typer.Option("--format", "-f", help="table, ma
         typer.echo(catalogue_markdown())
     else:
         catalogue_table()
+
+
+class DoctorFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def doctor(
+    config: ConfigOption,
+    customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
+        = None,
+    fmt: Annotated[DoctorFormat, typer.Option("--format", "-f", help="table or json.")] = DoctorFormat.table,
+) -> None:
+    """Check every tenant before the first night: token, each required permission, licences.
+
+    Read-only (GET only), all tenants in parallel. Exit codes: 0 every tenant ready; 1 some tenant
+    not ready (its admin-consent URL is printed when consent fixes it); 2 configuration error.
+    """
+    import asyncio
+    _setup_logging(False, quiet=True)
+    try:
+        cfg = _load_config(config)
+        if customers:
+            cfg = select_customers(cfg, customers, None)
+    except ConfigError as exc:
+        _fail(str(exc))
+    from audit.doctor import diagnose, render_json, render_table
+    from audit.graph.auth import CredentialError, app_credential
+    try:
+        credential = app_credential(cfg)
+    except CredentialError as exc:
+        _fail(f"{config}: {exc}")
+    reports = asyncio.run(diagnose(cfg, credential))
+    if fmt is DoctorFormat.json:
+        typer.echo(json.dumps(render_json(cfg, reports), indent=2))
+    else:
+        typer.echo(render_table(cfg, reports))
+    raise typer.Exit(0 if all(r.ready for r in reports) else 1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from audit.pipeline import tool_version
+        typer.echo(f"mssp-audit {tool_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _top(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                              help="Print the installed version and exit.")] = False) -> None:
+    """Audit an MSSP's delegated access into its customers' Microsoft Entra and Defender tenants."""
 
 
 def main() -> None:

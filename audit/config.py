@@ -65,18 +65,27 @@ class MsspSettings(_Strict):
 
 class AppSettings(_Strict):
     client_id: TenantId
-    certificate_path: Path | None = None             # PEM holding the private key and the certificate
-    certificate_thumbprint: str | None = None        # SHA-1 hex; derived from the PEM when omitted
+    # The certificate as people hold it: one PEM with the private key and the certificate; a
+    # certificate PEM plus private_key_path; or a PFX/PKCS#12 file. Its thumbprint is computed.
+    certificate_path: Path | None = None
+    private_key_path: Path | None = None             # a separate PEM private key for certificate_path
+    certificate_password_env: str | None = None      # the *name* of the variable holding the PFX/key password
+    certificate_thumbprint: str | None = None        # refused: the thumbprint is computed, never typed
     client_secret_env: str | None = None             # fallback: the *name* of an environment variable
 
     @model_validator(mode="after")
     def _one_credential(self) -> AppSettings:
+        if self.certificate_thumbprint is not None:
+            raise ValueError("app.certificate_thumbprint is not read: the thumbprint is computed from the "
+                             "certificate; remove the key")
         if self.certificate_path is None and self.client_secret_env is None:
             raise ValueError("set certificate_path (preferred) or client_secret_env")
         if self.certificate_path is not None and self.client_secret_env is not None:
             # Which one would be used is not obvious from the file: say so instead of choosing silently.
             raise ValueError("app.certificate_path and app.client_secret_env are both set; keep one "
                              "(the certificate is preferred)")
+        if self.certificate_path is None and (self.private_key_path or self.certificate_password_env):
+            raise ValueError("app.private_key_path and app.certificate_password_env need app.certificate_path")
         return self
 
 
@@ -270,7 +279,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             return p
         return base / p
 
-    app = config.app.model_copy(update={"certificate_path": resolve(config.app.certificate_path)})
+    app = config.app.model_copy(update={"certificate_path": resolve(config.app.certificate_path),
+                                        "private_key_path": resolve(config.app.private_key_path)})
     cloud = config.cloud.model_copy(update={"ca_bundle": resolve(config.cloud.ca_bundle)})
     output = config.output.model_copy(update={"data_dir": resolve(config.output.data_dir),
                                                "metrics_file": resolve(config.output.metrics_file)})

@@ -22,7 +22,7 @@ from audit.collect.run import collect_all
 from audit.config import Config, Customer, new_run_id
 from audit.deliver.mail import Decision, Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
-from audit.graph.auth import load_credential
+from audit.graph.auth import app_credential
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
 from audit.models import CheckResult, Status, TenantManifest, tenant_errors
 from audit.normalize import TenantData, normalize_tenant, write_normalized
@@ -143,8 +143,7 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
                    "status": "collecting"}
         write_json(store.run_manifest_path, started)
     if read_seal(store) is None:
-        credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint,
-                                     config.app.client_secret_env)
+        credential = app_credential(config)
         asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
         seal_run(config, store, started, tool_version())
     outcome = evaluate_and_render(config, store, as_of=as_of)

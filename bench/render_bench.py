@@ -86,7 +86,7 @@ def real_report(args: argparse.Namespace, data_dir: Path) -> tuple[CustomerRepor
         config: Config = demo_config(env.estate, env.server, env.certificate_path, data_dir)
         store = RunStore(data_dir, new_run_id(now.isoformat()))
         write_json(store.run_manifest_path, {"run_id": store.run_id, "collected_at": now.isoformat()})
-        credential = load_credential(config.app.certificate_path, None, None)
+        credential = load_credential(config.app.certificate_path)
         asyncio.run(collect_all(config, store, credential, now))
     info = RunInfo(store.run_id, datetime.now(UTC), tool_version())
     view = customer_view(config, store, config.customers[0], info, list_runs(data_dir))

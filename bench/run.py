@@ -57,7 +57,7 @@ from audit import pipeline
 from audit.collect.run import PARTNER_NAME, collect_all, targets
 from audit.config import Config, new_run_id
 from audit.emulator._gen_common import ANALYST_DOMAIN, CORPORATE_DOMAIN
-from audit.graph.auth import load_credential
+from audit.graph.auth import app_credential
 from audit.models import ResourceStatus
 from audit.pipeline import tool_version
 from audit.snapshot.lifecycle import seal_run
@@ -193,7 +193,7 @@ def stage_collect(config: Config, store: RunStore, emulator: Emulator, profile: 
     write_json(store.run_manifest_path, {"schema": "mssp-audit/run/1", "run_id": store.run_id,
                                          "collected_at": now.isoformat(), "started_at": now.isoformat(),
                                          "tool_version": tool_version(), "status": "collecting"})
-    credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint, None)
+    credential = app_credential(config)
     reset_peak_rss()
     emulator_cpu, cpu = emulator.cpu(), time.process_time()
     started = time.perf_counter()
@@ -297,7 +297,7 @@ def collect_subset(config: Config, args: argparse.Namespace, emulator: Emulator,
     partner = [t for t in chosen if t.name == PARTNER_NAME]
     subset = [t for t in chosen if t.name != PARTNER_NAME][:count] + partner
     store = RunStore(args.out / "data-subset", new_run_id(datetime.now(UTC).isoformat()))
-    credential = load_credential(config.app.certificate_path, config.app.certificate_thumbprint, None)
+    credential = app_credential(config)
     emulator.reset_windows()
     started = time.perf_counter()
     asyncio.run(collect_all(config, store, credential, datetime.now(UTC), only=subset))

@@ -83,7 +83,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         # The baseline: the same estate with nothing but its planted problems, collected and evaluated.
         clean = demo_config(env.estate, env.server, env.certificate_path, out / "clean", collect=COLLECT)
         store = RunStore(out / "clean", "clean")
-        asyncio.run(collect_all(clean, store, load_credential(clean.app.certificate_path, None, None), NOW))
+        asyncio.run(collect_all(clean, store, load_credential(clean.app.certificate_path), NOW))
         baseline = {t: {r.check_id: r.status.value for r in evaluate_tenant(clean, store, t)[1]} for t in tenants}
 
         _plant(env, tenants)

@@ -16,12 +16,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msal
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+if TYPE_CHECKING:
+    from audit.config import Config
 
 _AADSTS = re.compile(r"AADSTS\d+")
 
@@ -45,31 +50,98 @@ class Credential:
         return f"Credential(kind={self.kind!r})"
 
 
-def load_credential(certificate_path: Path | None, thumbprint: str | None,
-                    secret_env: str | None) -> Credential:
-    """Certificate preferred; client secret from an environment variable as the fallback."""
+def load_credential(certificate_path: Path | None, secret_env: str | None = None, *,
+                    private_key_path: Path | None = None, password_env: str | None = None) -> Credential:
+    """Certificate preferred; client secret from an environment variable as the fallback.
+
+    The certificate as people hold it: one PEM with the key and the certificate, a certificate PEM
+    and a separate key PEM (`private_key_path`), or a PFX/PKCS#12 file. A password (of the PFX or of
+    an encrypted PEM key) comes from the environment variable named by `password_env`. The SHA-1
+    thumbprint MSAL sends as `x5t` is always computed from the certificate, never typed."""
     if certificate_path is not None:
-        try:
-            pem = certificate_path.read_bytes()
-        except OSError as exc:
-            raise CredentialError(f"{certificate_path}: cannot read the certificate ({exc.strerror})") from None
-        try:
-            key = serialization.load_pem_private_key(pem, password=None)
-            cert = x509.load_pem_x509_certificate(pem)
-        except ValueError:
-            raise CredentialError(
-                f"{certificate_path}: needs an unencrypted private key and its certificate in one PEM file"
-            ) from None
+        key, cert = load_certificate(certificate_path, private_key_path=private_key_path,
+                                     password_env=password_env)
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode()
-        sha1 = thumbprint or hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-        return Credential({"private_key": key_pem, "thumbprint": sha1}, "certificate")
+        return Credential({"private_key": key_pem, "thumbprint": thumbprint(cert)}, "certificate")
     if secret_env:
         secret = os.environ.get(secret_env, "")
         if not secret:
             raise CredentialError(f"environment variable {secret_env} (app.client_secret_env) is empty or unset")
         return Credential(secret, "secret")
     raise CredentialError("no credential configured (app.certificate_path or app.client_secret_env)")
+
+
+def thumbprint(cert: x509.Certificate) -> str:
+    """The SHA-1 thumbprint of the DER certificate in hex, as the Entra portal shows it."""
+    return hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CredentialError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+
+
+def _password(password_env: str | None) -> bytes | None:
+    if password_env is None:
+        return None
+    value = os.environ.get(password_env)
+    if not value:
+        raise CredentialError(f"environment variable {password_env} (app.certificate_password_env) is empty or unset")
+    return value.encode()
+
+
+def load_certificate(certificate_path: Path, *, private_key_path: Path | None = None,
+                     password_env: str | None = None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """The app's RSA private key and the certificate that belongs to it, from any of the three forms;
+    `CredentialError` with one line naming the file otherwise (never the password)."""
+    data = _read(certificate_path, "certificate")
+    password = _password(password_env)
+    if b"-----BEGIN" not in data:
+        if private_key_path is not None:
+            raise CredentialError(f"{certificate_path}: a PFX/PKCS#12 file holds its own key; "
+                                  "remove app.private_key_path")
+        try:
+            key, cert, _chain = pkcs12.load_key_and_certificates(data, password)
+        except (ValueError, TypeError):
+            hint = "" if password_env else " (set app.certificate_password_env if it has a password)"
+            raise CredentialError(f"{certificate_path}: not a PEM file, and not a PKCS#12/PFX file that "
+                                  f"opens with the password given{hint}") from None
+        if key is None or cert is None:
+            raise CredentialError(f"{certificate_path}: the PFX/PKCS#12 file must hold both the private key "
+                                  "and its certificate")
+        candidates = [cert]
+    else:
+        try:
+            candidates = x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise CredentialError(f"{certificate_path}: holds no PEM certificate (BEGIN CERTIFICATE)") from None
+        where = private_key_path or certificate_path
+        key_data = data if private_key_path is None else _read(private_key_path, "private key")
+        try:
+            key = serialization.load_pem_private_key(key_data, password=password)
+        except TypeError:
+            raise CredentialError(f"{where}: the private key is encrypted; name the environment variable holding "
+                                  "its password in app.certificate_password_env" if password is None else
+                                  f"{where}: the private key is not encrypted; remove app.certificate_password_env"
+                                  ) from None
+        except ValueError:
+            if private_key_path is None:
+                raise CredentialError(f"{where}: holds no private key (or it does not open with the password "
+                                      "given); put the key in the same PEM or set app.private_key_path") from None
+            raise CredentialError(f"{where}: not a PEM private key, or it does not open with the password "
+                                  "given") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CredentialError(f"{private_key_path or certificate_path}: the key must be RSA (Entra certificate "
+                              "credentials are RSA)")
+    mine = key.public_key().public_numbers()
+    for cert in candidates:
+        public = cert.public_key()
+        if isinstance(public, rsa.RSAPublicKey) and public.public_numbers() == mine:
+            return key, cert
+    raise CredentialError(f"{certificate_path}: no certificate in it belongs to the private key")
 
 
 def token_claims(access_token: str) -> dict[str, Any]:
@@ -162,3 +234,10 @@ def _scrub(text: str) -> str:
     # Entra never echoes secrets, but a proxy or a library might echo a request: drop anything
     # that looks like a JWT or a long opaque credential.
     return re.sub(r"eyJ[\w-]+\.[\w-]+\.[\w-]*|[A-Za-z0-9~_.\-]{40,}", "[redacted]", text)
+
+
+def app_credential(config: Config) -> Credential:
+    """The credential the configuration's [app] section names."""
+    app = config.app
+    return load_credential(app.certificate_path, app.client_secret_env, private_key_path=app.private_key_path,
+                           password_env=app.certificate_password_env)

@@ -33,7 +33,7 @@ def test_a_crash_in_one_resource_is_that_tenants_error_and_the_others_complete(
 
         monkeypatch.setattr(tenant_module.TenantCollector, "_collect", buggy)
         store = RunStore(tmp_path, new_run_id(NOW.isoformat()))
-        credential = load_credential(config.app.certificate_path, None, None)
+        credential = load_credential(config.app.certificate_path)
         manifests = asyncio.run(collect_all(config, store, credential, NOW))
 
     crashed = manifests[victim]

@@ -32,7 +32,7 @@ def run_with_client(env_config, body, *, tenant: str | None = None):
 
     async def main():
         tokens = TokenProvider(tenant_id=tenant_id, client_id=config.app.client_id,
-                               credential=load_credential(config.app.certificate_path, None, None),
+                               credential=load_credential(config.app.certificate_path),
                                authority_host=config.cloud.authority, scope=config.cloud.scope,
                                ca_bundle=config.cloud.ca_bundle)
         async with http_client(config) as http:

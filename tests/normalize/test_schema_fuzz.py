@@ -63,7 +63,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
         config = demo_config(env.estate, env.server, env.certificate_path, out / "data",
                              expectations={"collect_defender_rbac": True})
         store = RunStore(out / "data", "fuzz")
-        asyncio.run(collect_all(config, store, load_credential(config.app.certificate_path, None, None), NOW))
+        asyncio.run(collect_all(config, store, load_credential(config.app.certificate_path), NOW))
     tenant_id = config.customers[0].tenant_id.lower()
     partner_id = (config.mssp.partner_tenant_id or "").lower()
     work = out / "work"

@@ -411,3 +411,24 @@ def test_resume_refuses_an_unsealed_run_under_other_collection_settings(night: N
         f"mssp-audit: --resume {night.run_id}: the configuration differs from the one the run started with in "
         "tenants; start a new run for it"]
     assert not (data / "runs" / night.run_id / "seal.json").exists()
+
+
+def test_runs_show_latest_is_the_most_recently_collected_run(night: Night, tmp_path: Path) -> None:
+    data, _ = copy_of(night, tmp_path)
+    # An older run whose id sorts after the night's: `latest` goes by collection time, not by name.
+    older_id = "29991231T235959Z-ffffff"
+    manifest = json.loads((data / "runs" / night.run_id / "run.json").read_text())
+    (data / "runs" / older_id).mkdir()
+    (data / "runs" / older_id / "run.json").write_text(json.dumps(
+        {**manifest, "run_id": older_id, "collected_at": "2020-01-01T00:00:00+00:00", "tenants": {}}))
+    latest = cli("runs", "show", "--data-dir", str(data), "latest")
+    named = cli("runs", "show", "--data-dir", str(data), night.run_id)
+    assert latest.returncode == 0, latest.stderr
+    assert latest.stdout.splitlines()[0].startswith(f"Run {night.run_id}: ")
+    assert latest.stdout == named.stdout
+
+
+def test_runs_show_latest_with_no_run_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "data" / "runs").mkdir(parents=True)
+    shown = cli("runs", "show", "--data-dir", str(tmp_path / "data"), "latest")
+    assert shown.returncode == 2 and shown.stderr.startswith("mssp-audit: no run under "), shown.stderr
