@@ -532,8 +532,9 @@ def runs_list(config: OptionalConfig = None, data_dir: DataDirOption = None) -> 
 
 
 @runs_app.command("show")
-def runs_show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (e.g. 20261122T020000Z-1a2b3c), or `latest` for the most "
-                                                                          "recently collected run.")],
+def runs_show(run_id: Annotated[str, typer.Argument(
+                  metavar="RUN", help="A run id (e.g. 20261122T020000Z-1a2b3c), or `latest` for the most recently "
+                                      "collected run.")],
               config: OptionalConfig = None, data_dir: DataDirOption = None) -> None:
     """One run: per customer its score, counts and where its reports are, then its seal and every
     evaluation of it."""
