@@ -7,9 +7,6 @@ AuditLog.Read.All is granted cannot be seen), and the MSSP partner tenant. Only 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,16 +20,11 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from audit.demo import demo_config, demo_environment
 from audit.emulator.server import LoggedRequest
 from audit.resources import permissions
+from tests._cli import cli
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[1]
 UNKNOWN = "0badc0de-0000-4000-8000-000000000000"
 PASSWORD_ENV = "MSSP_AUDIT_TEST_PFX_PASSWORD"
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "audit", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300, env={**os.environ, **(env or {})})
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,15 +19,14 @@ from typing import Any
 
 import openpyxl
 import pytest
-import tomli_w
 
 from audit.checks import SPECS
 from audit.config import Config
 from audit.demo import demo_config, demo_environment
 from audit.render.filenames import report_filename
+from tests._cli import cli, write_config
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -38,17 +36,6 @@ class Night:
     run_id: str
     victim: str                        # tenant id of the customer with the odd guest
     result: subprocess.CompletedProcess[str]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "audit", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)
-
-
-def write_config(config: Config, data: Path, path: Path) -> Path:
-    moved = config.model_copy(update={"output": config.output.model_copy(update={"data_dir": data})})
-    path.write_text(tomli_w.dumps(moved.model_dump(mode="json", exclude_none=True)))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -15,24 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from audit.config import Config
 from audit.demo import demo_config, demo_environment
+from tests._cli import cli, write_config
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "audit", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)
-
-
-def write_config(config: Config, data: Path, path: Path) -> Path:
-    moved = config.model_copy(update={"output": config.output.model_copy(update={"data_dir": data})})
-    path.write_text(tomli_w.dumps(moved.model_dump(mode="json", exclude_none=True)))
-    return path
 
 
 @dataclass(frozen=True)
