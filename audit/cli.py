@@ -7,11 +7,12 @@ import enum
 import hashlib
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -119,14 +120,35 @@ def select_customers(cfg: Config, customers: str | None, shard: str | None) -> C
         if unknown:
             _fail(f"--customers: no customer named {', '.join(sorted(unknown))} in the configuration")
     if shard:
-        match = re.fullmatch(r"(\d+)/(\d+)", shard)
-        if not match or not 1 <= int(match[1]) <= int(match[2]):
-            _fail(f"--shard: '{shard}' is not K/N with 1 ≤ K ≤ N, e.g. 2/4")
-        k, n = int(match[1]), int(match[2])
+        k, n = parse_shard(shard)
         chosen = [c for c in chosen if shard_of(c.tenant_id, n) == k]
     if not chosen:
         _fail("no customer left to audit after --customers/--shard")
     return cfg.model_copy(update={"customers": tuple(chosen)})
+
+
+SHARD_INDEX_VAR = "JOB_COMPLETION_INDEX"     # set by Kubernetes on each pod of an Indexed Job: 0 … completions-1
+SHARD_COUNT_VAR = "MSSP_AUDIT_SHARDS"        # set by the manifest to the Job's completions
+
+
+def parse_shard(shard: str, environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """`K/N` (1-based), or `auto`: K from JOB_COMPLETION_INDEX (0-based, as Kubernetes numbers the
+    pods of an Indexed Job) and N from MSSP_AUDIT_SHARDS. Anything else is one line and exit 2."""
+    if shard == "auto":
+        env = os.environ if environ is None else environ
+        count, index = env.get(SHARD_COUNT_VAR, ""), env.get(SHARD_INDEX_VAR, "")
+        if not re.fullmatch(r"[1-9]\d{0,5}", count.strip()):
+            _fail(f"--shard auto: {SHARD_COUNT_VAR} must be the number of shards (a whole number ≥ 1), "
+                  f"got {count.strip()[:20]!r}" if count.strip() else f"--shard auto: {SHARD_COUNT_VAR} is not set")
+        n = int(count)
+        if not re.fullmatch(r"\d{1,6}", index.strip()) or int(index) >= n:
+            _fail(f"--shard auto: {SHARD_INDEX_VAR} must be 0 … {n - 1} ({SHARD_COUNT_VAR}={n}), "
+                  f"got {index.strip()[:20]!r}" if index.strip() else f"--shard auto: {SHARD_INDEX_VAR} is not set")
+        return int(index) + 1, n
+    match = re.fullmatch(r"(\d+)/(\d+)", shard)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        _fail(f"--shard: '{shard}' is not K/N with 1 ≤ K ≤ N, e.g. 2/4, or auto")
+    return int(match[1]), int(match[2])
 
 
 def shard_of(tenant_id: str, shards: int) -> int:
@@ -218,7 +240,9 @@ def run(
         = None,
     customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
         = None,
-    shard: Annotated[str | None, typer.Option(metavar="K/N", help="Only shard K of N (a stable split by tenant id).")]
+    shard: Annotated[str | None, typer.Option(metavar="K/N|auto", help=(
+        "Only shard K of N (a stable split by tenant id); auto: K from JOB_COMPLETION_INDEX (0-based), "
+        "N from MSSP_AUDIT_SHARDS, as in a Kubernetes Indexed Job."))]
         = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
@@ -252,6 +276,7 @@ def run(
         with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
             outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume,
                                    resume=resume is not None, as_of=_parse_as_of(as_of),
+                                   shard=parse_shard(shard) if shard else None,
                                    on_tenant=progress.tenant_done if progress is not None else None)
     except AlreadyRunning as exc:
         _fail_logged(str(exc), Exit.LOCKED)

@@ -112,16 +112,18 @@ class RunOutcome:
 
 def run(config: Config, *, config_sha256: str = "", run_id: str | None = None, resume: bool = False,
         now: datetime | None = None, as_of: datetime | None = None,
-        on_tenant: Callable[[TenantManifest], None] | None = None) -> RunOutcome:
+        on_tenant: Callable[[TenantManifest], None] | None = None, shard: tuple[int, int] | None = None) -> RunOutcome:
     """Collect every tenant, seal the run, then evaluate and render. `resume` finishes an unsealed
-    run; a sealed run's evidence is final, so resuming one only evaluates it (a new evaluation)."""
+    run; a sealed run's evidence is final, so resuming one only evaluates it (a new evaluation).
+    `shard` (K, N): the run is shard K of N of a night; run.json records it for `merge`."""
     with private_files(config.output.group):
         return _run(config, config_sha256=config_sha256, run_id=run_id, resume=resume, now=now, as_of=as_of,
-                    on_tenant=on_tenant)
+                    on_tenant=on_tenant, shard=shard)
 
 
 def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool, now: datetime | None,
-         as_of: datetime | None, on_tenant: Callable[[TenantManifest], None] | None) -> RunOutcome:
+         as_of: datetime | None, on_tenant: Callable[[TenantManifest], None] | None,
+         shard: tuple[int, int] | None = None) -> RunOutcome:
     now = now or datetime.now(UTC)
     # Under the data directory's lock nothing of ours is writing: a temp file is what a killed write left.
     for unfinished in _unfinished_runs(config.output.data_dir):
@@ -140,7 +142,8 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
         started = {"schema": "mssp-audit/run/1", "run_id": store.run_id, "collected_at": now.isoformat(),
                    "started_at": datetime.now(UTC).isoformat(), "tool_version": tool_version(),
                    "config_sha256": config_sha256, "collection": collection_settings(config),
-                   "status": "collecting"}
+                   "status": "collecting",
+                   **({"shard": {"index": shard[0], "count": shard[1]}} if shard else {})}
         write_json(store.run_manifest_path, started)
     if read_seal(store) is None:
         credential = app_credential(config)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import shard_of
+import typer
+
+from audit.cli import parse_shard, shard_of
 from audit.deliver.lock import AlreadyRunning, run_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +75,39 @@ def test_unknown_customer_selection_is_a_config_error(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "audit", "run", "--config", str(config), "--shard", "5/4"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 2 and "--shard" in result.stderr
+
+
+def test_shard_auto_is_the_indexed_jobs_pod_index_counted_from_one() -> None:
+    for index in range(3):     # Kubernetes numbers the pods 0 … completions-1; --shard K/N counts from 1
+        env = {"JOB_COMPLETION_INDEX": str(index), "MSSP_AUDIT_SHARDS": "3"}
+        assert parse_shard("auto", env) == parse_shard(f"{index + 1}/3") == (index + 1, 3)
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"JOB_COMPLETION_INDEX": "0"}, "MSSP_AUDIT_SHARDS"),
+    ({"JOB_COMPLETION_INDEX": "0", "MSSP_AUDIT_SHARDS": "0"}, "MSSP_AUDIT_SHARDS"),
+    ({"JOB_COMPLETION_INDEX": "0", "MSSP_AUDIT_SHARDS": "two"}, "MSSP_AUDIT_SHARDS"),
+    ({"MSSP_AUDIT_SHARDS": "2"}, "JOB_COMPLETION_INDEX"),
+    ({"JOB_COMPLETION_INDEX": "2", "MSSP_AUDIT_SHARDS": "2"}, "JOB_COMPLETION_INDEX"),
+    ({"JOB_COMPLETION_INDEX": "-1", "MSSP_AUDIT_SHARDS": "2"}, "JOB_COMPLETION_INDEX"),
+])
+def test_shard_auto_refuses_a_missing_or_wrong_variable_by_name(env: dict[str, str], named: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit) as exit_:
+        parse_shard("auto", env)
+    err = capsys.readouterr().err
+    assert exit_.value.exit_code == 2 and named in err and len(err.strip().splitlines()) == 1
+
+
+def test_shard_auto_without_its_variables_exits_2_before_collecting(tmp_path: Path) -> None:
+    config = tmp_path / "mssp-audit.toml"
+    config.write_text(CONFIG)
+    env = {k: v for k, v in os.environ.items() if k not in ("JOB_COMPLETION_INDEX", "MSSP_AUDIT_SHARDS")}
+    result = subprocess.run([sys.executable, "-m", "audit", "run", "--config", str(config), "--shard", "auto"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60,
+                            env={**env, "JOB_COMPLETION_INDEX": "0"})
+    assert result.returncode == 2 and "MSSP_AUDIT_SHARDS is not set" in result.stderr
+    assert not (tmp_path / "data" / "runs").exists()
 
 
 def _cron_file() -> tuple[dict[str, str], str]:
