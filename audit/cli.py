@@ -273,10 +273,10 @@ def run(
     from audit.snapshot.seal import SealError
     from audit.snapshot.store import StorageError
     try:
-        with run_lock(cfg.output.data_dir), _progress(cfg, quiet) as progress:
+        parts = parse_shard(shard) if shard else None
+        with run_lock(cfg.output.data_dir, parts), _progress(cfg, quiet) as progress:
             outcome = run_pipeline(cfg, config_sha256=config_hash(config), run_id=resume,
-                                   resume=resume is not None, as_of=_parse_as_of(as_of),
-                                   shard=parse_shard(shard) if shard else None,
+                                   resume=resume is not None, as_of=_parse_as_of(as_of), shard=parts,
                                    on_tenant=progress.tenant_done if progress is not None else None)
     except AlreadyRunning as exc:
         _fail_logged(str(exc), Exit.LOCKED)
@@ -288,6 +288,49 @@ def run(
     except (CredentialError, RunNotFound, FileExistsError, SealError) as exc:
         _fail(f"{config}: {exc}" if isinstance(exc, CredentialError) else str(exc))
     raise typer.Exit(_report(outcome, quiet=quiet))
+
+
+@app.command()
+def merge(
+    config: ConfigOption,
+    runs: Annotated[str | None, typer.Option(metavar="R1,R2,…", help=(
+        "The shard runs to merge (default: the newest night's: the shard runs of one shard count "
+        "collected within 12 hours of the newest)."))] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Only errors, the tenants in error and the final line.")] = False,
+) -> None:
+    """The last step of a night run in shards: one portfolio workbook, summary.json, findings CSV and
+    metrics from the night's shard runs (`run --shard K/N` or `--shard auto`), under
+    <data_dir>/nights/<id>/, without collecting or evaluating anything again.
+
+    Exit codes: 0 every shard finished and every tenant was evaluated; 1 a shard did not finish (it is
+    named, with its customers) or some tenants are in error; 2 configuration error or no shard runs;
+    3 a run or a shard is still using the data directory; 74 a file could not be written.
+    """
+    _setup_logging(False, quiet)
+    try:
+        cfg = _load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'", create=False)
+    from audit.deliver.lock import AlreadyRunning, run_lock
+    from audit.merge import MergeError, merge_night, named_runs, newest_night
+    from audit.snapshot.store import StorageError, private_files
+    try:
+        with run_lock(cfg.output.data_dir), private_files(cfg.output.group):
+            chosen = named_runs(cfg.output.data_dir, [r.strip() for r in runs.split(",") if r.strip()]) if runs \
+                else newest_night(cfg.output.data_dir)
+            outcome, summary = merge_night(cfg, chosen)
+    except AlreadyRunning as exc:
+        _fail_logged(str(exc), Exit.LOCKED)
+    except MergeError as exc:
+        _fail(str(exc))
+    except StorageError as exc:
+        _fail_logged(f"{exc}; the shard runs are untouched: free space, then merge again", Exit.STORAGE)
+    _report(outcome, quiet=quiet)
+    for shard in summary["failed_shards"]:      # type: ignore[union-attr]
+        typer.echo(f"  shard {shard} did not finish: its customers are not in tonight's results")
+    raise typer.Exit(int(summary["exit_code"]))    # type: ignore[call-overload]
 
 
 @contextlib.contextmanager

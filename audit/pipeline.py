@@ -30,6 +30,7 @@ from audit.render.batch import Renderer, RenderJob
 from audit.render.build import RunInfo, customer_report, licence_row, summary_row
 from audit.render.csv_out import write_findings_csv
 from audit.render.excel import write_portfolio_workbook
+from audit.render.portfolio_rows import FILENAME as PORTFOLIO_ROWS, write_portfolio_rows
 from audit.render.filenames import report_filename
 from audit.render.pdf import PdfOptions
 from audit.render.viewmodel import (CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView, LicenceRow,
@@ -126,7 +127,8 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
          shard: tuple[int, int] | None = None) -> RunOutcome:
     now = now or datetime.now(UTC)
     # Under the data directory's lock nothing of ours is writing: a temp file is what a killed write left.
-    for unfinished in _unfinished_runs(config.output.data_dir):
+    # Not so for a shard: the other shards of its night write beside it (they share the lock).
+    for unfinished in _unfinished_runs(config.output.data_dir) if shard is None else ():
         for leftover in remove_partial_writes(unfinished):
             log.info("removed %s, left by an interrupted write", leftover)
     if resume:
@@ -150,7 +152,9 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
         asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
         seal_run(config, store, started, tool_version())
     outcome = evaluate_and_render(config, store, as_of=as_of)
-    deliver(config, store, outcome)
+    deliver(config, store, outcome, shard=shard is not None)
+    if shard is not None:          # retention would count the night's other shards as old runs: merge applies it
+        return outcome
     removed = apply_retention(config.output.data_dir, keep_runs=config.retention.keep_runs,
                               keep_days=config.retention.keep_days, now=now)
     if removed:
@@ -268,12 +272,12 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
     outcomes = [_rendered(outcome, renderer.failed) for outcome in outcomes]
     rows.summaries = [_rendered_row(row, reports_dir, renderer.failed) for row in rows.summaries]
     collected = seal.collected_at
-    portfolio = write_portfolio_workbook(PortfolioReport(
+    report = PortfolioReport(
         run_id=store.run_id, collected_at=collected, evaluated_at=as_of or collected, generated_at=info.generated_at,
         customers=tuple(rows.summaries), licences=tuple(rows.licences),
         expiry=tuple(sorted(rows.expiry, key=lambda e: (e.end is None, e.end or collected))),
-        results=tuple(rows.results), errors=tuple(rows.errors)), reports_dir / "portfolio.xlsx")
-    write_findings_csv([r for r in rows.results if r[2].status != Status.PASS.value], reports_dir / "findings.csv")
+        results=tuple(rows.results), errors=tuple(rows.errors))
+    portfolio = write_portfolio(report, reports_dir)
     parts = {o.tenant_id: {"summary": _tenant_summary(o),
                            "files": tenant_output_files(out, o.tenant_id, [p for p in (o.pdf, o.workbook) if p])}
              for o in outcomes}
@@ -288,6 +292,15 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
         _finish_run_manifest(store, evaluation_id, tenants)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio, evaluation=evaluation_id,
                       outputs=out.out_root)
+
+
+def write_portfolio(report: PortfolioReport, reports_dir: Path) -> Path:
+    """The reports about every customer of a run, or of a night merged from its shard runs: the
+    portfolio workbook, its rows (what `merge` builds a night's portfolio from) and the findings CSV."""
+    portfolio = write_portfolio_workbook(report, reports_dir / "portfolio.xlsx")
+    write_portfolio_rows(report, reports_dir / PORTFOLIO_ROWS)
+    write_findings_csv([r for r in report.results if r[2].status != Status.PASS.value], reports_dir / "findings.csv")
+    return portfolio
 
 
 NOT_RENDERED = "not rendered"
@@ -471,16 +484,29 @@ def _failing(results: list[CheckResult]) -> dict[tuple[str, str], int]:
     return counts
 
 
-def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
-    """The stable `latest` pointer, the run summary for monitoring, and the metrics file."""
+def deliver(config: Config, store: RunStore, outcome: RunOutcome, *, shard: bool = False) -> None:
+    """The stable `latest` pointer, the run summary for monitoring, and the metrics file. A shard's
+    run writes only its own summary: the night's (latest, last-run.json, metrics) is `merge`'s."""
     manifest = read_json(store.run_manifest_path)
-    started = datetime.fromisoformat(manifest["started_at"])
-    finished = datetime.fromisoformat(manifest["finished_at"])
+    summary = run_summary(outcome, datetime.fromisoformat(manifest["started_at"]),
+                          datetime.fromisoformat(manifest["finished_at"]))
+    if config.delivery.enabled:
+        deliveries = send_reports(config.delivery, _parcels(config, outcome))
+        for delivery in deliveries:
+            _log_delivery(delivery, outcome.run_id)
+        summary["delivery"] = [d.to_json() for d in deliveries]
+    write_summary(store.root / "summary.json", summary)
+    if not shard:
+        publish(config, store.root, summary)
+
+
+def run_summary(outcome: RunOutcome, started: datetime, finished: datetime) -> dict[str, object]:
+    """summary.json of a run, or of a night merged from its shard runs: one shape for monitoring."""
     findings: dict[tuple[str, str], int] = {}
     for customer in outcome.customers:
         for key, count in customer.failing.items():
             findings[key] = findings.get(key, 0) + count
-    summary = {
+    return {
         "run_id": outcome.run_id, "run_dir": str(outcome.root), "exit_code": outcome.exit_code,
         "started_at": started.isoformat(), "finished_at": finished.isoformat(),
         "finished_epoch": finished.timestamp(), "duration_seconds": (finished - started).total_seconds(),
@@ -493,14 +519,12 @@ def deliver(config: Config, store: RunStore, outcome: RunOutcome) -> None:
                        "workbook": str(c.workbook) if c.workbook else None} for c in outcome.customers],
         "portfolio": str(outcome.portfolio) if outcome.portfolio else None,
     }
-    if config.delivery.enabled:
-        deliveries = send_reports(config.delivery, _parcels(config, outcome))
-        for delivery in deliveries:
-            _log_delivery(delivery, outcome.run_id)
-        summary["delivery"] = [d.to_json() for d in deliveries]
-    write_summary(store.root / "summary.json", summary)
+
+
+def publish(config: Config, root: Path, summary: dict[str, object]) -> None:
+    """What the data directory shows of its last night: last-run.json, `latest`, the metrics file."""
     write_summary(config.output.data_dir / "last-run.json", summary)
-    point_latest(config.output.data_dir, store.root)
+    point_latest(config.output.data_dir, root)
     if config.output.metrics_file is not None:
         write_metrics(config.output.metrics_file, summary)
 
