@@ -10,6 +10,7 @@ the other resources and customers are unaffected.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import re
@@ -23,6 +24,7 @@ import polars as pl
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import defender, directory, governance, reviews, users
 from audit.normalize._common import ShapeError, raw_items
+from audit.normalize.licences import LicenceState, licence_from_record
 from audit.normalize.settings import read_singleton
 from audit.resources import PARTNER_RESOURCES, RESOURCES, SINGLETONS
 from audit.snapshot.store import atomic_open, write_json
@@ -65,6 +67,12 @@ class TenantData:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # resource → why it was collected but could not be read (the property and value not understood)
     unreadable: Mapping[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def licence(self) -> LicenceState:
+        """The tenant's licence state (audit.normalize.licences), decided once: the check framework's
+        licence gate asks it for every check, the licence checks and the report once more."""
+        return licence_from_record(self.record("subscribed_skus"), self.tables.get("subscribed_skus"))
 
     def record(self, resource: str) -> ResourceRecord:
         """How the resource's evidence stands: its manifest record, failed when it was unreadable."""

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from audit.models import ResourceRecord
+
 if TYPE_CHECKING:
     from audit.normalize import TenantData
 
@@ -263,9 +265,12 @@ class LicenceState:
 
 
 def licence_state(data: TenantData) -> LicenceState:
-    """The tenant's licence state from its collected subscribedSkus."""
-    record = data.record("subscribed_skus")
-    table = data.tables.get("subscribed_skus")
+    """The tenant's licence state from its collected subscribedSkus (computed once per tenant)."""
+    return data.licence
+
+
+def licence_from_record(record: ResourceRecord, table: pl.DataFrame | None) -> LicenceState:
+    """The state from the subscribedSkus record and its normalised table (None: not read)."""
     if table is None:
         why = record.reason or record.status.value
         return LicenceState(None, f"{record.status.value}: {why}" if record.reason else why)
