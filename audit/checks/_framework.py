@@ -30,7 +30,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from audit.config import Config, Customer
@@ -306,10 +306,6 @@ def score(results: Sequence[CheckResult], specs: Mapping[str, CheckSpec]) -> flo
         elif result.status is Status.FAIL:
             possible += weight
     return round(100 * earned / possible, 1) if possible else None
-
-
-def days_between(later: datetime | date, earlier: datetime | date) -> int:
-    return (later - earlier).days
 
 
 SEVERITIES = tuple(Severity)
