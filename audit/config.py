@@ -214,6 +214,9 @@ class CollectSettings(_Strict):
     tenant_deadline_seconds: float = Field(3600.0, gt=0)  # one tenant, token to last resource
     max_retry_wait_seconds: float = Field(900.0, ge=0)    # Retry-After and back-off sleeping, per tenant
     max_pages: int = Field(10_000, ge=1)                  # one page chain; more is a paging loop
+    # Collector processes: 0 picks one per core for estates large enough to be worth it (parsing,
+    # hashing and TLS are CPU-bound; one process is one core); 1 collects in the run's own process.
+    processes: int = Field(0, ge=0, le=64)
 
 
 class Config(_Strict):

@@ -6,7 +6,6 @@ Each stage after collection reads only what the previous one left on disk, so `e
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -18,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from audit.checks import CATALOGUE, SPECS, Context, evaluate, score
-from audit.collect.run import collect_all
+from audit.collect.run import collect_night
 from audit.config import Config, Customer, new_run_id
 from audit.deliver.mail import Decision, Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
@@ -26,7 +25,7 @@ from audit.graph.auth import app_credential
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
 from audit.models import CheckResult, Status, TenantManifest, tenant_errors
 from audit.normalize import TenantData, normalize_tenant, write_normalized
-from audit.render.batch import Renderer, RenderJob
+from audit.render.batch import RenderCache, Rendered, RenderJob, render_changed
 from audit.render.build import RunInfo, customer_report, licence_row, summary_row
 from audit.render.csv_out import write_findings_csv
 from audit.render.excel import write_portfolio_workbook
@@ -41,6 +40,7 @@ from audit.snapshot.seal import (EvaluationRecord, EvidenceChanged, Seal, check_
 from audit.snapshot.signing import sign_record
 from audit.snapshot.store import (RunStore, make_run_dir, private_files, read_json, remove_partial_writes,
                                   write_json)
+from audit.workers import TaskFailed, WorkerPool, worker_context
 
 log = logging.getLogger("audit.pipeline")
 RESULTS_SCHEMA = "mssp-audit/results/1"
@@ -149,7 +149,7 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
         write_json(store.run_manifest_path, started)
     if read_seal(store) is None:
         credential = app_credential(config)
-        asyncio.run(collect_all(config, store, credential, now, on_done=on_tenant))
+        collect_night(config, store, credential, now, on_done=on_tenant)
         seal_run(config, store, started, tool_version())
     outcome = evaluate_and_render(config, store, as_of=as_of)
     deliver(config, store, outcome, shard=shard is not None)
@@ -176,13 +176,15 @@ def _unfinished_runs(data_dir: Path) -> list[Path]:
     return unfinished
 
 
-def load_tenant(store: RunStore, config: Config, tenant_id: str, seal: Seal | None = None) -> TenantData:
+def load_tenant(store: RunStore, config: Config, tenant_id: str, seal: Seal | None = None,
+                verified: frozenset[str] = frozenset()) -> TenantData:
     """The tenant's tables from its evidence; with `seal`, every file read is re-hashed against it
-    first (EvidenceChanged names the one that differs)."""
+    first (EvidenceChanged names the one that differs), but for the tenants in `verified` (the
+    partner tenant's evidence, which every customer reads, is checked once per evaluation)."""
     partner_id = config.mssp.partner_tenant_id.lower() if config.mssp.partner_tenant_id else None
     if seal is not None:
         for checked in (tenant_id, partner_id):
-            if checked is not None and (checked == tenant_id or checked in seal.tenants):
+            if checked is not None and checked not in verified and (checked == tenant_id or checked in seal.tenants):
                 check_evidence(store, seal, checked)
     manifest = store.read_tenant_manifest(tenant_id)
     if manifest is None:
@@ -214,11 +216,12 @@ def _stage(name: str) -> Iterator[None]:
 
 
 def evaluate_tenant(config: Config, store: RunStore, tenant_id: str, as_of: datetime | None = None,
-                    seal: Seal | None = None) -> tuple[TenantData, list[CheckResult]]:
+                    seal: Seal | None = None, verified: frozenset[str] = frozenset()
+                    ) -> tuple[TenantData, list[CheckResult]]:
     """Normalise and evaluate one tenant of a collected run; a failing stage raises `StageFailed`."""
     customer = next(c for c in config.customers if c.tenant_id.lower() == tenant_id.lower())
     with _stage("normalise"):
-        data = load_tenant(store, config, tenant_id, seal)
+        data = load_tenant(store, config, tenant_id, seal, verified)
         write_normalized(store.output_dir(tenant_id), data)
     with _stage("evaluate"):
         # "Now" is the collection time from the manifest, never the wall clock (DESIGN.md, "Checks").
@@ -264,13 +267,29 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
     reports_dir = out.reports_dir
     outcomes: list[CustomerOutcome] = []
     rows = _PortfolioRows()
-    runs = list_runs(config.output.data_dir)       # read once: drift and trends look back through them
-    with Renderer(reports_dir) as renderer:
-        for customer in config.customers:
-            outcomes.append(_evaluate_customer(config, out, customer, info, renderer, rows, runs, as_of=as_of,
-                                               seal=seal))
-    outcomes = [_rendered(outcome, renderer.failed) for outcome in outcomes]
-    rows.summaries = [_rendered_row(row, reports_dir, renderer.failed) for row in rows.summaries]
+    night = _Night(config, out, info, list_runs(config.output.data_dir), as_of, seal, _verified_once(config, out, seal))
+    cache = RenderCache(reports_dir)
+
+    def settle(customer: Customer) -> Callable[[_CustomerDone | TaskFailed], None]:
+        def done(result: _CustomerDone | TaskFailed) -> None:
+            if isinstance(result, TaskFailed):       # its worker died or the task raised past its own handling
+                result = _lost(customer, reports_dir, f"evaluation worker failed: {result}")
+            outcomes.append(result.outcome)
+            rows.add(result.rows)
+            if result.rendered is not None:
+                cache.settle(result.rendered)
+        return done
+
+    try:
+        # Normalise, evaluate, build the view-model and draw both reports of each customer in one
+        # worker per core (audit.workers): this process only gathers the rows of the portfolio.
+        with WorkerPool(context=night) as pool:
+            for customer in config.customers:
+                pool.submit(_customer_job, (customer, cache.known(_report_paths(reports_dir, customer))), settle(customer))
+    finally:
+        cache.save()
+    outcomes = [_rendered(outcome, cache.failed) for outcome in outcomes]
+    rows.summaries = [_rendered_row(row, reports_dir, cache.failed) for row in rows.summaries]
     collected = seal.collected_at
     report = PortfolioReport(
         run_id=store.run_id, collected_at=collected, evaluated_at=as_of or collected, generated_at=info.generated_at,
@@ -352,11 +371,12 @@ class CustomerView:
 
 
 def customer_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, runs: list[RunEntry], *,
-                  as_of: datetime | None = None, seal: Seal | None = None) -> CustomerView:
+                  as_of: datetime | None = None, seal: Seal | None = None,
+                  verified: frozenset[str] = frozenset()) -> CustomerView:
     """Evaluate one customer of a collected run and build its view-model, as the nightly run does.
     A stage that raises (normalise, evaluate, drift, view-model) raises `StageFailed` naming it."""
     tenant_id = customer.tenant_id.lower()
-    data, results = evaluate_tenant(config, store, tenant_id, as_of, seal)
+    data, results = evaluate_tenant(config, store, tenant_id, as_of, seal, verified)
     with _stage("drift"):
         drift = tenant_drift(config, store, tenant_id, runs)
     with _stage("view-model"):
@@ -407,22 +427,83 @@ def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunI
                                                           evaluated_at=as_of, evidence=not changed))
 
 
-def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, renderer: Renderer,
-                       rows: _PortfolioRows, runs: list[RunEntry], *, as_of: datetime | None,
-                       seal: Seal | None = None) -> CustomerOutcome:
-    """Evaluate one customer, hand its reports to the renderer, add its rows to the portfolio.
+@dataclass(frozen=True)
+class _Night:
+    """What every customer's task of one evaluation shares: sent to each worker once, not per task."""
+
+    config: Config
+    store: RunStore
+    info: RunInfo
+    runs: list[RunEntry]
+    as_of: datetime | None
+    seal: Seal
+    verified: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _CustomerDone:
+    outcome: CustomerOutcome
+    rows: _PortfolioRows
+    rendered: Rendered | None
+
+
+def _verified_once(config: Config, store: RunStore, seal: Seal) -> frozenset[str]:
+    """The partner tenant's evidence, checked against the seal here once rather than by every
+    customer's task; when it differs, each customer's task finds out and says so itself."""
+    partner_id = config.mssp.partner_tenant_id.lower() if config.mssp.partner_tenant_id else None
+    if partner_id is None or partner_id not in seal.tenants:
+        return frozenset()
+    try:
+        check_evidence(store, seal, partner_id)
+    except (EvidenceChanged, OSError, ValueError):
+        return frozenset()
+    return frozenset({partner_id})
+
+
+def _customer_job(customer: Customer, known: dict[str, str]) -> _CustomerDone:
+    """One customer, start to end, in a worker: evaluate, build its rows and draw its reports."""
+    night: _Night = worker_context()
+    rows = _PortfolioRows()
+    outcome, job = _evaluate_customer(night.config, night.store, customer, night.info, rows, night.runs,
+                                      as_of=night.as_of, seal=night.seal, verified=night.verified)
+    return _CustomerDone(outcome, rows, render_changed(job, known) if job is not None else None)
+
+
+def _report_paths(reports_dir: Path, customer: Customer) -> tuple[Path, Path]:
+    # Keyed by tenant id: two customers may share a display name, never a file (DESIGN.md, "Customers never mix").
+    return (reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".pdf"),
+            reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx"))
+
+
+def _lost(customer: Customer, reports_dir: Path, error: str) -> _CustomerDone:
+    """A customer of whom nothing could be built, not even an all-ERROR report: the outcome and the
+    portfolio say so, and no file is claimed."""
+    log.error("customer %s (tenant %s): %s; the run goes on with the other customers", customer.name,
+              customer.tenant_id.lower(), error, extra={"tenant": customer.tenant_id.lower(), "customer": customer.name})
+    pdf, workbook = _report_paths(reports_dir, customer)
+    for path in (pdf, workbook):        # what is there shows an earlier evaluation, not this one
+        if path.is_file():
+            path.unlink()
+    rows = _PortfolioRows(summaries=[CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, True,
+                                                        NOT_RENDERED, NOT_RENDERED, failure=error)],
+                          errors=[(customer.name, customer.tenant_id, _error_row(error))])
+    return _CustomerDone(CustomerOutcome(customer.name, customer.tenant_id.lower(), False, error, None, {},
+                                         error=error), rows, None)
+
+
+def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, rows: _PortfolioRows,
+                       runs: list[RunEntry], *, as_of: datetime | None, seal: Seal | None = None,
+                       verified: frozenset[str] = frozenset()) -> tuple[CustomerOutcome, RenderJob | None]:
+    """Evaluate one customer, add its rows to the portfolio, and say which reports to draw.
 
     One customer's failure stays with it (DESIGN.md, "Nothing lost"): it is logged with the tenant id,
     the customer gets an all-ERROR report if one can still be built, and the run goes on.
     """
-    reports_dir = store.reports_dir
     tenant_id = customer.tenant_id.lower()
-    # Keyed by tenant id: two customers may share a display name, never a file (DESIGN.md, "Customers never mix").
-    pdf = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".pdf")
-    workbook = reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx")
+    pdf, workbook = _report_paths(store.reports_dir, customer)
     error = ""
     try:
-        view = customer_view(config, store, customer, info, runs, as_of=as_of, seal=seal)
+        view = customer_view(config, store, customer, info, runs, as_of=as_of, seal=seal, verified=verified)
         with _stage("portfolio rows"):
             added = _portfolio_rows(config, customer, view, pdf, workbook)
     except StageFailed as failure:
@@ -433,16 +514,15 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
             added = _portfolio_rows(config, customer, view, pdf, workbook, failure=error)
         except Exception as exc:  # not even an all-ERROR report: the outcome and the portfolio say so
             _log_failure(customer, StageFailed("error report", exc))
-            rows.summaries.append(CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, True,
-                                                     NOT_RENDERED, NOT_RENDERED, failure=error))
-            rows.errors.append((customer.name, customer.tenant_id, _error_row(error)))
-            return CustomerOutcome(customer.name, tenant_id, False, error, None, {}, error=error)
+            lost = _lost(customer, store.reports_dir, error)
+            rows.add(lost.rows)
+            return lost.outcome, None
         added.errors.append((customer.name, customer.tenant_id, _error_row(error)))
-    renderer.submit(RenderJob(view.report, pdf, workbook, pdf_options(config)))
     rows.add(added)
-    return CustomerOutcome(customer.name, tenant_id, view.data.manifest.token_ok, view.data.manifest.token_reason,
-                           view.score, view.report.status_counts, pdf, workbook, _failing(view.results), error,
-                           view.report.unread)
+    return (CustomerOutcome(customer.name, tenant_id, view.data.manifest.token_ok, view.data.manifest.token_reason,
+                            view.score, view.report.status_counts, pdf, workbook, _failing(view.results), error,
+                            view.report.unread),
+            RenderJob(view.report, pdf, workbook, pdf_options(config)))
 
 
 def _portfolio_rows(config: Config, customer: Customer, view: CustomerView, pdf: Path, workbook: Path, *,

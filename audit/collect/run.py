@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import multiprocessing.queues
+import os
+import queue
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +21,9 @@ from audit.graph.auth import Credential, TokenProvider
 from audit.graph.client import GraphClient
 from audit.models import ResourceStatus, TenantManifest
 from audit.resources import GraphResource, bind
+from audit.render._lifeline import watch_main
 from audit.snapshot.store import RunStore, StorageError
+from audit.workers import LogLevels, portable, replay, worker_count
 
 log = logging.getLogger("audit.collect")
 
@@ -123,6 +129,128 @@ async def collect_all(config: Config, store: RunStore, credential: Credential, c
     except BaseExceptionGroup as stopped:
         raise _storage_error(stopped) or stopped.exceptions[0] from None
     return results
+
+
+MIN_TENANTS_PER_PROCESS = 25   # below this, starting a process (imports, TLS context) costs more than it saves
+
+
+def collector_processes(config: Config, tenants: int) -> int:
+    """How many processes collect: the configured number, or one per core when each gets enough tenants."""
+    if config.collect.processes:
+        return min(config.collect.processes, max(tenants, 1))
+    return max(1, min(worker_count(), tenants // MIN_TENANTS_PER_PROCESS))
+
+
+def collect_night(config: Config, store: RunStore, credential: Credential, collected_at: datetime, *,
+                  on_done: Callable[[TenantManifest], None] | None = None) -> dict[str, TenantManifest]:
+    """Collect every tenant of the run, in one process per core when the estate is large enough.
+
+    Each process collects a share of the tenants (every Nth, so large and small mix) with its own
+    event loop; the tenants' evidence lands in the one run directory, as it would from one process.
+    What the processes log and each tenant they finish come back here as they happen (the progress
+    line, the night's log). A process that dies costs only its unfinished tenants, each recorded
+    as such; a full disk stops the run with the first StorageError, as in one process.
+    """
+    chosen = targets(config)
+    processes = collector_processes(config, len(chosen))
+    if processes <= 1:
+        return asyncio.run(collect_all(config, store, credential, collected_at, on_done=on_done))
+    shares = [chosen[i::processes] for i in range(processes)]
+    # The night's tenant concurrency is shared out, not multiplied: the hosts see what they saw before.
+    per_process = -(-config.collect.tenant_concurrency // processes)
+    settings = config.collect.model_copy(update={"tenant_concurrency": per_process})
+    share_config = config.model_copy(update={"collect": settings})
+    context = multiprocessing.get_context("forkserver")
+    messages = context.Queue()
+    children = [context.Process(target=_collect_share, name=f"mssp-audit-collect-{i + 1}", daemon=True,
+                                args=(os.getpid(), share_config, store, credential, collected_at,
+                                      [t.tenant_id for t in share], messages, LogLevels.current()))
+                for i, share in enumerate(shares)]
+    for child in children:
+        child.start()
+    results: dict[str, TenantManifest] = {}
+    ended: set[str] = set()
+    failure: BaseException | None = None
+
+    def handle(message: tuple[str, str, object]) -> None:
+        nonlocal failure
+        kind, name, payload = message
+        if kind == "log":
+            replay([payload])                                   # type: ignore[list-item]
+        elif kind == "done":
+            manifest: TenantManifest = payload                  # type: ignore[assignment]
+            results[manifest.tenant_id] = manifest
+            if on_done:
+                on_done(manifest)
+        elif kind == "stop":
+            failure = failure or payload                        # type: ignore[assignment]
+        elif kind == "end":
+            ended.add(name)
+
+    while any(child.is_alive() for child in children):
+        try:
+            handle(messages.get(timeout=0.5))
+        except queue.Empty:
+            pass
+    for child in children:
+        child.join()
+    while True:                           # what the last ones said before they ended
+        try:
+            handle(messages.get(timeout=0.1))
+        except queue.Empty:
+            break
+    for child, share in zip(children, shares, strict=True):
+        if child.name in ended:
+            continue
+        # Died without a word (killed, out of memory): its unfinished tenants say so, the night goes on.
+        reason = f"collection process ended unexpectedly (exit code {child.exitcode})"
+        for target in share:
+            if target.tenant_id not in results:
+                log.error("tenant %s: %s", target.tenant_id, reason, extra={"tenant": target.tenant_id})
+                manifest = TenantManifest(target.tenant_id, target.name, collected_at, False, reason)
+                store.write_tenant_manifest(manifest)
+                results[target.tenant_id] = manifest
+                if on_done:
+                    on_done(manifest)
+    if failure is not None:
+        raise failure
+    return results
+
+
+def _collect_share(main_pid: int, config: Config, store: RunStore, credential: Credential, collected_at: datetime,
+                   tenant_ids: list[str], messages: multiprocessing.queues.Queue[tuple[str, str, object]],
+                   levels: LogLevels) -> None:
+    """A collector process: its share of the tenants, everything it logs and finishes sent home."""
+    watch_main(main_pid)
+    name = multiprocessing.current_process().name
+    root = logging.getLogger()
+    root.handlers[:] = [_Home(messages, name)]
+    levels.apply()
+    wanted = set(tenant_ids)
+    try:
+        asyncio.run(collect_all(config, store, credential, collected_at,
+                                only=[t for t in targets(config) if t.tenant_id in wanted],
+                                on_done=lambda manifest: messages.put(("done", name, manifest))))
+    except StorageError as full:
+        messages.put(("stop", name, StorageError(full.path, full.reason)))
+    except Exception as exc:                       # a defect outside any tenant: its tenants are not lost silently
+        log.exception("collector process %s failed", name)
+        messages.put(("stop", name, RuntimeError(f"collector process failed: {type(exc).__name__}: {exc}")))
+    finally:
+        messages.put(("end", name, None))
+        messages.close()
+        messages.join_thread()
+
+
+class _Home(logging.Handler):
+    """A collector process's only log handler: each record goes to the main process to be written."""
+
+    def __init__(self, messages: multiprocessing.queues.Queue[tuple[str, str, object]], name: str) -> None:
+        super().__init__(logging.NOTSET)
+        self._messages, self._name = messages, name
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._messages.put(("log", self._name, portable(record)))
 
 
 def log_outcome(manifest: TenantManifest, specs: Sequence[GraphResource]) -> None:

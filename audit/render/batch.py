@@ -16,19 +16,16 @@ import dataclasses
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.render._lifeline import watch_main
 from audit.render.excel import write_customer_workbook
 from audit.render.pdf import DEFAULT_PDF_OPTIONS, PdfOptions, render_customer_pdf
 from audit.render.viewmodel import CustomerReport
 from audit.snapshot.store import write_json
+from audit.workers import TaskFailed, WorkerPool
 
 CACHE_FILE = ".render-cache.json"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,12 +51,6 @@ def _with_options(report_key: str, options: PdfOptions) -> str:
     return hashlib.sha256(f"{report_key} {options!r}".encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class _Keys:
-    pdf: str
-    workbook: str
-
-
 def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> dict[Path, str]:
     """Write what is asked; return what could not be written and why. One file's failure does not
     stop the other (a PDF layout error still leaves the workbook with every row)."""
@@ -77,92 +68,111 @@ def _render(job: RenderJob, do_pdf: bool, do_workbook: bool) -> dict[Path, str]:
     return failed
 
 
-def _reason(what: str, exc: BaseException) -> str:
-    return f"{what} rendering failed: {type(exc).__name__}: {str(exc)[:300]}"
+def _reason(what: str, exc: BaseException | str) -> str:
+    text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {str(exc)[:300]}"
+    return f"{what} rendering failed: {text}"
 
 
-class Renderer:
-    """Renders customers as they are evaluated: a bounded number of reports waits in memory, so a
-    run over thousands of tenants holds a few view-models at a time, not all of them."""
+@dataclass(frozen=True)
+class Rendered:
+    """What drawing one job did: each file written with the cache key of what it shows, and each file
+    that could not be written with the reason (no file is left at such a path)."""
 
-    def __init__(self, out_dir: Path, *, workers: int | None = None) -> None:
-        self._cache_path = out_dir / CACHE_FILE
+    tenant_id: str
+    customer: str
+    written: dict[Path, str]
+    failed: dict[Path, str]
+
+
+def render_changed(job: RenderJob, cached: Mapping[str, str]) -> Rendered:
+    """Draw those of the job's files whose content differs from what `cached` (file name → key) says
+    is on disk, or that are missing. Runs in a worker process or here; never raises for a file."""
+    workbook_key = content_key(job.report)          # one pass over the report serves both keys
+    keys = {job.pdf: _with_options(workbook_key, job.pdf_options), job.workbook: workbook_key}
+    wanted = {path: key for path, key in keys.items() if not path.exists() or cached.get(path.name) != key}
+    failed = _render(job, job.pdf in wanted, job.workbook in wanted) if wanted else {}
+    for path in failed:
+        # What is at the path now (an earlier evaluation's file) does not show this report.
+        if path.is_file():
+            path.unlink()
+    return Rendered(job.report.tenant_id, job.report.customer,
+                    {path: key for path, key in wanted.items() if path not in failed}, failed)
+
+
+class RenderCache:
+    """Which report each file in a reports directory shows (`.render-cache.json`), and what the
+    renders of one evaluation wrote and could not write."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / CACHE_FILE
         try:
-            self._cache: dict[str, str] = json.loads(self._cache_path.read_text()) if self._cache_path.exists() else {}
+            self._keys: dict[str, str] = json.loads(self.path.read_text()) if self.path.exists() else {}
         except ValueError:
-            self._cache = {}
-        self._workers = workers or os.cpu_count() or 1
-        self._pool: ProcessPoolExecutor | None = None
-        self._pending: list[tuple[Future[dict[Path, str]], RenderJob, _Keys, bool, bool]] = []
+            self._keys = {}
         self.written = 0
         self.failed: dict[Path, str] = {}   # file that could not be rendered → why
 
+    def known(self, paths: Iterable[Path]) -> dict[str, str]:
+        """The part of the cache a worker needs for these files."""
+        return {p.name: self._keys[p.name] for p in paths if p.name in self._keys}
+
+    def settle(self, rendered: Rendered) -> None:
+        for path, reason in rendered.failed.items():
+            if path.is_file():
+                path.unlink()
+            self._keys.pop(path.name, None)
+            self.failed[path] = reason
+            log.error("%s: %s", path.name, reason, extra={"tenant": rendered.tenant_id,
+                                                          "customer": rendered.customer})
+        for path, key in rendered.written.items():
+            self._keys[path.name] = key
+            self.written += 1
+
+    def lost(self, job: RenderJob, reason: str) -> None:
+        """The job never reached its end (it could not be handed over, or its worker died): neither
+        file is claimed."""
+        failure = _reason("render job", reason)
+        self.settle(Rendered(job.report.tenant_id, job.report.customer, {},
+                             {job.pdf: failure, job.workbook: failure}))
+
+    def save(self) -> None:
+        write_json(self.path, self._keys)
+
+
+class Renderer:
+    """Renders customers' reports in worker processes: a bounded number of reports waits in memory,
+    so a run over thousands of tenants holds a few view-models at a time, not all of them."""
+
+    def __init__(self, out_dir: Path, *, workers: int | None = None) -> None:
+        self._cache = RenderCache(out_dir)
+        self._pool = WorkerPool(workers)
+
+    @property
+    def written(self) -> int:
+        return self._cache.written
+
+    @property
+    def failed(self) -> dict[Path, str]:
+        return self._cache.failed
+
     def __enter__(self) -> Renderer:
+        self._pool.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if exc[0] is None:
-                self._drain(0)
+            self._pool.__exit__(*exc)
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(cancel_futures=exc[0] is not None)
-            write_json(self._cache_path, self._cache)
+            self._cache.save()
 
     def submit(self, job: RenderJob) -> None:
+        def settle(result: Rendered | TaskFailed) -> None:
+            if isinstance(result, TaskFailed):
+                self._cache.lost(job, str(result))
+            else:
+                self._cache.settle(result)
+
         try:
-            self._submit(job)
-        except Exception as exc:  # the job could not even be handed over (its key, the pool): it fails alone
-            reason = _reason("render job", exc)
-            self._done(job, _Keys("", ""), True, True, {job.pdf: reason, job.workbook: reason})
-
-    def _submit(self, job: RenderJob) -> None:
-        workbook_key = content_key(job.report)      # one pass over the report serves both keys
-        key = _Keys(_with_options(workbook_key, job.pdf_options), workbook_key)
-        do_pdf = not job.pdf.exists() or self._cache.get(job.pdf.name) != key.pdf
-        do_workbook = not job.workbook.exists() or self._cache.get(job.workbook.name) != key.workbook
-        if not (do_pdf or do_workbook):
-            return
-        if self._workers <= 1:
-            self._done(job, key, do_pdf, do_workbook, _render(job, do_pdf, do_workbook))
-            return
-        if self._pool is None:
-            # forkserver, not fork: the parent may run threads (the emulator, MSAL) that fork would copy mid-lock.
-            # Each worker watches this process and ends with it, even when it is killed (audit.render._lifeline).
-            self._pool = ProcessPoolExecutor(max_workers=self._workers,
-                                             mp_context=multiprocessing.get_context("forkserver"),
-                                             initializer=watch_main, initargs=(os.getpid(),))
-        self._pending.append((self._pool.submit(_render, job, do_pdf, do_workbook), job, key, do_pdf, do_workbook))
-        self._drain(2 * self._workers)
-
-    def _drain(self, keep: int) -> None:
-        while len(self._pending) > keep:
-            future, job, key, do_pdf, do_workbook = self._pending.pop(0)
-            try:
-                failed = future.result()
-            except Exception as exc:
-                if isinstance(exc, BrokenProcessPool) and self._pool is not None:
-                    # A worker died (killed, out of memory): every job still pending was in this pool
-                    # and is lost with it, so all are settled now; a new pool serves the customers to come.
-                    self._pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = None
-                    keep = 0
-                failed = {path: _reason("render job", exc)
-                          for path, wanted in ((job.pdf, do_pdf), (job.workbook, do_workbook)) if wanted}
-            self._done(job, key, do_pdf, do_workbook, failed)
-
-    def _done(self, job: RenderJob, key: _Keys, do_pdf: bool, do_workbook: bool, failed: dict[Path, str]) -> None:
-        for path, cache_key, wanted in ((job.pdf, key.pdf, do_pdf), (job.workbook, key.workbook, do_workbook)):
-            if not wanted:
-                continue
-            if path in failed:
-                # What is at the path now (an earlier evaluation's file) does not show this report.
-                if path.is_file():
-                    path.unlink()
-                self._cache.pop(path.name, None)
-                self.failed[path] = failed[path]
-                log.error("%s: %s", path.name, failed[path], extra={"tenant": job.report.tenant_id,
-                                                                    "customer": job.report.customer})
-                continue
-            self._cache[path.name] = cache_key
-            self.written += 1
+            self._pool.submit(render_changed, (job, self._cache.known((job.pdf, job.workbook))), settle)
+        except Exception as exc:  # the job could not even be handed over (the pool): it fails alone
+            self._cache.lost(job, f"{type(exc).__name__}: {str(exc)[:300]}")

@@ -59,7 +59,8 @@ def test_a_worker_whose_main_process_is_already_gone_exits_at_once() -> None:
 def test_a_pool_that_shuts_down_normally_ends_its_workers_normally(tmp_path: Path) -> None:
     with Renderer(tmp_path, workers=2) as renderer:               # two workers: a pool, not in-process
         renderer.submit(RenderJob(factories.customer_report(guests=3), tmp_path / "a.pdf", tmp_path / "a.xlsx"))
-        assert renderer._pool is not None
-        processes = list(renderer._pool._processes.values())
+        executor = renderer._pool._pool
+        assert executor is not None
+        processes = list(executor._processes.values())
     assert renderer.written == 2 and (tmp_path / "a.pdf").exists()
     assert processes and all(p.exitcode == 0 for p in processes)     # ended by the pool, not by the watch
