@@ -269,12 +269,15 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
     rows = _PortfolioRows()
     night = _Night(config, out, info, list_runs(config.output.data_dir), as_of, seal, _verified_once(config, out, seal))
     cache = RenderCache(reports_dir)
+    hashed: dict[str, dict[str, str]] = {}
 
     def settle(customer: Customer) -> Callable[[_CustomerDone | TaskFailed], None]:
         def done(result: _CustomerDone | TaskFailed) -> None:
             if isinstance(result, TaskFailed):       # its worker died or the task raised past its own handling
                 result = _lost(customer, reports_dir, f"evaluation worker failed: {result}")
             outcomes.append(result.outcome)
+            if result.files is not None:
+                hashed[result.outcome.tenant_id] = result.files
             rows.add(result.rows)
             if result.rendered is not None:
                 cache.settle(result.rendered)
@@ -298,7 +301,8 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
         results=tuple(rows.results), errors=tuple(rows.errors))
     portfolio = write_portfolio(report, reports_dir)
     parts = {o.tenant_id: {"summary": _tenant_summary(o),
-                           "files": tenant_output_files(out, o.tenant_id, [p for p in (o.pdf, o.workbook) if p])}
+                           "files": hashed[o.tenant_id] if o.tenant_id in hashed else
+                           tenant_output_files(out, o.tenant_id, [p for p in (o.pdf, o.workbook) if p])}
              for o in outcomes}
     tenants = {t: part["summary"] for t, part in parts.items()}
     record = EvaluationRecord(
@@ -445,6 +449,7 @@ class _CustomerDone:
     outcome: CustomerOutcome
     rows: _PortfolioRows
     rendered: Rendered | None
+    files: dict[str, str] | None = None    # sha256 of what the evaluation wrote for it; None: hash here
 
 
 def _verified_once(config: Config, store: RunStore, seal: Seal) -> frozenset[str]:
@@ -466,7 +471,10 @@ def _customer_job(customer: Customer, known: dict[str, str]) -> _CustomerDone:
     rows = _PortfolioRows()
     outcome, job = _evaluate_customer(night.config, night.store, customer, night.info, rows, night.runs,
                                       as_of=night.as_of, seal=night.seal, verified=night.verified)
-    return _CustomerDone(outcome, rows, render_changed(job, known) if job is not None else None)
+    rendered = render_changed(job, known) if job is not None else None
+    # The evaluation record's hashes of this customer's files, taken here while they are in the page cache.
+    reports = [p for p in (outcome.pdf, outcome.workbook) if p is not None and not (rendered and p in rendered.failed)]
+    return _CustomerDone(outcome, rows, rendered, tenant_output_files(night.store, outcome.tenant_id, reports))
 
 
 def _report_paths(reports_dir: Path, customer: Customer) -> tuple[Path, Path]:
