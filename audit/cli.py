@@ -521,20 +521,30 @@ def permissions(
                                                 envvar="MSSP_AUDIT_CONFIG")] = None,
 ) -> None:
     """Print the Graph application permissions the app needs and each customer's admin-consent URL."""
-    from audit.checks.app_permissions import required_permissions
+    from audit.checks.app_permissions import opted_in, required_permissions
+    from audit.resources import opt_in_flags
+    cfg = None
+    if config is not None:
+        try:
+            cfg = _load_config(config)
+        except ConfigError as exc:
+            _fail(str(exc))
+    # With a configuration, what its [expectations] opt in to is needed too; without one, listed apart.
+    chosen = opted_in(cfg.expectations) if cfg is not None else ()
+    base = set(required_permissions())
     typer.echo("Microsoft Graph application permissions (read-only) — in every customer tenant:")
-    for permission in required_permissions():
+    for permission in required_permissions(opted_in=chosen):
         typer.echo(f"  {permission}")
+    for flag in opt_in_flags():
+        extra = sorted(set(required_permissions(opted_in=(flag,))) - base)
+        if flag not in chosen and extra:
+            typer.echo(f"  (with [expectations] {flag} = true, also: {', '.join(extra)})")
     typer.echo("In the MSSP partner tenant only (GDAP relationships):")
-    for permission in required_permissions(partner=True):
+    for permission in required_permissions(partner=True, opted_in=chosen):
         typer.echo(f"  {permission}")
-    if config is None:
+    if cfg is None:
         typer.echo("Pass --config to print each customer's admin-consent URL.")
         return
-    try:
-        cfg = _load_config(config)
-    except ConfigError as exc:
-        _fail(str(exc))
     typer.echo("Admin-consent URLs (a Global Administrator of each tenant opens one):")
     for customer in cfg.customers:
         typer.echo(f"  {customer.name}: {cfg.cloud.authority}/{customer.tenant_id}/adminconsent"
