@@ -71,7 +71,7 @@ def demo_environment(*, now: datetime, customers: int = 8, seed: int = 7, **esta
 
 
 # The first demo customer (Contoso Retail) has an overdue access review (AR-001 FAIL) and more
-# Global Administrators than the policy allows (GA-001 FAIL): one response is late, one on time.
+# Global Administrators than the range allows (ADM-001 FAIL): one response is late, one on time.
 DEMO_RESPONSES = """\
 # Management responses (README, "Management responses"): per customer and check, who owns the
 # finding, what the MSSP will do and by when. Shown beside the finding in the PDF and workbooks;
@@ -86,7 +86,7 @@ target_date = {late}
 
 [[response]]
 customer = {customer}
-check = "GA-001"
+check = "ADM-001"
 owner = "Sam Lee, customer IT lead"
 response = "Two of the Global Administrator accounts will be moved to Privileged Role Administrator."
 target_date = {due}

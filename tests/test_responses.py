@@ -269,3 +269,23 @@ def test_doctor_reports_a_bad_file_as_a_failing_line(night: Night) -> None:
     config_path.write_text(tomli_w.dumps(data))
     good = cli("doctor", "--config", str(config_path), "--customers", night.contoso.name)
     assert "responses file: ok: " in good.stdout and "3 response(s)" in good.stdout
+
+
+def test_the_example_file_is_valid() -> None:
+    root = Path(__file__).resolve().parent.parent / "config"
+    config = load_config(root / "example.toml")
+    config = config.model_copy(update={"output": config.output.model_copy(
+        update={"responses": root / "responses.example.toml"})})
+    (response,) = load_responses(config)
+    assert (response.customer, response.check_id) == ("Contoso Retail", "EM-006")
+
+
+def test_the_demo_writes_a_sample_file_and_shows_it(tmp_path: Path) -> None:
+    from audit.demo import run_demo
+    outcome = run_demo(tmp_path / "demo", customers=1, now=NOW)
+    assert (tmp_path / "demo" / "responses.toml").is_file()
+    rows = _findings(outcome.customers[0].workbook)
+    flagged = {check: row["Overdue"].value for check, row in rows.items() if row["Owner"].value is not None}
+    assert flagged == {"AR-001": "yes", "ADM-001": "no"}
+    assert {check: row["Status"].value for check, row in rows.items() if check in flagged} == {
+        "AR-001": "FAIL", "ADM-001": "FAIL"}
