@@ -289,3 +289,14 @@ def test_the_demo_writes_a_sample_file_and_shows_it(tmp_path: Path) -> None:
     assert flagged == {"AR-001": "yes", "ADM-001": "no"}
     assert {check: row["Status"].value for check, row in rows.items() if check in flagged} == {
         "AR-001": "FAIL", "ADM-001": "FAIL"}
+
+
+def test_merge_keeps_them_in_the_portfolio_rows(night: Night) -> None:
+    """`mssp-audit merge` builds a night's portfolio from each shard's rows: the responses travel with them."""
+    from audit.render.portfolio_rows import FILENAME, read_portfolio_rows
+    portfolio = read_portfolio_rows(night.outcome.portfolio.parent / FILENAME)
+    answered = {(tenant, f.check_id): (f.response, f.overdue) for _, tenant, f in portfolio.results if f.response}
+    assert {key[1]: overdue for key, (_, overdue) in answered.items()} == {"AR-001": True, "EM-001": False,
+                                                                          "GA-001": False}
+    response, _ = answered[(night.contoso.tenant_id, "AR-001")]
+    assert isinstance(response, Response) and response.target_date == LATE
