@@ -64,6 +64,17 @@ def _load_config(path: Path) -> Config:
     return cfg
 
 
+def _load_responses(cfg: Config) -> None:
+    """The management responses, read and validated once before anything is collected or rendered
+    (the view-model gets the same object from audit.responses.responses_for): a bad file is one line
+    naming the file and the key, exit 2. Call it before customers are selected."""
+    from audit.responses import ResponsesError, responses_for
+    try:
+        responses_for(cfg)
+    except ResponsesError as exc:
+        _fail(str(exc))
+
+
 def _fail(message: str, code: Exit = Exit.CONFIG) -> NoReturn:
     typer.echo(f"mssp-audit: {message}", err=True)
     raise typer.Exit(int(code))
@@ -219,12 +230,15 @@ def demo(
     _setup_logging(verbose)
     _check_data_dir(out, "--out")
     from audit.demo import run_demo
+    from audit.responses import ResponsesError
     from audit.snapshot.store import StorageError
     typer.echo(f"Starting the Graph emulator with {customers} synthetic customers…")
     try:
         outcome = run_demo(out.resolve(), customers=customers, seed=seed)
     except StorageError as exc:
         _fail_logged(f"{exc}; free space or choose another --out", Exit.STORAGE)
+    except ResponsesError as exc:
+        _fail(str(exc))
     _report(outcome)
     typer.echo("Demo complete. Open the PDFs for the auditor's view and portfolio.xlsx for the manager's.")
 
@@ -256,9 +270,11 @@ def run(
     """
     _setup_logging(verbose, quiet)
     try:
-        cfg = select_customers(_load_config(config), customers, shard)
+        whole = _load_config(config)
+        cfg = select_customers(whole, customers, shard)
     except ConfigError as exc:
         _fail(str(exc))
+    _load_responses(whole)
     _check_data_dir(cfg.output.data_dir, f"{config}: key 'output.data_dir'")
     _check_group(cfg.output.group, f"{config}: key 'output.group'")
     if cfg.output.signing_key is not None:
@@ -378,6 +394,7 @@ def evaluate(
                 raise SealError(f"run {run_id} is not sealed: its collection did not finish")
             sealed = sealed_config(seal)
             cfg = sealed.model_copy(update={"output": sealed.output.model_copy(update={"data_dir": root})})
+        _load_responses(cfg)            # the file the configuration names now: responses are not sealed
         with run_lock(root):
             outcome = evaluate_and_render(cfg, store, as_of=_parse_as_of(as_of),
                                           only=_chosen_tenants(store, customers))
@@ -721,20 +738,23 @@ def doctor(
         = None,
     fmt: Annotated[DoctorFormat, typer.Option("--format", "-f", help="table or json.")] = DoctorFormat.table,
 ) -> None:
-    """Check every tenant before the first night: token, each required permission, licences.
+    """Check every tenant before the first night: token, each required permission, licences; and the
+    management responses file, when one is configured.
 
     Read-only (GET only), all tenants in parallel. Exit codes: 0 every tenant ready; 1 some tenant
-    not ready (its admin-consent URL is printed when consent fixes it); 2 configuration error.
+    not ready (its admin-consent URL is printed when consent fixes it) or the responses file is not
+    valid (its line names the key); 2 configuration error.
     """
     import asyncio
     _setup_logging(False, quiet=True)
+    from audit.doctor import diagnose, file_checks, render_json, render_table
     try:
         cfg = _load_config(config)
+        checks = file_checks(cfg)               # the whole configuration: responses may name any customer
         if customers:
             cfg = select_customers(cfg, customers, None)
     except ConfigError as exc:
         _fail(str(exc))
-    from audit.doctor import diagnose, render_json, render_table
     from audit.graph.auth import CredentialError, app_credential
     try:
         credential = app_credential(cfg)
@@ -742,10 +762,10 @@ def doctor(
         _fail(f"{config}: {exc}")
     reports = asyncio.run(diagnose(cfg, credential))
     if fmt is DoctorFormat.json:
-        typer.echo(json.dumps(render_json(cfg, reports), indent=2))
+        typer.echo(json.dumps(render_json(cfg, reports, checks), indent=2))
     else:
-        typer.echo(render_table(cfg, reports))
-    raise typer.Exit(0 if all(r.ready for r in reports) else 1)
+        typer.echo(render_table(cfg, reports, checks))
+    raise typer.Exit(0 if all(r.ready for r in reports) and all(c.ok for c in checks) else 1)
 
 
 def _version(value: bool) -> None:

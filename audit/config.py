@@ -178,6 +178,8 @@ class OutputSettings(_Strict):
     group: str | None = None
     # An Ed25519 private key (PEM, unencrypted PKCS#8): signs the seal and each evaluation record.
     signing_key: Path | None = None
+    # Management responses per customer and check: owner, response, target date (audit/responses.py).
+    responses: Path | None = None
 
 
 class DeliverySettings(_Strict):
@@ -286,7 +288,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
                                         "private_key_path": resolve(config.app.private_key_path)})
     cloud = config.cloud.model_copy(update={"ca_bundle": resolve(config.cloud.ca_bundle)})
     output = config.output.model_copy(update={"data_dir": resolve(config.output.data_dir),
-                                               "metrics_file": resolve(config.output.metrics_file)})
+                                               "metrics_file": resolve(config.output.metrics_file),
+                                               "responses": resolve(config.output.responses)})
     delivery = config.delivery.model_copy(update={"ca_bundle": resolve(config.delivery.ca_bundle)})
     return config.model_copy(update={"app": app, "cloud": cloud, "output": output, "delivery": delivery})
 

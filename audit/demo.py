@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from audit.emulator.certs import make_app_certificate
 from audit.emulator.estate import AppRegistration, Estate, generate_estate
 from audit.emulator.server import EmulatorServer
 from audit.pipeline import RunOutcome, run
+from audit.responses import responses_for
 
 DEMO_CLIENT_ID = "5e1f2c3d-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
 
@@ -69,8 +70,49 @@ def demo_environment(*, now: datetime, customers: int = 8, seed: int = 7, **esta
             yield DemoEnvironment(estate, server, certificate_path)
 
 
+# The first demo customer (Contoso Retail) has an overdue access review (AR-001 FAIL) and more
+# Global Administrators than the range allows (ADM-001 FAIL): one response is late, one on time.
+DEMO_RESPONSES = """\
+# Management responses (README, "Management responses"): per customer and check, who owns the
+# finding, what the MSSP will do and by when. Shown beside the finding in the PDF and workbooks;
+# a response past its target date while the finding is still open is flagged overdue.
+
+[[response]]
+customer = {customer}
+check = "AR-001"
+owner = "Jane Doe, MSSP service manager"
+response = "The overdue review will be completed and the reviewers reminded by the service desk."
+target_date = {late}
+
+[[response]]
+customer = {customer}
+check = "ADM-001"
+owner = "Sam Lee, customer IT lead"
+response = "Two of the Global Administrator accounts will be moved to Privileged Role Administrator."
+target_date = {due}
+"""
+
+
+def write_demo_responses(estate: Estate, path: Path, today: date) -> Path:
+    """A sample responses file for the demo estate's first customer, dated from `today`."""
+    customer = estate.customers[0].name
+    path.write_text(DEMO_RESPONSES.format(customer=_toml_string(customer), late=today - timedelta(days=14),
+                                          due=today + timedelta(days=60)), encoding="utf-8")
+    return path
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def run_demo(out: Path, *, customers: int = 8, seed: int = 7, now: datetime | None = None) -> RunOutcome:
+    """The demo night. Its sample responses file is written beside the runs (out/responses.toml) and
+    read once before collection, as `mssp-audit run` does."""
     now = now or datetime.now(UTC)
     with demo_environment(now=now, customers=customers, seed=seed) as env:
-        config = demo_config(env.estate, env.server, env.certificate_path, out)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        responses = write_demo_responses(env.estate, out / "responses.toml", now.date())
+        config = demo_config(env.estate, env.server, env.certificate_path, out,
+                             output={"responses": str(responses)})
+        responses_for(config)
         return run(config, now=now)

@@ -104,6 +104,32 @@ class TenantReport:
                 "licence": licence, "consent_url": self.consent_url}
 
 
+@dataclass(frozen=True)
+class FileCheck:
+    """A file the configuration names besides the certificate, read as the night will read it."""
+
+    name: str                # e.g. "responses file"
+    ok: bool
+    detail: str              # what was found, or the one-line error naming the file and the key
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def file_checks(config: Config) -> list[FileCheck]:
+    """The management responses file, validated against every configured customer and the catalogue:
+    a bad one would stop the night with exit 2, so the doctor says so first. Pass the whole
+    configuration, before customers are selected."""
+    from audit.responses import ResponsesError, load_responses
+    if config.output.responses is None:
+        return []
+    try:
+        responses = load_responses(config)
+    except ResponsesError as exc:
+        return [FileCheck("responses file", False, str(exc))]
+    return [FileCheck("responses file", True, f"{config.output.responses}: {len(responses)} response(s)")]
+
+
 def probes(config: Config, *, partner: bool) -> tuple[Probe, ...]:
     """One probe per permission the catalogue requires on this side, from the catalogue's own requests:
     the first resource (in catalogue order) read with that permission. A resource read with a reduced
@@ -286,7 +312,7 @@ def columns(config: Config) -> list[str]:
     return customer + [p for p in partner if p not in customer]
 
 
-def render_table(config: Config, reports: Sequence[TenantReport]) -> str:
+def render_table(config: Config, reports: Sequence[TenantReport], checks: Sequence[FileCheck] = ()) -> str:
     perms = columns(config)
     lines = ["Permissions (columns):"]
     lines += [f"  {i}  {p}" for i, p in enumerate(perms, 1)]
@@ -311,6 +337,8 @@ def render_table(config: Config, reports: Sequence[TenantReport]) -> str:
                 lines.append(f"  {permission}: {cell.state} ({cell.detail})")
         if r.consent_url:
             lines.append(f"  admin consent: {r.consent_url}")
+    for check in checks:
+        lines.append(f"{check.name}: {'ok' if check.ok else 'FAILED'}: {clean(check.detail, 500)}")
     ready = sum(r.ready for r in reports)
     lines.append(f"{ready} of {len(reports)} tenant(s) ready.")
     return "\n".join(lines)
@@ -323,9 +351,11 @@ def _yes(report: TenantReport, level: str) -> str:
     return "?" if value is None else "yes" if value else "no"
 
 
-def render_json(config: Config, reports: Sequence[TenantReport]) -> dict[str, Any]:
-    return {"schema": "mssp-audit/doctor/1", "ready": all(r.ready for r in reports),
-            "permissions": columns(config), "tenants": [r.to_json() for r in reports]}
+def render_json(config: Config, reports: Sequence[TenantReport], checks: Sequence[FileCheck] = ()) -> dict[str, Any]:
+    return {"schema": "mssp-audit/doctor/1", "ready": all(r.ready for r in reports) and all(c.ok for c in checks),
+            "permissions": columns(config), "tenants": [r.to_json() for r in reports],
+            "files": [c.to_json() for c in checks]}
 
 
-__all__ = ["AADSTS", "Probe", "TenantReport", "diagnose", "probes", "render_json", "render_table"]
+__all__ = ["AADSTS", "FileCheck", "Probe", "TenantReport", "diagnose", "file_checks", "probes", "render_json",
+           "render_table"]

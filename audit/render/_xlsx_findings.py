@@ -41,6 +41,11 @@ FINDING_COLUMNS: tuple[Column, ...] = (
     Column("Evidence rows", 10, COUNT),
     Column("References", 30, TOP),
     Column("Frameworks", 30, TOP),
+    # The MSSP's management response (audit.responses); Overdue: past its target date, finding still open.
+    Column("Owner", 25, WRAP),
+    Column("Response", 50, WRAP),
+    Column("Target date", 12, TOP),
+    Column("Overdue", 9, TOP),
 )
 FINDING_STATUS_COLUMN = 5   # 1-based, within FINDING_COLUMNS
 
@@ -62,7 +67,16 @@ def finding_values(finding: FindingView) -> list[Any]:
         finding.evidence.row_count,
         "; ".join(finding.references),
         "; ".join(f"{framework} {control}" for framework, control in finding.frameworks),
+        *response_values(finding),
     ]
+
+
+def response_values(finding: FindingView) -> list[Any]:
+    """Owner, response, target date, overdue: blank when no response is recorded for the check."""
+    response = finding.response
+    if response is None:
+        return [None, None, None, None]
+    return [response.owner, response.response, response.target_date, "yes" if finding.overdue else "no"]
 
 
 def status_highlighter(column: int) -> Callable[[WriteOnlyWorksheet, int, int], None]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -22,6 +23,7 @@ from audit.normalize.licences import Level, licence_state
 from audit.render.viewmodel import (STATUS_ORDER, Cell, CustomerReport, CustomerSummaryRow, ExpiryRow, FindingView,
                                     LicenceRow, ResourceView, Table)
 from audit.resources import RESOURCES_BY_NAME
+from audit.responses import Response, Responses, is_open, responses_for
 
 
 HISTORY_POINTS = 30                           # runs shown in the score trend, this one included
@@ -52,18 +54,28 @@ def _cell(value: Any) -> Cell:
 
 
 def finding_views(results: Iterable[CheckResult], specs: Mapping[str, CheckSpec],
-                  limit: int | None = None) -> tuple[FindingView, ...]:
+                  limit: int | None = None, *, responses: Responses = Responses.EMPTY, tenant_id: str = "",
+                  on: date | None = None) -> tuple[FindingView, ...]:
+    """`responses` of the customer `tenant_id` go beside their findings; one is overdue when `on` (the
+    evaluation date) is past its target date while the finding is open."""
     order = {c: i for i, c in enumerate(specs)}
-    views = [FindingView(
+    views = [_with_response(FindingView(
         check_id=r.check_id, versioned_id=specs[r.check_id].versioned_id, title=specs[r.check_id].title,
         area=specs[r.check_id].area, severity=specs[r.check_id].severity.value, status=r.status.value,
         summary=r.summary, requirement=specs[r.check_id].requirement, rationale=specs[r.check_id].rationale,
         remediation=specs[r.check_id].remediation, references=specs[r.check_id].references,
         frameworks=specs[r.check_id].frameworks, reason=r.reason, evidence=evidence_table(r.evidence, limit),
         population=r.population,
-    ) for r in results]
+    ), responses.get(tenant_id, r.check_id), on) for r in results]
     return tuple(sorted(views, key=lambda v: (STATUS_ORDER.index(Status(v.status)), Severity(v.severity).rank,
                                               order[v.check_id])))
+
+
+def _with_response(view: FindingView, response: Response | None, on: date | None) -> FindingView:
+    if response is None:
+        return view
+    overdue = on is not None and response.overdue(on, is_open(view.status))
+    return dataclasses.replace(view, response=response, overdue=overdue)
 
 
 def _table(data: TenantData, title: str, resource: str, frame: pl.DataFrame, columns: Mapping[str, str],
@@ -163,7 +175,8 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
                     specs: Mapping[str, CheckSpec], score: float | None, manifest_sha256: str, run: RunInfo, *,
                     drift: Drift | None = None, evaluated_at: datetime | None = None,
                     config: Config | None = None, attachments: Sequence[tuple[str, bytes]] = (),
-                    history: Sequence[tuple[str, float | None]] = ()) -> CustomerReport:
+                    history: Sequence[tuple[str, float | None]] = (),
+                    responses: Responses | None = None) -> CustomerReport:
     """The view-model of one customer's report, with every row: the workbook shows them all and the
     PDF bounds its own tables (audit.render.pdf.PdfOptions).
 
@@ -171,9 +184,12 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
     collection time, as for the checks. Every days-left figure is counted from it. `config` names
     the MSSP access packages whose assignments are counted by time left (no expiry figures without
     it). `attachments` are (file name, exact bytes) embedded in the PDF. `history` is the earlier
-    runs' (date label, score), oldest first; this run is appended to it.
+    runs' (date label, score), oldest first; this run is appended to it. `responses`: the management
+    responses shown beside the findings; by default those of `config` (audit.responses.responses_for).
     """
     now = evaluated_at or data.manifest.collected_at
+    if responses is None:
+        responses = responses_for(config) if config is not None else Responses.EMPTY
     resources = resource_views(data)
     counts = {s.value: 0 for s in Status}
     failing = {s.value: 0 for s in Severity}
@@ -187,7 +203,9 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
         collected_at=data.manifest.collected_at, evaluated_at=now, generated_at=run.generated_at,
         tool_version=run.tool_version,
         score=score, status_counts=counts, failed_by_severity=failing,
-        findings=finding_views(results, specs), appendix=appendix(data),
+        findings=finding_views(results, specs, responses=responses, tenant_id=customer.tenant_id,
+                               on=_utc_date(now)),
+        appendix=appendix(data),
         resources=resources, granted_permissions=data.manifest.granted_roles,
         token_ok=data.manifest.token_ok, token_reason=data.manifest.token_reason, manifest_sha256=manifest_sha256,
         previous_run=drift.previous_run if drift else None, changes=changes_table(drift),
@@ -197,6 +215,11 @@ def customer_report(customer: Customer, data: TenantData, results: Sequence[Chec
         expiry=tuple(expiry_rows(customer, data, config, now)) if config is not None else (),
         requests_between=requests_between(data),
         unread=tuple(r.name for r in unread_resources(resources)))
+
+
+def _utc_date(moment: datetime) -> date:
+    """The evaluation's date: a target date is passed once that UTC day is after it."""
+    return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).date()
 
 
 def requests_between(data: TenantData) -> tuple[datetime, datetime] | None:

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from audit.models import Population, Status, tenant_errors
+from audit.responses import Response
 
 Cell = str | int | float | bool | date | datetime | None
 # The order results are shown in, everywhere: those that need attention first.
@@ -55,6 +56,8 @@ class FindingView:
     reason: str                      # why ERROR / NOT_APPLICABLE / ACCEPTED …
     evidence: Table                  # rows behind the result (bounded for the PDF)
     population: Population | None = None   # what the result was measured on; every PASS has one
+    response: Response | None = None       # the MSSP's management response to this check (audit.responses)
+    overdue: bool = False                  # that response is past its target date while the finding is open
 
 
 @dataclass(frozen=True)

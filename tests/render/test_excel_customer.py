@@ -42,7 +42,8 @@ def test_sheets_headers_and_frozen_panes(book: Workbook) -> None:
     findings = book["Findings"]
     assert [c.value for c in findings[1]] == ["Check", "Title", "Area", "Severity", "Status", "Summary", "Population",
                                               "Examined", "Conforming", "Reason", "Requirement", "Remediation",
-                                              "Evidence rows", "References", "Frameworks"]
+                                              "Evidence rows", "References", "Frameworks", "Owner", "Response",
+                                              "Target date", "Overdue"]
     assert findings.max_row == 1 + len(factories.findings(hostile=False))
     assert findings["M2"].value == 260          # the evidence count is the full total, not the PDF's 10
     for name in ("Summary", "Findings", "Evidence", "Provenance"):
