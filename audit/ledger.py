@@ -193,7 +193,7 @@ def _mssp_guests(data: TenantData, config: Config) -> pl.DataFrame:
         return _empty_items()
     accounts = mssp_accounts(data, config)
     known = external_users(data).select("id", "external_user_state", "created")
-    guest_ids = data.tables["guests"]["id"]
+    guest_ids = data.tables["guests"]["id"].to_list()
     frame = accounts.join(known, on="id", how="left")
     return _items(
         frame, "mssp_guest", "guests", item_id=pl.col("id"), name=pl.coalesce("mail", "upn"),
