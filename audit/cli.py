@@ -439,9 +439,9 @@ def verify(
     The chain: raw pages, tenant manifests, seal, evaluation records, normalised tables, results,
     reports (docs/results.md).
 
-    The results ledger's rows of the run (or with --ledger, every row whose run is still stored)
-    are held against the seal, evaluation record and results they cite; rows whose run retention
-    removed are listed as not checkable, not as a problem.
+    The results ledger's rows of the run (or all its rows whose run is still stored) are held
+    against the seal, evaluation record and results they cite; rows whose run retention removed
+    are listed as not checkable, not as a problem.
 
     Exit codes: 0 intact; 1 tampered or incomplete (each file named with what is wrong); 2 no such
     run or bundle, RUN_ID is not a run id, or an unusable public key.
@@ -614,7 +614,7 @@ def history_rebuild(
 ) -> None:
     """Rebuild the results ledger from the runs still stored: each run's nightly evaluation, from
     what it wrote (results, normalised tables, seal, evaluation record). Nothing is collected or
-    evaluated again. Nights already in the ledger are left alone unless --force.
+    evaluated again. Nights already in the ledger are left alone unless forced.
 
     Exit codes: 0 rebuilt; 2 bad configuration; 3 another run holds the data directory's lock;
     74 a ledger file could not be written.

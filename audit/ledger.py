@@ -45,6 +45,7 @@ LEDGER = "ledger"
 NIGHTLY = "001"                     # a run's own evaluation; later ones are re-evaluations
 UTC_US = pl.Datetime("us", "UTC")
 PRUNED = "not checkable: run pruned"
+ROW_GROUP = 16_384                  # rows: ~36 customers' items, ~400 customers' results
 
 _HEAD = {"night": pl.Date, "run_id": pl.String, "evaluation_id": pl.String, "seal_digest": pl.String}
 RESULTS_SCHEMA: dict[str, pl.DataType] = {
@@ -266,7 +267,9 @@ def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
     try:
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
+        # Small row groups sorted by tenant: a one-customer read skips the others' by their statistics.
+        frame.sort("tenant_id", maintain_order=True).write_parquet(tmp, compression="zstd", statistics=True,
+                                                                     row_group_size=ROW_GROUP)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -290,25 +293,36 @@ def _night_of(name: str) -> date | None:
         return None
 
 
-def _read(data_dir: Path, first: date, last: date, tenants: Collection[str] | None, suffix: str,
-          schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _scan(data_dir: Path, first: date, last: date, tenants: Collection[str] | None, suffix: str,
+          schema: dict[str, pl.DataType]) -> pl.LazyFrame:
     files = [str(p) for folder in _nights(data_dir, first, last) for p in sorted(folder.glob(f"*{suffix}"))]
     if not files:
-        return pl.DataFrame(schema=schema)
+        return pl.LazyFrame(schema=schema)
     scan = pl.scan_parquet(files, schema=schema)
     if tenants is not None:
         scan = scan.filter(pl.col("tenant_id").is_in([t.lower() for t in tenants]))
-    return scan.collect()
+    return scan
+
+
+def scan_results(data_dir: Path, first: date, last: date, tenants: Collection[str] | None = None) -> pl.LazyFrame:
+    """read_results, lazily: for aggregations over the whole portfolio that need not hold every row."""
+    return _scan(data_dir, first, last, tenants, ".results.parquet", RESULTS_SCHEMA)
+
+
+def scan_items(data_dir: Path, first: date, last: date, tenants: Collection[str] | None = None) -> pl.LazyFrame:
+    """read_items, lazily: a year of every customer's items is ~10^8 rows (bench/ledger_bench.py);
+    aggregate it (first and last night seen per item) with a streaming collect instead."""
+    return _scan(data_dir, first, last, tenants, ".items.parquet", ITEMS_SCHEMA)
 
 
 def read_results(data_dir: Path, first: date, last: date, tenants: Collection[str] | None = None) -> pl.DataFrame:
     """Every results row of the nights [first, last], of these tenants (all when None)."""
-    return _read(data_dir, first, last, tenants, ".results.parquet", RESULTS_SCHEMA)
+    return scan_results(data_dir, first, last, tenants).collect()
 
 
 def read_items(data_dir: Path, first: date, last: date, tenants: Collection[str] | None = None) -> pl.DataFrame:
     """Every items row of the nights [first, last], of these tenants (all when None)."""
-    return _read(data_dir, first, last, tenants, ".items.parquet", ITEMS_SCHEMA)
+    return scan_items(data_dir, first, last, tenants).collect()
 
 
 def nightly(frame: pl.DataFrame) -> pl.DataFrame:
