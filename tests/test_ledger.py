@@ -257,3 +257,17 @@ def test_a_frame_not_of_the_schema_is_refused(estate: Estate, tmp_path: Path) ->
     with pytest.raises(ValueError, match="not a run"):
         ledger.write_night(tmp_path, dataclasses.replace(_info(estate.data, estate.runs[0]), run_id="../x"),
                            results, items)
+
+
+def test_ledger_days_is_a_retention_key_of_at_least_one(tmp_path: Path) -> None:
+    from audit.config import ConfigError, load_config
+    text = (Path(__file__).resolve().parents[1] / "config" / "example.toml").read_text()
+    assert load_config(_written(tmp_path / "ok.toml", text)).retention.ledger_days == 400
+    with pytest.raises(ConfigError) as error:
+        load_config(_written(tmp_path / "bad.toml", text.replace("ledger_days = 400", "ledger_days = 0")))
+    assert "bad.toml" in str(error.value) and "ledger_days" in str(error.value) and "\n" not in str(error.value)
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
