@@ -448,11 +448,17 @@ def verify(
     public_key: Annotated[Path | None, typer.Option(metavar="PEM", help="The MSSP's Ed25519 public key: the seal "
                                                                         "and evaluation records must be signed.")]
         = None,
+    ledger: Annotated[bool, typer.Option("--ledger", help="Verify the whole results ledger of the data "
+                                                          "directory against the runs still stored.")] = False,
 ) -> None:
     """Re-hash a stored run, or an auditor's bundle, along its chain of hashes.
 
     The chain: raw pages, tenant manifests, seal, evaluation records, normalised tables, results,
     reports (docs/results.md).
+
+    The results ledger's rows of the run (or all its rows whose run is still stored) are held
+    against the seal, evaluation record and results they cite; rows whose run retention removed
+    are listed as not checkable, not as a problem.
 
     Exit codes: 0 intact; 1 tampered or incomplete (each file named with what is wrong); 2 no such
     run or bundle, RUN_ID is not a run id, or an unusable public key.
@@ -469,12 +475,13 @@ def verify(
         checked, problems = verify_bundle(bundle, key)
         subject = f"Bundle {bundle.name}"
     else:
-        if run_id is None:
-            _fail("give --run RUN_ID or --bundle ZIP")
-        from audit.snapshot.verify import verify_run
+        if run_id is None and not ledger:
+            _fail("give --run RUN_ID, --ledger or --bundle ZIP")
+        from audit.snapshot.verify import Finding, verify_run
         root, _ = _where(config, data_dir)
-        checked, problems = verify_run(_stored_run(root, run_id), key)
-        subject = f"Run {run_id}"
+        checked, problems = verify_run(_stored_run(root, run_id), key) if run_id is not None else (0, [])
+        problems = problems + [Finding(*p.split(": ", 1)) for p in _ledger_problems(root, run_id)]
+        subject = f"Run {run_id}" if run_id is not None else f"Ledger of {root}"
     for problem in problems:
         typer.echo(f"TAMPERED {problem.path}: {problem.problem}")
     if problems:
@@ -482,6 +489,15 @@ def verify(
         raise typer.Exit(1)
     signed = ", signatures valid" if key is not None else ""
     typer.echo(f"{subject}: intact ({checked} files re-hashed{signed}).")
+
+
+def _ledger_problems(data_dir: Path, run_id: str | None) -> list[str]:
+    """The ledger's mismatches with the run(s) it cites; files whose run is gone are only listed."""
+    from audit.ledger import PRUNED, check_ledger
+    problems, pruned = check_ledger(data_dir, None if run_id is None else {run_id})
+    for name in pruned:
+        typer.echo(f"info: {name}: {PRUNED}")
+    return problems
 
 
 @app.command()
@@ -611,6 +627,39 @@ def _config_or_fail(config: Path) -> Config:
         return _load_config(config)
     except ConfigError as exc:
         _fail(str(exc))
+
+
+history_app = typer.Typer(help="The results ledger: every night's results and populations, kept for "
+                               "[retention] ledger_days.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(history_app, name="history")
+
+
+@history_app.command("rebuild")
+def history_rebuild(
+    config: ConfigOption,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite nights already in the ledger.")] = False,
+) -> None:
+    """Rebuild the results ledger from the runs still stored: each run's nightly evaluation, from
+    what it wrote (results, normalised tables, seal, evaluation record). Nothing is collected or
+    evaluated again. Nights already in the ledger are left alone unless forced.
+
+    Exit codes: 0 rebuilt; 2 bad configuration; 3 another run holds the data directory's lock;
+    74 a ledger file could not be written.
+    """
+    _setup_logging(False)
+    cfg = _config_or_fail(config)
+    root = cfg.output.data_dir
+    _check_data_dir(root, f"{config}: key 'output.data_dir'", create=False)
+    from audit.deliver.lock import AlreadyRunning, run_lock
+    from audit.ledger import ledger_dir, rebuild
+    try:
+        with run_lock(root):
+            written = rebuild(cfg, root, force=force)
+    except AlreadyRunning as exc:
+        _fail_logged(str(exc), Exit.LOCKED)
+    except OSError as exc:
+        _fail_logged(f"{ledger_dir(root)}: {exc.strerror or exc}; free space, then rebuild again", Exit.STORAGE)
+    typer.echo(f"Ledger {ledger_dir(root)}: {written} result row(s) written.")
 
 
 @runs_app.command("list")

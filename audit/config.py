@@ -204,6 +204,7 @@ class DeliverySettings(_Strict):
 class RetentionSettings(_Strict):
     keep_runs: int = Field(60, ge=1)                 # the newest N runs are kept…
     keep_days: int = Field(400, ge=1)                # …and none older than this (the newest always stays)
+    ledger_days: int = Field(400, ge=1)              # nights of the results ledger (audit/ledger.py) kept
 
 
 class CollectSettings(_Strict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -24,6 +24,18 @@ def no_analyst_policy(config: Config) -> str:
 
 def mssp_package_names(config: Config) -> tuple[str, str, str]:
     return config.mssp.tier1_package, config.mssp.tier2_package, config.mssp.approvers_package
+
+
+def mssp_assignments(data: TenantData, config: Config) -> pl.DataFrame:
+    """Every assignment of an MSSP access package, whatever its state."""
+    return data.table("assignments").filter(pl.col("package_name").is_in(mssp_package_names(config)))
+
+
+def outlives_policy(now: datetime, config: Config) -> pl.Expr:
+    """An assignment whose end is not within the configured maximum from `now` (none at all, or
+    later): what EM-007 fails a delivered assignment for, and what the ledger records of each."""
+    horizon = now + timedelta(days=config.thresholds.max_assignment_days)
+    return pl.col("end").is_null() | (pl.col("end") > horizon)
 
 
 def mssp_policies(data: TenantData, config: Config) -> pl.DataFrame:
@@ -87,6 +99,11 @@ def external_accounts(data: TenantData) -> pl.DataFrame:
     mail_domain = pl.col("mail").str.extract(r"@([^@]+)$", 1).str.to_lowercase()
     return accounts.with_columns(home_domain=pl.coalesce(mail_domain, _upn_part(2)),
                                  username=pl.coalesce(pl.col("mail").str.extract(r"^([^@]+)@", 1), _upn_part(1)))
+
+
+def mssp_accounts(data: TenantData, config: Config) -> pl.DataFrame:
+    """The MSSP's analyst accounts (guests and member-type B2B users from its analyst domains)."""
+    return external_accounts(data).filter(in_domains(config.mssp.analyst_domains))
 
 
 def _upn_part(group: int) -> pl.Expr:

@@ -8,7 +8,8 @@ from datetime import timedelta
 import polars as pl
 
 from audit.checks import references as ref
-from audit.checks._common import day, group_ids, mssp_group_ids, mssp_package_names, package_groups
+from audit.checks._common import (day, group_ids, mssp_assignments, mssp_group_ids, mssp_package_names,
+                                  outlives_policy, package_groups)
 from audit.checks._framework import Context, Outcome, check
 from audit.expiry import days_left, ends_within
 from audit.models import CheckSpec, NotUnderstood, Population, Severity, Status
@@ -22,8 +23,7 @@ HELD = HOLDS_ACCESS
 
 def _delivered_mssp(data: TenantData, ctx: Context) -> pl.DataFrame:
     """The MSSP package assignments that hold access (HELD states)."""
-    return data.table("assignments").filter(
-        pl.col("state").is_in(HELD) & pl.col("package_name").is_in(mssp_package_names(ctx.config)))
+    return mssp_assignments(data, ctx.config).filter(pl.col("state").is_in(HELD))
 
 
 def _unread_states(data: TenantData, packages: tuple[str, ...]) -> list[NotUnderstood | None]:
@@ -90,13 +90,12 @@ def expiring_assignments(data: TenantData, ctx: Context) -> Outcome:
 ))
 def assignments_within_policy(data: TenantData, ctx: Context) -> Outcome:
     days = ctx.config.thresholds.max_assignment_days
-    horizon = ctx.now + timedelta(days=days)
     delivered = _delivered_mssp(data, ctx)
     unread = _unread_states(data, mssp_package_names(ctx.config))
     if not delivered.height:
         return Outcome.not_applicable(NO_DELIVERED, population=Population("delivered MSSP assignments", 0),
                                       not_understood=unread)
-    outside = delivered.filter(pl.col("end").is_null() | (pl.col("end") > horizon))
+    outside = delivered.filter(outlives_policy(ctx.now, ctx.config))
     population = Population("delivered MSSP assignments", delivered.height, delivered.height - outside.height,
                             f"end within {days} days")
     if outside.height:

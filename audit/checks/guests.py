@@ -16,7 +16,7 @@ import polars as pl
 from audit.checks import references as ref
 from audit.checks._accounts import analyst_access
 from audit.checks._common import (EXTERNAL_RESOURCES, day, external_accounts, external_users, in_domains,
-                                  mssp_package_names)
+                                  mssp_accounts, mssp_package_names)
 from audit.checks._framework import Context, Outcome, check
 from audit.models import CheckSpec, Population, Severity, Status
 from audit.normalize import TenantData
@@ -162,7 +162,7 @@ def _mssp_accounts(data: TenantData, ctx: Context) -> pl.DataFrame | Outcome:
     domains = ctx.config.mssp.analyst_domains
     if not domains:
         return Outcome.not_applicable("no MSSP analyst domain is configured (mssp.analyst_domains)")
-    mssp = external_accounts(data).filter(in_domains(domains))
+    mssp = mssp_accounts(data, ctx.config)
     if not mssp.height:
         return Outcome.not_applicable(f"no account from {', '.join(domains)} exists in the tenant",
                                       population=Population(MSSP_ACCOUNTS, 0))

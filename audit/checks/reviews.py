@@ -35,7 +35,7 @@ NO_REVIEWS = "no access reviews exist"
 def overdue_reviews(data: TenantData, ctx: Context) -> Outcome:
     definitions = data.table("review_definitions")
     names = dict(definitions.select("id", "display_name").iter_rows())
-    ended = _instances(data).filter(pl.col("end").is_not_null() & (pl.col("end") < ctx.now))
+    ended = canonical_instances(data).filter(pl.col("end").is_not_null() & (pl.col("end") < ctx.now))
     unread = _unread_status(ended, names)
     ended = ended.filter(pl.col("status").is_in(INSTANCE_STATUS.meanings.keys()))
     if not ended.height:         # AR-003 fails where an MSSP package goes unreviewed
@@ -53,7 +53,7 @@ def overdue_reviews(data: TenantData, ctx: Context) -> Outcome:
                       population=population, not_understood=unread)
 
 
-def _instances(data: TenantData) -> pl.DataFrame:
+def canonical_instances(data: TenantData) -> pl.DataFrame:
     """Review instances with their status in its documented spelling (Graph's strings are case-blind)."""
     instances = data.table("review_instances")
     return instances.with_columns(status=pl.Series([INSTANCE_STATUS.canonical(v) for v in instances["status"]],
@@ -70,7 +70,7 @@ def _recent_done(data: TenantData, ctx: Context) -> pl.DataFrame:
     """Completed instances of the last review cycle (thresholds.review_max_age_days, 365 by default)."""
     since = ctx.now - timedelta(days=ctx.config.thresholds.review_max_age_days)
     ended = pl.coalesce(pl.col("end"), pl.col("start"))
-    return _instances(data).filter(pl.col("status").is_in(DONE) & (ended.is_null() | (ended >= since)))
+    return canonical_instances(data).filter(pl.col("status").is_in(DONE) & (ended.is_null() | (ended >= since)))
 
 
 @check(CheckSpec(
@@ -95,7 +95,7 @@ def reviews_answered(data: TenantData, ctx: Context) -> Outcome:
         apply_result=pl.Series([APPLY_RESULT.canonical(v) for v in decisions["apply_result"]], dtype=pl.String))
     # A decision whose answer or application we cannot read counts neither way: it is named instead.
     # (an instance whose status we cannot read may be one more completed instance)
-    unread = [*_unread_status(_instances(data), names),
+    unread = [*_unread_status(canonical_instances(data), names),
               *(judged for r in decisions.iter_rows(named=True)
                 for judged in (DECISION.judge(r["decision"], f"decision {r['id']} of instance {r['instance_id']}"),
                                APPLY_RESULT.judge(r["apply_result"], f"decision {r['id']} of instance "
@@ -172,7 +172,7 @@ def packages_reviewed(data: TenantData, ctx: Context) -> Outcome:
         instances = done.filter(pl.col("definition_id").is_in(list(covering)))
         # an instance whose status we cannot read may be the completed one
         unread = [] if instances.height else [n for n in _unread_status(
-            _instances(data).filter(pl.col("definition_id").is_in(list(covering))), covering) if n]
+            canonical_instances(data).filter(pl.col("definition_id").is_in(list(covering))), covering) if n]
         unknown.extend(unread)
         last = instances.select(pl.coalesce("end", "start").max()).item() if instances.height else None
         evidence.append({"package": pkg["display_name"], "reviews": ", ".join(covering.values()) or None,
