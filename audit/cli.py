@@ -337,6 +337,7 @@ def merge(
             chosen = named_runs(cfg.output.data_dir, [r.strip() for r in runs.split(",") if r.strip()]) if runs \
                 else newest_night(cfg.output.data_dir)
             outcome, summary = merge_night(cfg, chosen)
+            _retention(cfg)          # a shard run leaves retention to the night's merge
     except AlreadyRunning as exc:
         _fail_logged(str(exc), Exit.LOCKED)
     except MergeError as exc:
@@ -347,6 +348,21 @@ def merge(
     for shard in summary["failed_shards"]:      # type: ignore[union-attr]
         typer.echo(f"  shard {shard} did not finish: its customers are not in tonight's results")
     raise typer.Exit(int(summary["exit_code"]))    # type: ignore[call-overload]
+
+
+def _retention(cfg: Config) -> None:
+    """Old runs ([retention] keep_runs, keep_days; with N shards a night is N runs) and old ledger nights."""
+    from datetime import UTC, datetime
+
+    from audit.history import apply_retention
+    from audit.pipeline import apply_ledger_retention
+    now = datetime.now(UTC)
+    removed = apply_retention(cfg.output.data_dir, keep_runs=cfg.retention.keep_runs,
+                              keep_days=cfg.retention.keep_days, now=now)
+    if removed:
+        logging.getLogger("audit.retention").info("retention removed %d old run(s): %s", len(removed),
+                                                  ", ".join(removed))
+    apply_ledger_retention(cfg, now)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+
+import polars as pl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from audit.config import Config, Customer, new_run_id
 from audit.deliver.mail import Decision, Delivery, Parcel, send_reports
 from audit.deliver.output import point_latest, write_metrics, write_summary
 from audit.graph.auth import app_credential
+from audit import ledger
 from audit.history import Drift, RunEntry, apply_retention, compute_drift, list_runs, previous_run, score_history
 from audit.models import CheckResult, Status, TenantManifest, tenant_errors
 from audit.normalize import TenantData, normalize_tenant, write_normalized
@@ -159,7 +162,16 @@ def _run(config: Config, *, config_sha256: str, run_id: str | None, resume: bool
                               keep_days=config.retention.keep_days, now=now)
     if removed:
         log.info("retention removed %d old run(s): %s", len(removed), ", ".join(removed))
+    apply_ledger_retention(config, now)
     return outcome
+
+
+def apply_ledger_retention(config: Config, now: datetime) -> None:
+    """The results ledger keeps its own, longer history ([retention] ledger_days): the period report
+    needs a year after raw evidence is gone."""
+    nights = ledger.apply_ledger_retention(config.output.data_dir, config.retention.ledger_days, now)
+    if nights:
+        log.info("ledger retention removed %d night(s), the oldest %s", len(nights), nights[0])
 
 
 def _unfinished_runs(data_dir: Path) -> list[Path]:
@@ -267,15 +279,21 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
     reports_dir = out.reports_dir
     outcomes: list[CustomerOutcome] = []
     rows = _PortfolioRows()
-    night = _Night(config, out, info, list_runs(config.output.data_dir), as_of, seal, _verified_once(config, out, seal))
+    night_info = ledger.NightInfo(store.run_id, evaluation_id, seal.digest, "", info.tool_version, seal.collected_at,
+                                  as_of or seal.collected_at)
+    night = _Night(config, out, info, list_runs(config.output.data_dir), as_of, seal,
+                   _verified_once(config, out, seal), night_info)
+    ledger_rows: list[tuple[pl.DataFrame, pl.DataFrame]] = []
     cache = RenderCache(reports_dir)
     hashed: dict[str, dict[str, str]] = {}
 
     def settle(customer: Customer) -> Callable[[_CustomerDone | TaskFailed], None]:
         def done(result: _CustomerDone | TaskFailed) -> None:
             if isinstance(result, TaskFailed):       # its worker died or the task raised past its own handling
-                result = _lost(customer, reports_dir, f"evaluation worker failed: {result}")
+                result = _lost(customer, reports_dir, f"evaluation worker failed: {result}", (config, night_info))
             outcomes.append(result.outcome)
+            if result.ledger is not None:
+                ledger_rows.append(result.ledger)
             if result.files is not None:
                 hashed[result.outcome.tenant_id] = result.files
             rows.add(result.rows)
@@ -311,6 +329,7 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
         tenants=parts, shared=shared_output_files(out, [part["files"] for part in parts.values()]))
     write_evaluation(store, record)
     sign_record(config.output.signing_key, store.evaluations_dir / f"{evaluation_id}.json", record.digest)
+    _write_ledger(config, dataclasses.replace(night_info, evaluation_digest=record.digest), ledger_rows)
     if out.out_root == store.root:                 # the run's own evaluation: run.json shows it
         _finish_run_manifest(store, evaluation_id, tenants)
     return RunOutcome(store.run_id, store.root, tuple(outcomes), portfolio, evaluation=evaluation_id,
@@ -442,6 +461,7 @@ class _Night:
     as_of: datetime | None
     seal: Seal
     verified: frozenset[str]
+    ledger: ledger.NightInfo          # its evaluation_digest is filled in once the record is written
 
 
 @dataclass(frozen=True)
@@ -450,6 +470,7 @@ class _CustomerDone:
     rows: _PortfolioRows
     rendered: Rendered | None
     files: dict[str, str] | None = None    # sha256 of what the evaluation wrote for it; None: hash here
+    ledger: tuple[pl.DataFrame, pl.DataFrame] | None = None   # its results and items rows (audit.ledger)
 
 
 def _verified_once(config: Config, store: RunStore, seal: Seal) -> frozenset[str]:
@@ -469,12 +490,50 @@ def _customer_job(customer: Customer, known: dict[str, str]) -> _CustomerDone:
     """One customer, start to end, in a worker: evaluate, build its rows and draw its reports."""
     night: _Night = worker_context()
     rows = _PortfolioRows()
-    outcome, job = _evaluate_customer(night.config, night.store, customer, night.info, rows, night.runs,
-                                      as_of=night.as_of, seal=night.seal, verified=night.verified)
+    outcome, job, view = _evaluate_customer(night.config, night.store, customer, night.info, rows, night.runs,
+                                            as_of=night.as_of, seal=night.seal, verified=night.verified)
     rendered = render_changed(job, known) if job is not None else None
+    rows_of_night = _ledger_rows(night.config, customer, night.ledger, view, outcome.error)
     # The evaluation record's hashes of this customer's files, taken here while they are in the page cache.
     reports = [p for p in (outcome.pdf, outcome.workbook) if p is not None and not (rendered and p in rendered.failed)]
-    return _CustomerDone(outcome, rows, rendered, tenant_output_files(night.store, outcome.tenant_id, reports))
+    return _CustomerDone(outcome, rows, rendered, tenant_output_files(night.store, outcome.tenant_id, reports),
+                         rows_of_night)
+
+
+def _ledger_rows(config: Config, customer: Customer, night: ledger.NightInfo, view: CustomerView | None,
+                 error: str) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """The customer's rows for the results ledger: what was evaluated, or every check ERROR with the
+    reason when nothing could be (a night that ran is never a gap in the record)."""
+    tenant_id = customer.tenant_id.lower()
+    try:
+        if view is None:
+            manifest = TenantManifest(tenant_id, customer.name, night.collected_at, False, error)
+            view_data = TenantData(manifest, {}, {})
+            results = [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), error)
+                       for spec in SPECS.values()]
+            return ledger.customer_rows(view_data, results, customer, night, config=config)
+        return ledger.customer_rows(view.data, view.results, customer, night, config=config)
+    except Exception as exc:       # the night's reports stand; `history rebuild` can write the rows later
+        log.error("customer %s (tenant %s): its results ledger rows could not be built: %s: %s", customer.name,
+                  tenant_id, type(exc).__name__, str(exc)[:300], extra={"tenant": tenant_id, "customer": customer.name})
+        return None
+
+
+def _write_ledger(config: Config, night: ledger.NightInfo, rows: list[tuple[pl.DataFrame, pl.DataFrame]]) -> None:
+    """Append the evaluation's rows to the results ledger (audit.ledger); a failure is logged with
+    what repairs it, never the night's end: the ledger can be rebuilt from the run."""
+    if not rows:
+        return
+    digest = pl.lit(night.evaluation_digest, pl.String)
+    results = pl.concat([r for r, _ in rows], how="vertical").with_columns(evaluation_digest=digest)
+    items = pl.concat([i for _, i in rows], how="vertical")
+    if "evaluation_digest" in items.columns:
+        items = items.with_columns(evaluation_digest=digest)
+    try:
+        ledger.write_night(config.output.data_dir, night, results, items)
+    except (OSError, ValueError) as exc:
+        log.error("results ledger: evaluation %s of run %s not written (%s); `mssp-audit history rebuild` writes "
+                  "it from the run", night.evaluation_id, night.run_id, exc, extra={"run_id": night.run_id})
 
 
 def _report_paths(reports_dir: Path, customer: Customer) -> tuple[Path, Path]:
@@ -483,7 +542,8 @@ def _report_paths(reports_dir: Path, customer: Customer) -> tuple[Path, Path]:
             reports_dir / report_filename(customer.name, customer.tenant_id, suffix=".xlsx"))
 
 
-def _lost(customer: Customer, reports_dir: Path, error: str) -> _CustomerDone:
+def _lost(customer: Customer, reports_dir: Path, error: str,
+          ledger_night: tuple[Config, ledger.NightInfo] | None = None) -> _CustomerDone:
     """A customer of whom nothing could be built, not even an all-ERROR report: the outcome and the
     portfolio say so, and no file is claimed."""
     log.error("customer %s (tenant %s): %s; the run goes on with the other customers", customer.name,
@@ -495,13 +555,18 @@ def _lost(customer: Customer, reports_dir: Path, error: str) -> _CustomerDone:
     rows = _PortfolioRows(summaries=[CustomerSummaryRow(customer.name, customer.tenant_id, None, {}, True,
                                                         NOT_RENDERED, NOT_RENDERED, failure=error)],
                           errors=[(customer.name, customer.tenant_id, _error_row(error))])
+    ledger_rows = None
+    if ledger_night is not None:
+        config, night = ledger_night
+        ledger_rows = _ledger_rows(config, customer, night, None, error)
     return _CustomerDone(CustomerOutcome(customer.name, customer.tenant_id.lower(), False, error, None, {},
-                                         error=error), rows, None)
+                                         error=error), rows, None, ledger=ledger_rows)
 
 
 def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info: RunInfo, rows: _PortfolioRows,
                        runs: list[RunEntry], *, as_of: datetime | None, seal: Seal | None = None,
-                       verified: frozenset[str] = frozenset()) -> tuple[CustomerOutcome, RenderJob | None]:
+                       verified: frozenset[str] = frozenset()
+                       ) -> tuple[CustomerOutcome, RenderJob | None, CustomerView | None]:
     """Evaluate one customer, add its rows to the portfolio, and say which reports to draw.
 
     One customer's failure stays with it (DESIGN.md, "Nothing lost"): it is logged with the tenant id,
@@ -524,13 +589,13 @@ def _evaluate_customer(config: Config, store: RunStore, customer: Customer, info
             _log_failure(customer, StageFailed("error report", exc))
             lost = _lost(customer, store.reports_dir, error)
             rows.add(lost.rows)
-            return lost.outcome, None
+            return lost.outcome, None, None
         added.errors.append((customer.name, customer.tenant_id, _error_row(error)))
     rows.add(added)
     return (CustomerOutcome(customer.name, tenant_id, view.data.manifest.token_ok, view.data.manifest.token_reason,
                             view.score, view.report.status_counts, pdf, workbook, _failing(view.results), error,
                             view.report.unread),
-            RenderJob(view.report, pdf, workbook, pdf_options(config)))
+            RenderJob(view.report, pdf, workbook, pdf_options(config)), view)
 
 
 def _portfolio_rows(config: Config, customer: Customer, view: CustomerView, pdf: Path, workbook: Path, *,

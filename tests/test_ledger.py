@@ -53,9 +53,12 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     yield Estate(config, out / "data", runs)
 
 
-def _copy(estate: Estate, tmp: Path) -> tuple[Path, Path]:
+def _copy(estate: Estate, tmp: Path, *, keep_ledger: bool = False) -> tuple[Path, Path]:
+    """The estate's data directory; without the ledger its nights wrote, unless `keep_ledger`."""
     data = tmp / "data"
     shutil.copytree(estate.data, data, symlinks=True)
+    if not keep_ledger:
+        shutil.rmtree(ledger.ledger_dir(data))
     return data, write_config(estate.config, data, tmp / "c.toml")
 
 
@@ -132,6 +135,22 @@ def _info(data: Path, run_id: str, evaluation_id: str = "001") -> ledger.NightIn
     record = EvaluationRecord.from_json(read_json(store.evaluations_dir / f"{evaluation_id}.json"))
     return ledger.NightInfo(run_id, evaluation_id, seal.digest, record.digest, record.tool_version,
                             seal.collected_at, record.as_of)
+
+
+def test_each_evaluation_writes_its_rows_as_built_in_memory(estate: Estate, tmp_path: Path) -> None:
+    data, _ = _copy(estate, tmp_path, keep_ledger=True)
+    night = _night(data)
+    written = ledger.read_results(data, night, night)
+    items = ledger.read_items(data, night, night)
+    # Both nightly runs and the re-evaluation of the second, each with its own record's digest.
+    assert set(written.select("run_id", "evaluation_id").unique().iter_rows()) == {
+        (estate.runs[0], "001"), (estate.runs[1], "001"), (estate.runs[1], "002")}
+    for run_id, evaluation_id in ((estate.runs[0], "001"), (estate.runs[1], "002")):
+        memory_results, memory_items = _in_memory(data, run_id, evaluation_id)
+        mine = (pl.col("run_id") == run_id) & (pl.col("evaluation_id") == evaluation_id)
+        assert_frame_equal(_sorted(written.filter(mine)), _sorted(memory_results))
+        assert_frame_equal(_sorted(items.filter(mine)), _sorted(memory_items))
+    assert ledger.verify_ledger(data) == []
 
 
 def test_rebuild_from_disk_equals_the_rows_built_in_memory(estate: Estate, tmp_path: Path) -> None:
