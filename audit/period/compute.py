@@ -60,6 +60,7 @@ def compute(results: pl.DataFrame, items: pl.DataFrame, first: date, last: date,
         from audit.checks import SPECS
         specs = SPECS
     generated_at = generated_at or datetime.now(UTC)
+    items = nightly_items(items, results)
     by_tenant = results.partition_by("tenant_id", as_dict=True) if results.height else {}
     items_by_tenant = items.partition_by("tenant_id", as_dict=True) if items.height else {}
     empty_results, empty_items = results.clear(), items.clear()
@@ -68,6 +69,15 @@ def compute(results: pl.DataFrame, items: pl.DataFrame, first: date, last: date,
                         items_by_tenant.get((c.tenant_id.lower(),), empty_items),
                         first, last, c.tenant_id.lower(), c.name, responses, specs, generated_at)
         for c in customers))
+
+
+def nightly_items(items: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
+    """The items of the evaluations that are the nights' results: a second run or a re-evaluation of a
+    night must not make an item look first or last seen by a run whose results the report does not use."""
+    if not items.height:
+        return items
+    keys = ["night", "tenant_id", "run_id", "evaluation_id"]
+    return items.join(results.select(keys).unique(), on=keys, how="semi")
 
 
 def customer_period(results: pl.DataFrame, items: pl.DataFrame, first: date, last: date, tenant_id: str,
@@ -151,6 +161,8 @@ def _check_operations(check: str, nights: Mapping[date, _Night], period: Sequenc
             last=in_force[-1], nights=len(in_force), evaluated=len(own),
             counts=tuple((s, counts[s]) for s in (*STATUS_ORDER, *sorted(set(counts) - set(STATUS_ORDER)))
                          if counts[s]),
+            statuses=tuple(nights[n].status if n in nights and nights[n].version == version else None
+                           for n in in_force),
             no_run=no_run, error_nights=errors, exceptions=exceptions, last_status=last_status, response=view,
             conclusion=conclusion(len(own) - len(errors), len(in_force), exceptions, counts[Status.ACCEPTED.value],
                                   len(no_run), len(errors))))

@@ -78,6 +78,7 @@ class ControlOperation:
     error_nights: tuple[date, ...]         # evidence missing
     exceptions: tuple[ExceptionInterval, ...]
     last_status: str | None                # of the last evaluated night of the check (any version)
+    statuses: tuple[str | None, ...]       # one per night first..last; None: no result that night
     response: ResponseView | None
     conclusion: str
 
@@ -159,12 +160,13 @@ class CustomerPeriod:
     def conclusion_counts(self) -> dict[str, int]:
         """The cover's figures: controls with no exception, gap or missing evidence, and the rest."""
         return {
-            "controls": len(self.controls),
-            "with exceptions": sum(1 for c in self.controls if c.exceptions),
-            "with nights without a run": sum(1 for c in self.controls if c.no_run),
-            "with missing evidence": sum(1 for c in self.controls if c.error_nights),
-            "exceptions still open": sum(1 for e in self.exceptions if e.ending == "still open"),
-            "overdue responses": sum(1 for c in self.controls if c.response and c.response.overdue),
+            "Controls (check versions)": len(self.controls),
+            "Controls with exceptions": sum(1 for c in self.controls if c.exceptions),
+            "Controls with nights without a run": sum(1 for c in self.controls if c.no_run),
+            "Controls with missing evidence": sum(1 for c in self.controls if c.error_nights),
+            "Exceptions in the period": len(self.exceptions),
+            "Exceptions still open": sum(1 for e in self.exceptions if e.ending == "still open"),
+            "Responses overdue": sum(1 for c in self.controls if c.response and c.response.overdue),
         }
 
 
