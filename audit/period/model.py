@@ -78,7 +78,7 @@ class ControlOperation:
     error_nights: tuple[date, ...]         # evidence missing
     exceptions: tuple[ExceptionInterval, ...]
     last_status: str | None                # of the last evaluated night of the check (any version)
-    statuses: tuple[str | None, ...]       # one per night first..last; None: no result that night
+    codes: str                             # one letter per night first..last (_series.CODES; "." no result)
     response: ResponseView | None
     conclusion: str
 

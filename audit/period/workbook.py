@@ -11,6 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment
 
+from audit.period._series import NO_RESULT, STATUSES, UNKNOWN
 from audit.period.model import ControlOperation, CustomerPeriod, ExceptionInterval, PopulationItem
 from audit.render._xlsx_safe import CellStyle
 from audit.render._xlsx_sheet import Column, SheetNames, TableSheetWriter, write_only_workbook
@@ -90,9 +91,10 @@ def night_rows(period: CustomerPeriod) -> Iterable[list[Any]]:
     """Every night × check version in force: its result, or NO RUN, with the run it came from."""
     runs = {s.night: s for s in period.signoff.sources}
     for c in period.controls:
-        for offset, status in enumerate(c.statuses):
+        for offset, code in enumerate(c.codes):
             night = c.first + timedelta(days=offset)
             source = runs.get(night)
+            status = STATUSES.get(code, UNKNOWN) if code != NO_RESULT else None
             yield [night, c.check_id, c.check_version, status or NO_RUN,
                    source.run_id if source and status else None, source.seal_digest if source and status else None]
 
