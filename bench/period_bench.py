@@ -10,7 +10,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,11 +43,13 @@ def portfolio_results(customers: int) -> pl.DataFrame:
              .filter(pl.col("night").dt.ordinal_day() != (pl.col("t") % 365 + 1)))
     day = pl.col("night").dt.ordinal_day()
     frame = frame.with_columns(
-        status=pl.when((((pl.col("c") + pl.col("t")) % 10) == 0) & (((day + pl.col("c") * 7 + pl.col("t")) % 90) < 7)).then(pl.lit("FAIL")).otherwise(pl.lit("PASS")),
+        status=pl.when((((pl.col("c") + pl.col("t")) % 10) == 0) & (((day + pl.col("c") * 7 + pl.col("t")) % 90) < 7))
+        .then(pl.lit("FAIL")).otherwise(pl.lit("PASS")),
         run_id=pl.col("night").dt.strftime("%Y%m%dT020000Z-") + pl.col("t").cast(pl.String).str.zfill(6),
         evaluation_id=pl.lit("001"), seal_digest=pl.lit("ab" * 32), evaluation_digest=pl.lit("cd" * 32),
         tool_version=pl.lit("1.5.0"),
-        collected_at=pl.col("night").cast(pl.Datetime("us", "UTC")), as_of=pl.col("night").cast(pl.Datetime("us", "UTC")),
+        collected_at=pl.col("night").cast(pl.Datetime("us", "UTC")),
+        as_of=pl.col("night").cast(pl.Datetime("us", "UTC")),
         subject=pl.lit(None, pl.String), examined=pl.lit(None, pl.Int64), conforming=pl.lit(None, pl.Int64),
         summary=pl.lit("ok"), reason=pl.lit(""))
     return frame.select([pl.col(name).cast(dtype) for name, dtype in RESULTS_SCHEMA.items()])

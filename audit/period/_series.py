@@ -44,7 +44,9 @@ def series(results: pl.DataFrame, first: date, nights: int) -> dict[str, list[Ch
              .sort("tenant_id", "check_id", "night"))
     # Each result preceded by a "." per night without one since the previous result, then joined:
     # the string is built in polars, never night by night in Python.
-    previous = pl.col("offset").shift(1, fill_value=-1).over("tenant_id", "check_id")
+    same_line = ((pl.col("tenant_id") == pl.col("tenant_id").shift(1))
+                 & (pl.col("check_id") == pl.col("check_id").shift(1)))
+    previous = pl.when(same_line).then(pl.col("offset").shift(1)).otherwise(-1)
     groups = (frame.with_columns(cell=pl.col("code").str.pad_start(pl.col("offset") - previous, NO_RESULT))
               .group_by("tenant_id", "check_id", maintain_order=True)
               .agg(pl.col("cell").str.join(""), pl.col("severity").last())

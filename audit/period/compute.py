@@ -25,7 +25,6 @@ ResponseLookup = Callable[[str, str], ResponseLike | None]
 
 OPEN = frozenset({Status.FAIL.value, Status.WARN.value})      # an open finding (responses contract)
 REMEDIATED = frozenset({Status.PASS.value, Status.NOT_APPLICABLE.value, Status.ATTESTED.value})
-STATUS_ORDER = tuple(s.value for s in Status)
 
 
 class CustomerLike(Protocol):
@@ -128,7 +127,12 @@ _REMEDIATED = frozenset(CODES[s] for s in REMEDIATED)
 
 
 def _offsets(codes: str, code: str, start: int) -> list[int]:
-    return [start + i for i, c in enumerate(codes) if c == code] if code in codes else []
+    """Where `code` occurs in `codes`, as offsets in the period (str.find: most lines have none or few)."""
+    found, at = [], codes.find(code)
+    while at != -1:
+        found.append(start + at)
+        at = codes.find(code, at + 1)
+    return found
 
 
 def _check_operations(check: str, line: CheckSeries | None, period: Sequence[date],

@@ -62,7 +62,8 @@ def _recount(results: pl.DataFrame, check: str, version: int, first: date, last:
     return counts
 
 
-def test_every_control_equals_a_plain_recount(period: CustomerPeriod, frames: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+def test_every_control_equals_a_plain_recount(period: CustomerPeriod,
+                                              frames: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     assert len(period.controls) == len(SPECS) + 1          # GA-001 is reported per version
     for control in period.controls:
         recount = _recount(frames[0], control.check_id, control.check_version, control.first, control.last)
