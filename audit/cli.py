@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -375,6 +375,58 @@ def _progress(cfg: Config, quiet: bool) -> Iterator[TenantProgress | None]:
     total = len(cfg.customers) + (1 if cfg.mssp.partner_tenant_id else 0)
     with TenantProgress(total, cfg.collect.tenant_concurrency) as progress:
         yield progress
+
+
+def _parse_night(value: str, option: str) -> date:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
+    _fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+@app.command()
+def period(
+    config: ConfigOption,
+    first: Annotated[str, typer.Option("--from", metavar="YYYY-MM-DD", help="The period's first night (UTC date).")],
+    last: Annotated[str, typer.Option("--to", metavar="YYYY-MM-DD", help="The period's last night, inclusive.")],
+    customers: Annotated[str | None, typer.Option(metavar="A,B", help="Only these customers (names or tenant ids).")]
+        = None,
+    out: Annotated[Path | None, typer.Option(metavar="DIR", help=(
+        "Where to write (default: <data_dir>/period/<from>_<to>/)."))] = None,
+) -> None:
+    """The auditor's period report: per customer a PDF and a workbook, and a portfolio workbook, saying
+    for every night from --from to --to whether each control operated, its exceptions and how they
+    ended, the nights without a run, the populations to sample from, responses and a sign-off page.
+
+    Read from the results ledger. Exit codes: 0 written; 2 configuration or command-line error
+    (unknown customer, --to before --from, bad responses file); 74 a file could not be written.
+    """
+    _setup_logging(False, True)
+    try:
+        cfg = _load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    start, end = _parse_night(first, "--from"), _parse_night(last, "--to")
+    if end < start:
+        _fail(f"--to {end} is before --from {start}")
+    cfg = select_customers(cfg, customers, None)
+    from audit.period import source
+    from audit.period.compute import compute
+    from audit.period.outputs import default_out, write_period
+    from audit.snapshot.store import StorageError
+    try:
+        responses = source.responses(cfg)
+    except ValueError as exc:          # audit.responses.ResponsesError: one line naming the file and key
+        _fail(str(exc))
+    tenants = [c.tenant_id.lower() for c in cfg.customers]
+    results, items = source.load(cfg.output.data_dir, start, end, tenants)
+    report = compute(results, items, start, end, cfg.customers, responses)
+    target = out or default_out(cfg.output.data_dir, report)
+    try:
+        files = write_period(report, target, cfg.output.group)
+    except StorageError as exc:
+        _fail(str(exc), Exit.STORAGE)
+    typer.echo(f"Period {start} to {end}: {len(files.pdfs)} customer reports and {files.portfolio.name} in {target}")
 
 
 @app.command()
