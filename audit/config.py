@@ -13,7 +13,7 @@ import tomllib
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -245,16 +245,21 @@ class Config(_Strict):
         return self
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate; relative paths in the file are taken relative to the file."""
+def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """A TOML file's table, or `error` with one line naming the file: unreadable, or not TOML."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror or exc})") from None
+        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise error(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate; relative paths in the file are taken relative to the file."""
+    data = read_toml(path, "the configuration", ConfigError)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

@@ -20,7 +20,6 @@ control characters (NUL included) are refused here, and the renderers escape HTM
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from audit.config import Config, Customer
+from audit.config import Config, Customer, read_toml
 from audit.models import Status
 
 FIELDS = ("customer", "check", "owner", "response", "target_date")
@@ -88,14 +87,7 @@ def load_responses(config: Config) -> Responses:
     path = config.output.responses
     if path is None:
         return Responses.EMPTY
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ResponsesError(f"{path}: cannot read the responses file ({exc.strerror or exc})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ResponsesError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "the responses file", ResponsesError)
     try:
         return Responses(_entries(data, config))
     except ValueError as exc:
