@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from audit.gc_policy import fewer_collections
 from audit.models import Severity, Status
 from audit.render._charts import expiry_chart, severity_chart, trend_chart
 from audit.render.excel import customer_sheets
@@ -45,11 +44,6 @@ ATTACHMENT_DESCRIPTIONS: Mapping[str, str] = {
     "results.json": "Check results of this run, with their evidence rows",
 }
 TREND_MIN_POINTS = 2
-# Allocations between young-generation collections while WeasyPrint lays out a report (CPython's
-# default is 700). A layout allocates millions of short-lived boxes, and at the default the cycle
-# collector ran ~350 times per typical report, 3 of them over every object of the process: a
-# quarter of the PDF's CPU (bench/customer_profile.py, issue #15). At 20,000 it costs ~5 %.
-LAYOUT_GC_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True)
@@ -213,6 +207,12 @@ def render_customer_html(report: CustomerReport, options: PdfOptions = DEFAULT_P
 
 def render_customer_pdf(report: CustomerReport, path: Path, options: PdfOptions = DEFAULT_PDF_OPTIONS) -> Path:
     """Write the customer's audit report to `path` atomically and return `path`."""
+    with fewer_collections():     # parsing and laying out the report allocate millions of short-lived objects
+        _write_pdf(report, path, options)
+    return path
+
+
+def _write_pdf(report: CustomerReport, path: Path, options: PdfOptions) -> None:
     # Imported here: WeasyPrint loads pango/harfbuzz on import, which workbook-only callers never need.
     from weasyprint import HTML, Attachment
 
@@ -223,22 +223,9 @@ def render_customer_pdf(report: CustomerReport, path: Path, options: PdfOptions 
     attachments = [Attachment(string=content, name=name, description=ATTACHMENT_DESCRIPTIONS.get(name, ""),
                               created=report.generated_at, modified=report.generated_at, relationship="Data")
                    for name, content in report.attachments]
-    with atomic_output(path) as tmp, _fewer_collections():
+    with atomic_output(path) as tmp:
         document.write_pdf(tmp, stylesheets=[stylesheet], font_config=fonts, pdf_variant=PDF_VARIANT,
                            attachments=attachments, finisher=_unique_associated_files)
-    return path
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cycle collector less often for the duration of one layout; the previous thresholds
-    come back afterwards, so the rest of the process keeps CPython's defaults."""
-    before = gc.get_threshold()
-    gc.set_threshold(LAYOUT_GC_THRESHOLD, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _unique_associated_files(_document: object, pdf: Any) -> None:
