@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 
@@ -43,3 +44,21 @@ def test_collection_switched_off_by_a_zero_threshold_stays_off(default_threshold
     with fewer_collections():
         assert gc.get_threshold()[0] == 0
     assert gc.get_threshold()[0] == 0
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_collect_after_frees_the_cyclic_garbage_the_block_left(default_thresholds: None) -> None:
+    gc.collect()
+    gc.disable()      # only the block's own collection may free the cycle
+    try:
+        with fewer_collections(collect_after=True):
+            cycle = _Cycle()
+            ref = weakref.ref(cycle)
+            del cycle
+        assert ref() is None
+    finally:
+        gc.enable()
