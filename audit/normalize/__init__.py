@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from audit.gc_policy import fewer_collections
 from audit.models import ResourceRecord, ResourceStatus, TenantManifest
 from audit.normalize import defender, directory, governance, reviews, users
 from audit.normalize._common import ShapeError, raw_items
@@ -99,6 +100,12 @@ class TenantData:
 
 def normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir: Path | None = None,
                      partner: TenantManifest | None = None) -> TenantData:
+    with fewer_collections():     # json.loads over every raw page: millions of dicts, few cycles
+        return _normalize_tenant(tenant_dir, manifest, partner_dir=partner_dir, partner=partner)
+
+
+def _normalize_tenant(tenant_dir: Path, manifest: TenantManifest, *, partner_dir: Path | None,
+                      partner: TenantManifest | None) -> TenantData:
     tables: dict[str, pl.DataFrame] = {}
     unreadable: dict[str, str] = {}
     tenant_id = manifest.tenant_id.lower()
