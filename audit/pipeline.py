@@ -290,7 +290,11 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
     def settle(customer: Customer) -> Callable[[_CustomerDone | TaskFailed], None]:
         def done(result: _CustomerDone | TaskFailed) -> None:
             if isinstance(result, TaskFailed):       # its worker died or the task raised past its own handling
-                result = _lost(customer, reports_dir, f"evaluation worker failed: {result}", (config, night_info))
+                error = f"evaluation worker failed: {result}"
+                log.error("customer %s (tenant %s): %s; the run goes on with the other customers", customer.name,
+                          customer.tenant_id.lower(), error,
+                          extra={"tenant": customer.tenant_id.lower(), "customer": customer.name})
+                result = _lost(customer, reports_dir, error, (config, night_info))
             outcomes.append(result.outcome)
             if result.ledger is not None:
                 ledger_rows.append(result.ledger)
@@ -546,8 +550,6 @@ def _lost(customer: Customer, reports_dir: Path, error: str,
           ledger_night: tuple[Config, ledger.NightInfo] | None = None) -> _CustomerDone:
     """A customer of whom nothing could be built, not even an all-ERROR report: the outcome and the
     portfolio say so, and no file is claimed."""
-    log.error("customer %s (tenant %s): %s; the run goes on with the other customers", customer.name,
-              customer.tenant_id.lower(), error, extra={"tenant": customer.tenant_id.lower(), "customer": customer.name})
     pdf, workbook = _report_paths(reports_dir, customer)
     for path in (pdf, workbook):        # what is there shows an earlier evaluation, not this one
         if path.is_file():
