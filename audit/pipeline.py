@@ -321,7 +321,8 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
         customers=tuple(rows.summaries), licences=tuple(rows.licences),
         expiry=tuple(sorted(rows.expiry, key=lambda e: (e.end is None, e.end or collected))),
         results=tuple(rows.results), errors=tuple(rows.errors))
-    portfolio = write_portfolio(report, reports_dir)
+    # Only a shard run's rows are read again (by `merge`); writing them costs a third of the portfolio's time.
+    portfolio = write_portfolio(report, reports_dir, rows=read_json(store.run_manifest_path).get("shard") is not None)
     parts = {o.tenant_id: {"summary": _tenant_summary(o),
                            "files": hashed[o.tenant_id] if o.tenant_id in hashed else
                            tenant_output_files(out, o.tenant_id, [p for p in (o.pdf, o.workbook) if p])}
@@ -340,11 +341,13 @@ def _evaluate_and_render(config: Config, store: RunStore, *, as_of: datetime | N
                       outputs=out.out_root)
 
 
-def write_portfolio(report: PortfolioReport, reports_dir: Path) -> Path:
+def write_portfolio(report: PortfolioReport, reports_dir: Path, *, rows: bool = False) -> Path:
     """The reports about every customer of a run, or of a night merged from its shard runs: the
-    portfolio workbook, its rows (what `merge` builds a night's portfolio from) and the findings CSV."""
+    portfolio workbook, the findings CSV and, with `rows`, the rows `merge` builds a night's
+    portfolio from (a shard run's)."""
     portfolio = write_portfolio_workbook(report, reports_dir / "portfolio.xlsx")
-    write_portfolio_rows(report, reports_dir / PORTFOLIO_ROWS)
+    if rows:
+        write_portfolio_rows(report, reports_dir / PORTFOLIO_ROWS)
     write_findings_csv([r for r in report.results if r[2].status != Status.PASS.value], reports_dir / "findings.csv")
     return portfolio
 
