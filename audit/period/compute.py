@@ -164,8 +164,11 @@ def _check_operations(check: str, line: CheckSeries | None, period: Sequence[dat
             no_run=tuple(period[i] for i in _offsets(part, NO_RESULT, start)),
             error_nights=tuple(period[i] for i in _offsets(part, CODES[Status.ERROR.value], start)),
             exceptions=exceptions, last_status=last_status, response=view,
-            conclusion=conclusion(end - start - no_run - errors, end - start, exceptions,
-                                  counts[CODES[Status.ACCEPTED.value]], no_run, errors)))
+            conclusion=conclusion(counts[CODES[Status.PASS.value]], end - start, exceptions,
+                                  counts[CODES[Status.ACCEPTED.value]], no_run, errors,
+                                  not_applicable=counts[CODES[Status.NOT_APPLICABLE.value]],
+                                  manual=counts[CODES[Status.MANUAL.value]],
+                                  attested=counts[CODES[Status.ATTESTED.value]])))
     return operations
 
 
@@ -223,8 +226,12 @@ def _nights(count: int) -> str:
 
 
 def conclusion(operated: int, nights: int, exceptions: Sequence[ExceptionInterval], accepted: int, no_run: int,
-               errors: int) -> str:
-    """One line of numbers: never "operated effectively" — the reader weighs gaps and missing evidence."""
+               errors: int, *, not_applicable: int = 0, manual: int = 0, attested: int = 0) -> str:
+    """One line of numbers: never "operated effectively" — the reader weighs gaps and missing evidence.
+
+    `operated` counts the nights the control was found operating (PASS) and nothing else: a night
+    in an exception, under accepted risk, not applicable, waiting for an attestation, without
+    evidence or without a run is a night the record does not show it operating, and each is named."""
     parts = [f"Operated on {operated} of {_nights(nights)}"]
     if exceptions:
         endings = Counter(e.ending for e in exceptions)
@@ -239,6 +246,12 @@ def conclusion(operated: int, nights: int, exceptions: Sequence[ExceptionInterva
         parts.append("no exceptions")
     if accepted:
         parts.append(f"{_nights(accepted)} under accepted risk")
+    if not_applicable:
+        parts.append(f"not applicable on {_nights(not_applicable)}")
+    if attested:
+        parts.append(f"{_nights(attested)} attested")
+    if manual:
+        parts.append(f"{_nights(manual)} awaiting a manual attestation")
     if no_run:
         parts.append(f"{_nights(no_run)} without a run")
     if errors:

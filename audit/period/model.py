@@ -87,7 +87,8 @@ class ControlOperation:
 
     @property
     def operated(self) -> int:
-        return self.evaluated - len(self.error_nights)
+        """Nights the control was found operating (PASS): the figure the conclusion leads with."""
+        return self.count("PASS")
 
 
 @dataclass(frozen=True)

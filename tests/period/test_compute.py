@@ -113,7 +113,9 @@ def test_an_assignment_outliving_its_policy_for_a_week(period: CustomerPeriod) -
 def test_a_gap_inside_an_exception_does_not_end_it(period: CustomerPeriod) -> None:
     control, exception = _only_exception(period, "EM-005")
     assert (exception.first, exception.last, exception.nights, exception.gap_nights) == (*y.GAP_EXCEPTION, 5, 1)
-    assert control.conclusion == ("Operated on 364 of 365 nights; 1 exception of 5 nights, 1 night of them without "
+    # Operated = PASS nights only: 365 − 1 without a run − 4 FAIL nights of the exception.
+    assert control.count("PASS") == 360
+    assert control.conclusion == ("Operated on 360 of 365 nights; 1 exception of 5 nights, 1 night of them without "
                                   "a run (remediated); 1 night without a run.")
 
 

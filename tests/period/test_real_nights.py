@@ -100,6 +100,9 @@ def test_the_period_report_equals_a_recount_of_the_nights(nights: Any) -> None:
     (attached,) = pypdf.PdfReader(io.BytesIO(pdf.read_bytes())).attachments["period.json"]
     control = next(c for c in json.loads(attached)["controls"] if c["check_id"] == nights["failing"])
     assert dict(control["counts"]) == {"FAIL": 4, "ACCEPTED": 2}
+    # Never found operating: a night in an exception or under accepted risk is not a night it operated.
+    assert control["conclusion"].startswith("Operated on 0 of 7 nights; 2 exceptions of ")
+    assert "2 nights under accepted risk" in control["conclusion"] and "1 night without a run" in control["conclusion"]
     endings = [(e["first"], e["last"], e["ending"]) for e in control["exceptions"]]
     assert endings == [(FIRST.date().isoformat(), _night(2).date().isoformat(), "accepted risk"),
                        (_night(6).date().isoformat(), _night(6).date().isoformat(), "still open")]
