@@ -16,12 +16,14 @@ log lines are the same whether a customer was evaluated here or in a worker.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from audit.logs import NOISY
@@ -31,15 +33,41 @@ T = TypeVar("T")
 log = logging.getLogger("audit.workers")
 
 
+CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1 = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
 def worker_count(requested: int | None = None) -> int:
-    """Workers for this machine: the cores this process may run on (a cgroup or taskset may give fewer
-    than the machine has), or what the caller asked for."""
+    """Workers for this machine: the cores this process may run on, or what the caller asked for.
+
+    Both limits count: the CPU affinity (taskset, cpuset) and a container's CPU quota. A pod limited
+    to 2 CPUs on a 64-core node sees all 64 in its affinity; 64 workers of ~250 MB each would take
+    its memory limit, not its time."""
     if requested:
         return requested
     try:
-        return len(os.sched_getaffinity(0)) or 1
+        cores = len(os.sched_getaffinity(0)) or 1
     except AttributeError:          # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cpu_quota()
+    return max(1, min(cores, quota)) if quota is not None else cores
+
+
+def cpu_quota(v2: Path = CGROUP_V2, v1: tuple[Path, Path] = CGROUP_V1) -> int | None:
+    """The cgroup's CPU limit in whole CPUs (rounded up), or None when there is none."""
+    try:
+        quota, period = v2.read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = v1[0].read_text().strip(), v1[1].read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    try:
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from _common import append_markdown, command_line, fmt_s, machine_facts, machine
 from audit.collect.run import collect_all
 from audit.config import Config, new_run_id
 from audit.demo import demo_config, demo_environment
+from audit.expiry import bucket, days_left
 from audit.graph.auth import load_credential
 from audit.history import list_runs
 from audit.models import Status
@@ -124,16 +125,17 @@ def synthetic_portfolio(rows: int, customers: int, findings: tuple[FindingView, 
         end = None if rng.random() < 0.02 else collected + timedelta(days=rng.uniform(-60, 400))
         expiry.append(ExpiryRow(names[i % customers], tenant_id(i % customers), kind, f"a-Analyst{i % 997:03d}@mssp.example",
                                 "Tier 1 Analyst" if i % 2 else "Tier 2 Analyst", end,
-                                "Delivered" if kind != "GDAP relationship" else "active"))
+                                "Delivered" if kind != "GDAP relationship" else "active", collected,
+                                days_left(end, collected), bucket(end, collected)))
     expiry.sort(key=lambda e: (e.end is None, e.end or collected))
     counts = {s.value: 0 for s in Status}
     summaries = tuple(CustomerSummaryRow(n, tenant_id(i), 70.0 + i % 30, counts, True,
                                          f"{n}.pdf", f"{n}.xlsx") for i, n in enumerate(names))
-    licences = tuple(LicenceRow(n, tenant_id(i), 20, 5, 10, 15)
+    licences = tuple(LicenceRow(n, tenant_id(i), 20, 5, 10, 0, 0, 15)
                      for i, n in enumerate(names))
-    return PortfolioReport(run_id="bench", collected_at=collected, generated_at=collected, as_of=collected.date(),
+    return PortfolioReport(run_id="bench", collected_at=collected, evaluated_at=collected, generated_at=collected,
                            customers=summaries, licences=licences, expiry=tuple(expiry),
-                           findings=tuple((n, tenant_id(i), f) for i, n in enumerate(names) for f in findings),
+                           results=tuple((n, tenant_id(i), f) for i, n in enumerate(names) for f in findings),
                            errors=())
 
 

@@ -119,3 +119,22 @@ def test_a_collector_process_that_dies_costs_only_its_unfinished_tenants(env: An
     others = [c for t, c in by_tenant.items() if t != hung.tenant_id.lower()]
     assert all(c.reachable for c in others) and len(others) == len(env.estate.customers) - 1
     assert hung.tenant_id.lower() in done                              # the progress line counted it too
+
+
+def test_workers_follow_a_containers_cpu_quota(tmp_path: Path) -> None:
+    from audit.workers import cpu_quota
+
+    v2, quota, period = tmp_path / "cpu.max", tmp_path / "quota", tmp_path / "period"
+    missing = (tmp_path / "none", tmp_path / "none")
+    v2.write_text("200000 100000\n")
+    assert cpu_quota(v2, missing) == 2                      # a pod limited to 2 CPUs
+    v2.write_text("150000 100000\n")
+    assert cpu_quota(v2, missing) == 2                      # 1.5 CPUs: rounded up
+    v2.write_text("max 100000\n")
+    assert cpu_quota(v2, missing) is None                   # no limit
+    quota.write_text("400000\n")
+    period.write_text("100000\n")
+    assert cpu_quota(tmp_path / "none", (quota, period)) == 4    # cgroup v1
+    quota.write_text("-1\n")
+    assert cpu_quota(tmp_path / "none", (quota, period)) is None
+    assert cpu_quota(tmp_path / "none", missing) is None

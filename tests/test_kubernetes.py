@@ -64,3 +64,7 @@ def test_the_shards_are_an_indexed_job_told_their_count_and_the_merge_follows() 
         assert volumes["certificate"]["secret"]["secretName"] and mounts["certificate"]["readOnly"]
         assert volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
         assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
+    # A shard starts one worker per CPU of its quota (audit.workers.worker_count): without a CPU limit
+    # it would start one per core of the node and outgrow its memory limit.
+    [shard] = _pod(shards)["containers"]
+    assert shard["resources"]["limits"]["cpu"] == shard["resources"]["requests"]["cpu"]
