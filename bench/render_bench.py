@@ -188,11 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = median(times)
         rss = peak_rss_mib()
         figures["portfolio"] = {"s": times, "median_s": elapsed, "rows": args.expiry_rows,
-                                "bytes": path.stat().st_size, "findings_rows": len(portfolio.findings),
+                                "bytes": path.stat().st_size, "findings_rows": len(portfolio.results),
                                 "peak_rss_mib": rss}
         rows.append(
             f"| Portfolio workbook, {args.expiry_rows:,} expiry rows, {args.portfolio_customers:,} customers, "
-            f"{len(portfolio.findings):,} finding rows (synthetic) | median {fmt_s(elapsed)} of {len(times)} "
+            f"{len(portfolio.results):,} result rows (synthetic) | median {fmt_s(elapsed)} of {len(times)} "
             f"({', '.join(f'{t:.1f}' for t in times)}), {path.stat().st_size / 1024 / 1024:.1f} MiB; "
             f"peak RSS {rss:.0f} MiB (process, view-model included) "
             f"| ≤ 20 s at 100,000 rows | {'**met**' if elapsed <= 20 else '**missed**'} |")
