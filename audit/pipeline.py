@@ -435,6 +435,12 @@ def _report(config: Config, store: RunStore, customer: Customer, info: RunInfo, 
                            evaluated_at=evaluated_at, config=config, attachments=attachments, history=history)
 
 
+def _unevaluated(reason: str) -> list[CheckResult]:
+    """Every check ERROR with the reason: a customer whose evidence could not be evaluated."""
+    return [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), reason)
+            for spec in SPECS.values()]
+
+
 def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunInfo, failure: StageFailed, *,
                  as_of: datetime | None) -> CustomerView:
     """A customer whose evaluation failed still gets its report: every check ERROR with the reason,
@@ -450,8 +456,7 @@ def _failed_view(config: Config, store: RunStore, customer: Customer, info: RunI
         # Evidence that changed was collected (the tenant was reached); it is just not what was sealed.
         manifest = TenantManifest(tenant_id, customer.name, collected, changed, "" if changed else str(failure))
     data = TenantData(manifest, {}, {})
-    results = [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), str(failure))
-               for spec in SPECS.values()]
+    results = _unevaluated(str(failure))
     _write_results(store, customer, tenant_id, as_of or manifest.collected_at, results, error=str(failure))
     return CustomerView(data, results, None, (), _report(config, store, customer, info, data, results,
                                                           evaluated_at=as_of, evidence=not changed))
@@ -516,8 +521,7 @@ def _ledger_rows(config: Config, customer: Customer, night: ledger.NightInfo, vi
         if view is None:
             manifest = TenantManifest(tenant_id, customer.name, night.collected_at, False, error)
             view_data = TenantData(manifest, {}, {})
-            results = [CheckResult(spec.id, Status.ERROR, "The evidence could not be evaluated.", (), error)
-                       for spec in SPECS.values()]
+            results = _unevaluated(error)
             return ledger.customer_rows(view_data, results, customer, night, config=config)
         return ledger.customer_rows(view.data, view.results, customer, night, config=config)
     except Exception as exc:       # the night's reports stand; `history rebuild` can write the rows later

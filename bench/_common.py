@@ -102,10 +102,11 @@ def peak_rss_mib(pid: int | str = "self") -> float:
     return (kib or 0) / 1024
 
 
-def _tree_rss_kib(root: int, exclude: frozenset[int]) -> int:
-    """Current RSS of `root` and all its descendants, minus `exclude` and their descendants."""
+def process_tree(root: int, exclude: frozenset[int] = frozenset()) -> dict[int, list[str]]:
+    """/proc/PID/stat fields (after the command name) of `root` and all its descendants, minus
+    `exclude` and their descendants."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -115,15 +116,23 @@ def _tree_rss_kib(root: int, exclude: frozenset[int]) -> int:
             continue
         pid = int(entry.name)
         children.setdefault(int(stat[1]), []).append(pid)
-        rss[pid] = int(stat[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total, todo = 0, [root]
+        stats[pid] = stat
+    found: dict[int, list[str]] = {}
+    todo = [root]
     while todo:
         pid = todo.pop()
         if pid in exclude:
             continue
-        total += rss.get(pid, 0)
+        if pid in stats:
+            found[pid] = stats[pid]
         todo.extend(children.get(pid, ()))
-    return total
+    return found
+
+
+def _tree_rss_kib(root: int, exclude: frozenset[int]) -> int:
+    """Current RSS of `root` and all its descendants, minus `exclude` and their descendants."""
+    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
+    return sum(int(stat[21]) * page_kib for stat in process_tree(root, exclude).values())
 
 
 class TreeRssSampler:

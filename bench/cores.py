@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import TreeRssSampler, append_markdown, command_line, machine_facts, machine_line
+from _common import TreeRssSampler, append_markdown, process_tree, command_line, machine_facts, machine_line
 from run import Emulator, bench_config
 
 from audit import pipeline
@@ -47,28 +47,9 @@ PHASES = ("collect_night", "seal_run", "evaluate_and_render", "write_portfolio",
 
 def _tree_cpu(root: int, exclude: frozenset[int]) -> dict[int, float]:
     """utime + stime of `root`'s descendants (not root itself), leaving out `exclude` and theirs."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
     ticks = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
-    found: dict[int, float] = {}
-    todo = list(children.get(root, ()))
-    while todo:
-        pid = todo.pop()
-        if pid in exclude:
-            continue
-        found[pid] = cpu.get(pid, 0.0)
-        todo.extend(children.get(pid, ()))
-    return found
+    return {pid: (int(stat[11]) + int(stat[12])) / ticks
+            for pid, stat in process_tree(root, exclude).items() if pid != root}
 
 
 class WorkerCpu:
